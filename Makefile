@@ -1,0 +1,34 @@
+# The README's two commands: `make study` and `make test`. Both create .venv and install first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup study test test-all bench lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+study: setup
+	$(VENV)/bin/handkp-search train --images 2000 --val-images 400 --epochs 3 --train-size 96 --out reports/train-smoke.json
+
+test: setup
+	$(PY) -m pytest -q
+
+test-all: setup
+	$(PY) -m pytest -q -m ""
+
+bench: setup
+	$(PY) bench/bench_render.py
+	$(PY) bench/bench_trainer.py
+	$(PY) bench/bench_cost.py
+
+lint: setup
+	$(PY) -m pip install -q ruff && $(VENV)/bin/ruff check nas tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,71 @@
+"""Rich progress displays for long work (rendering, training epochs). The library only calls
+plain callbacks; these classes turn them into bars."""
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+__all__ = ["render_progress", "TrainProgress", "make_progress"]
+
+
+def make_progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=console,
+        transient=False,
+    )
+
+
+@contextlib.contextmanager
+def render_progress(console: Console, label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """Yields advance(n): n images finished in the current call (cumulative per call)."""
+    progress = make_progress(console)
+    task = progress.add_task(label, total=total, info="")
+    base = {"done": 0, "last": 0}
+
+    def advance(n: int) -> None:
+        if n < base["last"]:  # a new render call restarted its count
+            base["done"] += base["last"]
+        base["last"] = n
+        progress.update(task, completed=min(total, base["done"] + n))
+
+    with progress:
+        yield advance
+        progress.update(task, completed=total)
+
+
+class TrainProgress:
+    """Two bars: epochs (with the last validation error) and the current epoch's steps."""
+
+    def __init__(self, console: Console, epochs: int, progress: Progress | None = None, label: str = "epochs"):
+        self._own = progress is None
+        self.progress = progress or make_progress(console)
+        self.epochs_task = self.progress.add_task(label, total=epochs, info="")
+        self.steps_task = self.progress.add_task("  steps", total=1, info="")
+
+    def __enter__(self) -> "TrainProgress":
+        if self._own:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.remove_task(self.steps_task)
+        if self._own:
+            self.progress.__exit__(*exc)  # a standalone run keeps its epoch bar on screen
+        else:
+            self.progress.remove_task(self.epochs_task)
+
+    def step(self, done: int, total: int) -> None:
+        self.progress.update(self.steps_task, completed=done, total=total)
+
+    def epoch(self, stats) -> None:
+        info = f"val {stats.px_error:.2f} px  loss {stats.train_loss:.4f}  lr {stats.lr:.1e}  {stats.images_per_s:.0f} img/s"
+        self.progress.update(self.epochs_task, advance=1, info=info)

@@ -1,0 +1,230 @@
+"""The proxy/full trainer: Adam, one half-cosine learning rate over the whole run, batched
+on-device augmentation, best-on-validation weights. It knows nothing of the search: callers get
+per-epoch statistics through `on_epoch` (which may raise to stop, e.g. a pruner)."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import torch
+from torch import nn
+
+from nas.augment import random_affine
+from nas.data.dataset import KeypointDataset
+from nas.errors import ConfigError, TrainingDiverged
+from nas.heatmap import LOSSES, decode_argmax, heatmap_loss, soft_argmax
+from nas.metrics import KeypointMetrics, keypoint_errors, summarise
+from nas.model import HEATMAP_STRIDE
+
+__all__ = ["TrainConfig", "EpochStats", "TrainResult", "train", "evaluate", "predict_keypoints", "resolve_device"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training recipe (DESIGN.md): Adam, cosine lr -> lr_min over aug_multiplier x steps x epochs."""
+
+    epochs: int = 5
+    batch_size: int = 32
+    lr: float = 5e-4
+    lr_min: float = 5e-5
+    aug_multiplier: int = 1  # passes over the training set per epoch, each freshly augmented
+    rotation: float = 180.0  # max |angle| in degrees
+    flip: bool = True
+    loss: str = "dsnt"  # mse (the seed's) | integral | dsnt
+    sigma: float = 2.0  # Gaussian sigma in heatmap cells
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = True  # mixed precision (CUDA only)
+    seed: int = 0
+    eval_batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("epochs", self.epochs >= 1, ">= 1"),
+            ("batch_size", self.batch_size >= 2, ">= 2"),
+            ("lr", self.lr > 0, "> 0"),
+            ("lr_min", 0 <= self.lr_min <= self.lr, "in [0, lr]"),
+            ("aug_multiplier", self.aug_multiplier >= 1, ">= 1"),
+            ("rotation", 0 <= self.rotation <= 180, "in [0, 180]"),
+            ("sigma", self.sigma > 0, "> 0"),
+            ("eval_batch_size", self.eval_batch_size >= 1, ">= 1"),
+        ]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise ConfigError(f"{name}: {getattr(self, name)!r} must be {allowed}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss: {self.loss!r} is not one of {', '.join(LOSSES)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "training recipe") -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(known))})")
+        try:
+            return cls(**dict(data))
+        except (ConfigError, TypeError) as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    epoch: int  # 1-based
+    train_loss: float
+    px_error: float  # validation EPE in target-input pixels
+    pck: float
+    auc: float
+    lr: float
+    images_per_s: float  # training images per second of training-loop time
+    seconds: float  # wall time of the epoch, validation included
+
+
+@dataclass
+class TrainResult:
+    px_error: float  # best validation EPE, target-input pixels (an estimate when trained smaller)
+    pck: float
+    auc: float
+    loss: float  # training loss of the best epoch
+    best_epoch: int
+    images_per_s: float
+    train_seconds: float
+    px_scale: float  # target-input pixels per training pixel
+    history: list[EpochStats] = field(default_factory=list)
+    state_dict: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"device: {name!r} is not a torch device (auto, cpu, cuda, cuda:N)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device: {name!r} requested but CUDA is not available")
+    return dev
+
+
+def _to_input(images_u8: torch.Tensor) -> torch.Tensor:
+    return images_u8.float().div_(255.0)
+
+
+def predict_keypoints(model: nn.Module, images_u8: torch.Tensor, loss: str) -> torch.Tensor:
+    """Decoded keypoints (B, K, 2) in input pixels for a batch of uint8 images (model in eval mode)."""
+    out = model(_to_input(images_u8))
+    if loss == "mse":
+        return decode_argmax(out, HEATMAP_STRIDE)
+    return soft_argmax(out, HEATMAP_STRIDE)[0]
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, data: KeypointDataset, loss: str, batch_size: int = 128, px_scale: float = 1.0
+) -> KeypointMetrics:
+    """EPE / PCK / AUC on `data` (already on the model's device), errors scaled to target pixels."""
+    was_training = model.training
+    model.eval()
+    dists, norms = [], []
+    for i in range(0, len(data), batch_size):
+        pred = predict_keypoints(model, data.images[i : i + batch_size], loss)
+        d, n = keypoint_errors(pred, data.keypoints[i : i + batch_size], data.visibility[i : i + batch_size])
+        dists.append(d * px_scale)
+        norms.append(n * px_scale)
+    model.train(was_training)
+    return summarise(torch.cat(dists), torch.cat(norms), data.visibility)
+
+
+def _check_finite(loss: torch.Tensor, epoch: int, step: int) -> None:
+    if not torch.isfinite(loss):
+        raise TrainingDiverged(f"training loss became {loss.item()} at epoch {epoch}, step {step}")
+
+
+def train(
+    model: nn.Module,
+    train_data: KeypointDataset,
+    val_data: KeypointDataset,
+    config: TrainConfig,
+    target_size: int | None = None,
+    on_epoch: Callable[[EpochStats], None] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> TrainResult:
+    """Train `model` in place and load its best-validation weights before returning.
+
+    Args:
+        target_size: input side the errors are reported at (default: the data's own size); when it
+            differs from the data's, errors are scaled and are estimates.
+        on_epoch: called after each epoch's validation; may raise to stop training.
+        on_step: called as on_step(steps_done_this_epoch, steps_per_epoch).
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite.
+    """
+    device = resolve_device(config.device)
+    use_amp = config.amp and device.type == "cuda"
+    model.to(device)
+    train_d, val_d = train_data.to(device), val_data.to(device)
+    px_scale = (target_size or train_d.size) / train_d.size
+    n = len(train_d)
+    batch = min(config.batch_size, n)
+    steps_per_pass = max(1, n // batch)  # drop the ragged last batch (BatchNorm needs > 1 sample)
+    steps_per_epoch = config.aug_multiplier * steps_per_pass
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    total_steps = steps_per_epoch * config.epochs
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps, eta_min=config.lr_min)
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
+    gen = torch.Generator(device=device).manual_seed(config.seed)
+    result = TrainResult(math.inf, 0.0, 0.0, math.nan, 0, 0.0, 0.0, px_scale)
+    images_seen, loop_seconds = 0, 0.0
+    for epoch in range(1, config.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        for step in range(steps_per_epoch):
+            if step % steps_per_pass == 0:
+                perm = torch.randperm(n, generator=gen, device=device)
+            idx = perm[(step % steps_per_pass) * batch :][:batch]
+            imgs, kps, vis = random_affine(
+                _to_input(train_d.images[idx]), train_d.keypoints[idx], train_d.visibility[idx],
+                config.rotation, config.flip, gen,
+            )
+            with torch.autocast(device.type, enabled=use_amp):
+                out = model(imgs)
+            loss = heatmap_loss(config.loss, out.float(), kps, (vis > 0).float(), HEATMAP_STRIDE, config.sigma)
+            if device.type == "cpu":
+                _check_finite(loss, epoch, step)  # free on CPU; on CUDA checked per epoch (no sync)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            loss_sum += loss.detach()
+            if on_step is not None:
+                on_step(step + 1, steps_per_epoch)
+        mean_loss = loss_sum / steps_per_epoch
+        _check_finite(mean_loss, epoch, steps_per_epoch)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        loop = time.perf_counter() - t0
+        loop_seconds += loop
+        images_seen += steps_per_epoch * batch
+        m = evaluate(model, val_d, config.loss, config.eval_batch_size, px_scale)
+        stats = EpochStats(
+            epoch, mean_loss.item(), m.px_error, m.pck, m.auc, opt.param_groups[0]["lr"],
+            steps_per_epoch * batch / loop, time.perf_counter() - t0,
+        )
+        result.history.append(stats)
+        if m.px_error < result.px_error:
+            result.px_error, result.pck, result.auc, result.loss, result.best_epoch = (
+                m.px_error, m.pck, m.auc, stats.train_loss, epoch,
+            )
+            result.state_dict = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        result.images_per_s = images_seen / loop_seconds
+        result.train_seconds += stats.seconds
+        if on_epoch is not None:
+            on_epoch(stats)
+    model.load_state_dict(result.state_dict)
+    return result
