@@ -105,7 +105,7 @@ def train_cmd(
 ) -> None:
     """Train one architecture on the built-in synthetic hands and print its cost, error and score."""
     from nas.candidate import evaluate_candidate
-    from nas.data import load_synthetic
+    from nas.data import SYNTHETIC, load_for_space
     from nas.progress import TrainProgress, render_progress
     from nas.train import TrainConfig
 
@@ -114,9 +114,8 @@ def train_cmd(
         epochs=epochs, batch_size=batch_size, lr=lr, lr_min=lr_min, aug_multiplier=aug,
         loss=loss, device=device, seed=seed,
     )
-    with render_progress(console, "rendering synthetic hands", images + val_images) as advance:
-        train_data = load_synthetic(images, train_size, seed, cache_dir, progress=advance)
-        val_data = load_synthetic(val_images, train_size, seed + 1, cache_dir, progress=advance)
+    with render_progress(console, "synthetic hands", images + val_images) as advance:
+        train_data, val_data = load_for_space(SYNTHETIC, images, val_images, train_size, seed, cache_dir, advance)
     with TrainProgress(console, epochs) as prog:
         result = evaluate_candidate(arch, recipe, train_data, val_data, on_epoch=prog.epoch, on_step=prog.step)
     _print_result(result)
@@ -155,6 +154,138 @@ def _print_result(r) -> None:
         f"{t.pck:.3f}", f"{r.score:.3f}", f"{t.images_per_s:.0f}",
     )
     console.print(table)
+
+
+DEFAULT_STORAGE = "sqlite:///reports/studies.db"
+StudyName = Annotated[Optional[str], typer.Option("--study-name", help="Study name (default: the space file's stem).")]
+Storage = Annotated[
+    str, typer.Option(help="Optuna storage URL; the default file under reports/ resumes on rerun.")
+]
+
+
+class _RichStudyHooks:
+    """Bars over trials and over the current trial's epochs (rich), fed by the study's hooks."""
+
+    def __init__(self, progress, trials_task, epochs: int) -> None:
+        self.progress, self.trials_task, self.epochs = progress, trials_task, epochs
+        self.epoch_task = progress.add_task("  trial", total=epochs, info="")
+        self.step_task = progress.add_task("  steps", total=1, info="")
+
+    def trial_started(self, number, arch, baseline) -> None:
+        label = f"  trial {number}" + (f" [{baseline}]" if baseline else "")
+        self.progress.reset(self.epoch_task, total=self.epochs, description=label, info=arch.short())
+        self.progress.reset(self.step_task, total=1)
+
+    def epoch(self, stats) -> None:
+        info = f"val {stats.px_error:.2f} px  loss {stats.train_loss:.4f}  {stats.images_per_s:.0f} img/s"
+        self.progress.update(self.epoch_task, advance=1, info=info)
+
+    def step(self, done, total) -> None:
+        self.progress.update(self.step_task, completed=done, total=total)
+
+    def trial_finished(self, trial) -> None:
+        state = trial.state.name.lower()
+        s = trial.user_attrs.get("score")
+        info = f"last: #{trial.number} {state}" + (f" score {s:.4g}" if s is not None else "")
+        self.progress.update(self.trials_task, advance=1 if trial.state.name in ("COMPLETE", "PRUNED") else 0,
+                             info=info)
+
+
+def _load_study_data(space, data: str, cache_dir):
+    from nas.data import load_for_space
+    from nas.progress import render_progress
+
+    p = space.proxy
+    with render_progress(console, f"data: {data}", p.train_images + p.val_images) as advance:
+        return load_for_space(data, p.train_images, p.val_images, p.train_size, space.data.seed, cache_dir, advance)
+
+
+@app.command()
+def study(
+    space_file: Annotated[Path, typer.Option("--space", help="Search space YAML.")] = Path("search_spaces/quick.yaml"),
+    data: Annotated[Optional[str], typer.Option(help="'synthetic' (built in) or a dataset path; default: the space's.")] = None,
+    trials: Annotated[int, typer.Option(help="Finished (complete or pruned) trials the study should hold in total.")] = 12,
+    timeout: Annotated[Optional[float], typer.Option(help="Stop starting new trials after this many seconds.")] = None,
+    study_name: StudyName = None,
+    storage: Storage = DEFAULT_STORAGE,
+    objective: Annotated[
+        str,
+        typer.Option(help="score: minimise GFLOPs x MParams x exp(px) with TPE and pruning. pareto: minimise "
+                     "(GFLOPs, MParams, px) with multi-objective TPE; Optuna cannot prune multi-objective "
+                     "trials, so every pareto trial trains to the end."),
+    ] = "score",
+    seed: Annotated[int, typer.Option(help="Sampler and training seed.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Synthetic data cache folder.")] = None,
+    report: Annotated[Optional[Path], typer.Option("-o", "--report", help="Report HTML (default reports/<study>.html).")] = None,
+) -> None:
+    """Search architectures: each trial's exact cost, a short proxy training, the ranking score.
+
+    Rerunning the same command resumes the study: completed trials are kept and --trials counts
+    the study's total.
+    """
+    import optuna
+
+    from nas.progress import make_progress
+    from nas.report import leaderboard_table, trials_frame, write_report
+    from nas.space import load_space
+    from nas.study import finished_count, open_study, run_study
+    from nas.train import resolve_device
+
+    space = load_space(space_file)
+    resolve_device(device)  # fail early on a bad --device
+    name = study_name or space_file.stem
+    _ensure_sqlite_dir(storage)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    st = open_study(name, storage, objective, space, seed)
+    train_data, val_data = _load_study_data(space, data or space.data.source, cache_dir)
+    done = finished_count(st)
+    console.print(f"study [bold]{name}[/] in {storage}: {done} finished trial(s), target {trials}")
+    progress = make_progress(console)
+    with progress:
+        task = progress.add_task("trials", total=trials, completed=min(done, trials), info="")
+        hooks = _RichStudyHooks(progress, task, space.proxy.epochs)
+        run_study(st, space, trials, train_data, val_data, timeout, device, seed, hooks)
+    df = trials_frame(st)
+    console.print(leaderboard_table(df, top=15))
+    html, csv = write_report(st, report or Path("reports") / f"{name}.html")
+    console.print(f"report: {html}  table: {csv}")
+
+
+def _ensure_sqlite_dir(storage: str) -> None:
+    """Create the folder of a relative/absolute sqlite file so the default storage just works."""
+    prefix = "sqlite:///"
+    if storage.startswith(prefix):
+        Path(storage[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+@app.command("report")
+def report_cmd(
+    study_name: Annotated[str, typer.Option("--study-name", help="Study to report.")],
+    storage: Storage = DEFAULT_STORAGE,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="HTML file (default reports/<study>.html).")] = None,
+) -> None:
+    """Write the self-contained Pareto HTML report (and a CSV of the trials beside it)."""
+    from nas.report import write_report
+    from nas.study import load_existing_study
+
+    st = load_existing_study(study_name, storage)
+    html, csv = write_report(st, output or Path("reports") / f"{study_name}.html")
+    console.print(f"report: {html}  table: {csv}")
+
+
+@app.command()
+def trials(
+    study_name: Annotated[str, typer.Option("--study-name", help="Study to list.")],
+    storage: Storage = DEFAULT_STORAGE,
+    top: Annotated[Optional[int], typer.Option(help="Show only the best N.")] = None,
+) -> None:
+    """Print the leaderboard (complete trials ranked by score)."""
+    from nas.report import leaderboard_table, trials_frame
+    from nas.study import load_existing_study
+
+    st = load_existing_study(study_name, storage)
+    console.print(leaderboard_table(trials_frame(st), top=top))
 
 
 def main() -> None:

@@ -26,16 +26,12 @@ def make_progress(console: Console) -> Progress:
 
 @contextlib.contextmanager
 def render_progress(console: Console, label: str, total: int) -> Iterator[Callable[[int], None]]:
-    """Yields advance(n): n images finished in the current call (cumulative per call)."""
+    """Yields advance(n): n items finished so far (a cumulative count)."""
     progress = make_progress(console)
     task = progress.add_task(label, total=total, info="")
-    base = {"done": 0, "last": 0}
 
     def advance(n: int) -> None:
-        if n < base["last"]:  # a new render call restarted its count
-            base["done"] += base["last"]
-        base["last"] = n
-        progress.update(task, completed=min(total, base["done"] + n))
+        progress.update(task, completed=min(total, n))
 
     with progress:
         yield advance

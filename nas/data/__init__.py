@@ -6,7 +6,7 @@ from typing import Callable
 
 from nas.data.dataset import NUM_KEYPOINTS, KeypointDataset
 
-__all__ = ["KeypointDataset", "NUM_KEYPOINTS", "load_synthetic"]
+__all__ = ["KeypointDataset", "NUM_KEYPOINTS", "SYNTHETIC", "load_synthetic", "load_for_space"]
 
 
 def load_synthetic(
@@ -21,3 +21,33 @@ def load_synthetic(
 
     images, keypoints, visibility = synthetic_dataset(count, size, seed, cache_dir=cache_dir, progress=progress)
     return KeypointDataset.from_numpy(images, keypoints, visibility)
+
+
+SYNTHETIC = "synthetic"
+_VAL_SEED_OFFSET = 1_000_003  # validation images come from a disjoint seed stream
+
+
+def load_for_space(
+    source: str,
+    train_images: int,
+    val_images: int,
+    size: int,
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[KeypointDataset, KeypointDataset]:
+    """(train, validation) sets for a search at `size` pixels from `source`.
+
+    `progress(n)` gets the number of images ready so far over both sets.
+    """
+    from nas.errors import ConfigError
+
+    if source != SYNTHETIC:
+        raise ConfigError(
+            f"data: {source!r}: only the built-in 'synthetic' set can be loaded so far "
+            "(dataset formats are the next milestone)"
+        )
+    train = load_synthetic(train_images, size, seed, cache_dir, progress)
+    val_progress = None if progress is None else (lambda n: progress(train_images + n))
+    val = load_synthetic(val_images, size, seed + _VAL_SEED_OFFSET, cache_dir, val_progress)
+    return train, val
