@@ -24,7 +24,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+# piped output (CI logs, files) gets a wide console so tables are not squeezed to 80 columns
+console = Console(width=None if sys.stdout.isatty() else 140)
 err_console = Console(stderr=True)
 _state = {"debug": False}
 

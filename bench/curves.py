@@ -1,0 +1,71 @@
+"""Validation-error curves (px per epoch) of architectures trained from scratch on the built-in
+synthetic hands: the learnability check of the synthetic set.
+
+    .venv/bin/python bench/curves.py --size 128 --images 8000 --epochs 5 \
+        --arch mobilenetv3_small:0.35:1:1.0 --arch mobilenetv2:1.0:4:1.0
+
+Each --arch is backbone:backbone_width:head_depth:head_width. Prints one JSON line per epoch and
+one per model with the whole curve, plus the chance level (EPE of predicting the mean training
+pose) for comparison.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nas.arch import ArchConfig  # noqa: E402
+from nas.candidate import evaluate_candidate  # noqa: E402
+from nas.data import load_for_space  # noqa: E402
+from nas.metrics import keypoint_errors, summarise  # noqa: E402
+from nas.train import TrainConfig  # noqa: E402
+
+
+def chance_px(train, val) -> float:
+    mean = train.keypoints.mean(0, keepdim=True).expand_as(val.keypoints)
+    d, n = keypoint_errors(mean, val.keypoints, val.visibility)
+    return summarise(d, n, val.visibility).px_error
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--images", type=int, default=8000)
+    ap.add_argument("--val-images", type=int, default=1000)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--arch", action="append", required=True)
+    ap.add_argument("--loss", default="dsnt")
+    ap.add_argument("--lr", type=float, default=4e-3)
+    ap.add_argument("--lr-min", type=float, default=1e-4)
+    ap.add_argument("--rotation", type=float, default=180.0)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args()
+    train, val = load_for_space("synthetic", args.images, args.val_images, args.size, seed=0)
+    print(json.dumps({"bench": "chance", "size": args.size, "mean_pose_px": round(chance_px(train, val), 2)}),
+          flush=True)
+    for spec in args.arch:
+        b, bw, hd, hw = spec.split(":")
+        arch = ArchConfig(b, float(bw), int(hd), float(hw), input_size=args.size)
+        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_min=args.lr_min,
+                          loss=args.loss, rotation=args.rotation, device=args.device)
+        t0 = time.perf_counter()
+
+        def log(s, arch=arch):
+            print(json.dumps({"bench": "epoch", "model": arch.short(), "epoch": s.epoch, "px": round(s.px_error, 2),
+                              "pck": round(s.pck, 3), "loss": round(s.train_loss, 4),
+                              "images_per_s": round(s.images_per_s, 1)}), flush=True)
+
+        r = evaluate_candidate(arch, cfg, train, val, on_epoch=log)
+        print(json.dumps({"bench": "curve", "model": arch.short(), "size": args.size, "loss": args.loss,
+                          "px_per_epoch": [round(h.px_error, 2) for h in r.training.history],
+                          "final_px": round(r.training.history[-1].px_error, 2),
+                          "seconds": round(time.perf_counter() - t0)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""The study, report and trials commands, run for real in a subprocess on a tiny space."""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import time
+
+import optuna
+import pytest
+
+from conftest import ROOT, cli
+
+TINY_SPACE = """
+space:
+  backbone: [mobilenetv3_small]
+  backbone_width: {low: 0.25, high: 0.5, step: 0.05}
+  head_width: {low: 0.125, high: 0.5, step: 0.125}
+  head_depth: {low: 1, high: 2}
+  aug_multiplier: {low: 1, high: 2}
+input_size: 64
+proxy:
+  train_size: 64
+  epochs: 2
+  train_images: 48
+  val_images: 16
+  batch_size: 16
+data:
+  source: synthetic
+  seed: 3
+search:
+  startup_trials: 2
+"""
+
+
+def run(args, env, cwd, timeout=300):
+    return subprocess.run(cli(*args), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture()
+def tiny_study(tmp_path, cli_env):
+    space = tmp_path / "tiny.yaml"
+    space.write_text(TINY_SPACE)
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    return space, storage, tmp_path, cli_env
+
+
+def test_study_runs_stores_attributes_and_writes_report(tiny_study):
+    space, storage, tmp, env = tiny_study
+    t0 = time.monotonic()
+    r = run(["study", "--space", str(space), "--trials", "3", "--storage", storage, "--device", "cpu",
+             "--study-name", "tiny"], env, tmp)
+    elapsed = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr
+    assert elapsed < 90, f"tiny study took {elapsed:.0f} s"
+
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    finished = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    assert len(finished) == 3
+    baselines = sorted(t.user_attrs["baseline"] for t in study.trials if "baseline" in t.user_attrs)
+    # the space only allows MobileNetV3-small, so the two V3 seed models are the baselines
+    assert baselines == ["seed_mobilenetv3_small_full", "seed_mobilenetv3_small_reduced"]
+    for t in study.trials:
+        if t.state == optuna.trial.TrialState.COMPLETE:
+            for key in ("arch", "recipe", "gflops", "mparams", "px_error", "pck", "score", "train_seconds",
+                        "images_per_s"):
+                assert key in t.user_attrs, key
+            a = t.user_attrs
+            assert a["score"] == pytest.approx(a["gflops"] * a["mparams"] * 2.718281828459045 ** a["px_error"])
+            assert t.value == pytest.approx(a["score"])
+        elif t.state == optuna.trial.TrialState.PRUNED:
+            assert t.user_attrs["reason"]
+
+    html = (tmp / "reports" / "tiny.html").read_text()
+    assert not re.search(r"<script[^>]+src=", html), "report must not load scripts from elsewhere"
+    assert "plotly" in html.lower()
+    front = json.loads(re.search(r'<script type="application/json" id="pareto-data">(.*?)</script>', html, re.S)[1])
+    assert front and all({"number", "cost", "px_error"} <= set(p) for p in front)
+    rows = list(csv.DictReader((tmp / "reports" / "tiny.csv").open()))
+    assert len(rows) == len(study.trials)
+
+    # a rerun of the same command with a higher target resumes: earlier trials kept, one more run
+    r2 = run(["study", "--space", str(space), "--trials", "4", "--storage", storage, "--device", "cpu",
+              "--study-name", "tiny"], env, tmp)
+    assert r2.returncode == 0, r2.stderr
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    states = [t.state for t in study.trials]
+    assert sum(s in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for s in states) == 4
+    assert sum("baseline" in t.user_attrs for t in study.trials) == 2  # baselines not enqueued twice
+
+    out = run(["trials", "--study-name", "tiny", "--storage", storage], env, tmp)
+    assert out.returncode == 0 and "seed_mobilenetv3_small" in out.stdout
+
+    other = tmp / "elsewhere.html"
+    rep = run(["report", "--study-name", "tiny", "--storage", storage, "-o", str(other)], env, tmp)
+    assert rep.returncode == 0, rep.stderr
+    assert other.exists() and other.with_suffix(".csv").exists()
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["report", "--study-name", "nope", "--storage", "sqlite:///{tmp}/s.db"], "study 'nope' not found"),
+        (["report", "--study-name", "x", "--storage", "notaurl"], "not a storage URL"),
+        (["trials", "--study-name", "x", "--storage", "postgresql+psycopg://u@127.0.0.1:1/db"], "cannot open"),
+        (["study", "--space", "{tmp}/missing.yaml"], "missing.yaml: cannot read"),
+        (["study", "--space", "{tmp}/bad.yaml"], "bad.yaml: proxy.epochs: 0 is out of range"),
+        (["study", "--space", "{tmp}/tiny.yaml", "--objective", "fastest", "--storage", "sqlite:///{tmp}/s.db"],
+         "objective: 'fastest'"),
+        (["train", "--backbone", "resnet"], "backbone: 'resnet' is not one of"),
+    ],
+)
+def test_bad_input_one_line_exit_2(tiny_study, args, needle):
+    space, storage, tmp, env = tiny_study
+    (tmp / "bad.yaml").write_text("proxy: {epochs: 0}\n")
+    r = run([a.format(tmp=tmp) for a in args], env, tmp, timeout=120)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and needle in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_report_of_study_without_complete_trials_writes_nothing(tiny_study):
+    _, storage, tmp, env = tiny_study
+    optuna.create_study(study_name="empty", storage=storage)
+    r = run(["report", "--study-name", "empty", "--storage", storage], env, tmp)
+    assert r.returncode == 2 and "no complete trial" in r.stderr
+    assert not (tmp / "reports" / "empty.html").exists()
+
+
+def test_debug_shows_traceback(tiny_study):
+    _, _, tmp, env = tiny_study
+    r = run(["--debug", "report", "--study-name", "x", "--storage", "notaurl"], env, tmp)
+    assert r.returncode == 2 and "Traceback" in r.stderr
+
+
+def test_help_mentions_pareto_cannot_prune(cli_env):
+    r = subprocess.run(cli("study", "--help"), env=cli_env, capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0
+    assert "cannot" in r.stdout and "prune" in r.stdout
