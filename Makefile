@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 study: setup
-	$(VENV)/bin/handkp-search train --images 2000 --val-images 400 --epochs 3 --train-size 96 --out reports/train-smoke.json
+	$(VENV)/bin/handkp-search study --space search_spaces/quick.yaml --trials 12
 
 test: setup
 	$(PY) -m pytest -q
@@ -26,6 +26,7 @@ bench: setup
 	$(PY) bench/bench_render.py
 	$(PY) bench/bench_trainer.py
 	$(PY) bench/bench_cost.py
+	$(PY) bench/bench_report.py
 
 lint: setup
 	$(PY) -m pip install -q ruff && $(VENV)/bin/ruff check nas tests bench

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -59,7 +60,7 @@ class ArchConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "architecture") -> "ArchConfig":
+    def from_dict(cls, data: Mapping[str, Any], source: str = "architecture") -> ArchConfig:
         """Build from a mapping; unknown keys and bad values raise ConfigError naming `source`."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"{source}: expected a mapping of architecture fields, got {type(data).__name__}")
@@ -76,7 +77,7 @@ class ArchConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str, source: str = "architecture") -> "ArchConfig":
+    def from_json(cls, text: str, source: str = "architecture") -> ArchConfig:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -87,7 +88,7 @@ class ArchConfig:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     @classmethod
-    def from_yaml(cls, text: str, source: str = "architecture") -> "ArchConfig":
+    def from_yaml(cls, text: str, source: str = "architecture") -> ArchConfig:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -95,7 +96,7 @@ class ArchConfig:
         return cls.from_dict(data, source)
 
     @classmethod
-    def load(cls, path: str | Path) -> "ArchConfig":
+    def load(cls, path: str | Path) -> ArchConfig:
         path = Path(path)
         try:
             text = path.read_text()

@@ -1,8 +1,8 @@
 """One candidate, end to end: build -> exact cost -> train -> score. Shared by `train` and the study."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from nas.arch import ArchConfig
 from nas.cost import Cost, count_cost, score

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import click
 import typer
@@ -44,7 +44,7 @@ HeadDepth = Annotated[int, typer.Option(help="Depthwise-separable residual block
 HeadWidth = Annotated[float, typer.Option(help="Head channels as a multiple of 256.")]
 InputSize = Annotated[int, typer.Option(help="Deployed input size; cost is always counted here.")]
 ArchFile = Annotated[
-    Optional[Path], typer.Option("--arch", help="Architecture YAML; overrides the architecture options.")
+    Path | None, typer.Option("--arch", help="Architecture YAML; overrides the architecture options.")
 ]
 
 
@@ -64,7 +64,7 @@ def cost(
     head_width: HeadWidth = 1.0,
     input_size: InputSize = 224,
     arch_file: ArchFile = None,
-    error: Annotated[Optional[float], typer.Option(help="A pixel error, to print the resulting score.")] = None,
+    error: Annotated[float | None, typer.Option(help="A pixel error, to print the resulting score.")] = None,
 ) -> None:
     """Print an architecture's exact cost: thop GFLOPs, MParams and torch's true GMACs."""
     from nas.cost import count_cost, score
@@ -97,12 +97,12 @@ def train_cmd(
     batch_size: Annotated[int, typer.Option(help="Batch size.")] = 32,
     aug: Annotated[int, typer.Option(help="Augmentation multiplier: passes per epoch, freshly augmented.")] = 1,
     loss: Annotated[str, typer.Option(help="dsnt (default), integral, or mse (the seed's).")] = "dsnt",
-    lr: Annotated[float, typer.Option(help="Initial learning rate (cosine to --lr-min).")] = 5e-4,
-    lr_min: Annotated[float, typer.Option(help="Final learning rate.")] = 5e-5,
+    lr: Annotated[float, typer.Option(help="Initial learning rate (cosine to --lr-min).")] = 4e-3,
+    lr_min: Annotated[float, typer.Option(help="Final learning rate.")] = 1e-4,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed for data and training.")] = 0,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Synthetic data cache folder.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Write the result as JSON here.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Synthetic data cache folder.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the result as JSON here.")] = None,
 ) -> None:
     """Train one architecture on the built-in synthetic hands and print its cost, error and score."""
     from nas.candidate import evaluate_candidate
@@ -158,7 +158,7 @@ def _print_result(r) -> None:
 
 
 DEFAULT_STORAGE = "sqlite:///reports/studies.db"
-StudyName = Annotated[Optional[str], typer.Option("--study-name", help="Study name (default: the space file's stem).")]
+StudyName = Annotated[str | None, typer.Option("--study-name", help="Study name (default: the space file's stem).")]
 Storage = Annotated[
     str, typer.Option(help="Optuna storage URL; the default file under reports/ resumes on rerun.")
 ]
@@ -204,9 +204,9 @@ def _load_study_data(space, data: str, cache_dir):
 @app.command()
 def study(
     space_file: Annotated[Path, typer.Option("--space", help="Search space YAML.")] = Path("search_spaces/quick.yaml"),
-    data: Annotated[Optional[str], typer.Option(help="'synthetic' (built in) or a dataset path; default: the space's.")] = None,
+    data: Annotated[str | None, typer.Option(help="'synthetic' (built in) or a dataset path; default: the space's.")] = None,
     trials: Annotated[int, typer.Option(help="Finished (complete or pruned) trials the study should hold in total.")] = 12,
-    timeout: Annotated[Optional[float], typer.Option(help="Stop starting new trials after this many seconds.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Stop starting new trials after this many seconds.")] = None,
     study_name: StudyName = None,
     storage: Storage = DEFAULT_STORAGE,
     objective: Annotated[
@@ -217,8 +217,8 @@ def study(
     ] = "score",
     seed: Annotated[int, typer.Option(help="Sampler and training seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Synthetic data cache folder.")] = None,
-    report: Annotated[Optional[Path], typer.Option("-o", "--report", help="Report HTML (default reports/<study>.html).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Synthetic data cache folder.")] = None,
+    report: Annotated[Path | None, typer.Option("-o", "--report", help="Report HTML (default reports/<study>.html).")] = None,
 ) -> None:
     """Search architectures: each trial's exact cost, a short proxy training, the ranking score.
 
@@ -264,7 +264,7 @@ def _ensure_sqlite_dir(storage: str) -> None:
 def report_cmd(
     study_name: Annotated[str, typer.Option("--study-name", help="Study to report.")],
     storage: Storage = DEFAULT_STORAGE,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="HTML file (default reports/<study>.html).")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="HTML file (default reports/<study>.html).")] = None,
 ) -> None:
     """Write the self-contained Pareto HTML report (and a CSV of the trials beside it)."""
     from nas.report import write_report
@@ -279,7 +279,7 @@ def report_cmd(
 def trials(
     study_name: Annotated[str, typer.Option("--study-name", help="Study to list.")],
     storage: Storage = DEFAULT_STORAGE,
-    top: Annotated[Optional[int], typer.Option(help="Show only the best N.")] = None,
+    top: Annotated[int | None, typer.Option(help="Show only the best N.")] = None,
 ) -> None:
     """Print the leaderboard (complete trials ranked by score)."""
     from nas.report import leaderboard_table, trials_frame

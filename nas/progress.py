@@ -3,7 +3,7 @@ plain callbacks; these classes turn them into bars."""
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -47,7 +47,7 @@ class TrainProgress:
         self.epochs_task = self.progress.add_task(label, total=epochs, info="")
         self.steps_task = self.progress.add_task("  steps", total=1, info="")
 
-    def __enter__(self) -> "TrainProgress":
+    def __enter__(self) -> TrainProgress:
         if self._own:
             self.progress.__enter__()
         return self

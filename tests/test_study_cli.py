@@ -9,7 +9,6 @@ import time
 
 import optuna
 import pytest
-
 from conftest import ROOT, cli
 
 TINY_SPACE = """
@@ -90,7 +89,7 @@ def test_study_runs_stores_attributes_and_writes_report(tiny_study):
     assert sum("baseline" in t.user_attrs for t in study.trials) == 2  # baselines not enqueued twice
 
     out = run(["trials", "--study-name", "tiny", "--storage", storage], env, tmp)
-    assert out.returncode == 0 and "seed_mobilenetv3_small" in out.stdout
+    assert out.returncode == 0 and "mnv3s_full" in out.stdout  # baselines, short names
 
     other = tmp / "elsewhere.html"
     rep = run(["report", "--study-name", "tiny", "--storage", storage, "-o", str(other)], env, tmp)
@@ -139,3 +138,24 @@ def test_help_mentions_pareto_cannot_prune(cli_env):
     r = subprocess.run(cli("study", "--help"), env=cli_env, capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0
     assert "cannot" in r.stdout and "prune" in r.stdout
+
+
+def test_cost_command_prints_both_counts(cli_env, tmp_path):
+    r = subprocess.run(cli("cost", "--backbone", "mobilenetv3_small", "--head-width", "2.0", "--error", "6.0"),
+                       env=cli_env, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "0.625722" in r.stdout and "2.502197" in r.stdout  # thop GFLOPs, MParams
+
+
+def test_train_command_writes_result_json(cli_env, tmp_path):
+    out = tmp_path / "r.json"
+    r = subprocess.run(
+        cli("train", "--backbone-width", "0.35", "--head-width", "0.25", "--head-depth", "1", "--train-size", "64",
+            "--images", "32", "--val-images", "16", "--epochs", "1", "--batch-size", "16", "--device", "cpu",
+            "--out", str(out)),
+        env=cli_env, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(out.read_text())
+    assert data["px_error_is_estimate"] is True
+    assert data["score"] == pytest.approx(data["cost"]["gflops"] * data["cost"]["mparams"]
+                                          * 2.718281828459045 ** data["px_error"])

@@ -1,8 +1,8 @@
 """Datasets: the in-memory `KeypointDataset` and the sources that produce it."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from nas.data.dataset import NUM_KEYPOINTS, KeypointDataset
 

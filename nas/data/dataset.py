@@ -31,7 +31,7 @@ class KeypointDataset:
             raise DataError(f"visibility must be ({n}, 21), got {tuple(self.visibility.shape)}")
 
     @classmethod
-    def from_numpy(cls, images, keypoints, visibility) -> "KeypointDataset":
+    def from_numpy(cls, images, keypoints, visibility) -> KeypointDataset:
         return cls(
             torch.as_tensor(images),
             torch.as_tensor(keypoints, dtype=torch.float32),
@@ -46,10 +46,10 @@ class KeypointDataset:
         """Input side in pixels (images are square)."""
         return self.images.shape[-1]
 
-    def subset(self, index: torch.Tensor | slice) -> "KeypointDataset":
+    def subset(self, index: torch.Tensor | slice) -> KeypointDataset:
         return KeypointDataset(self.images[index], self.keypoints[index], self.visibility[index])
 
-    def split(self, fractions: tuple[float, ...], seed: int = 0) -> tuple["KeypointDataset", ...]:
+    def split(self, fractions: tuple[float, ...], seed: int = 0) -> tuple[KeypointDataset, ...]:
         """Deterministic random split by `seed` into parts of the given fractions (the last takes the rest)."""
         n = len(self)
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
@@ -60,5 +60,5 @@ class KeypointDataset:
             start = stop
         return tuple(parts)
 
-    def to(self, device: torch.device | str) -> "KeypointDataset":
+    def to(self, device: torch.device | str) -> KeypointDataset:
         return KeypointDataset(self.images.to(device), self.keypoints.to(device), self.visibility.to(device))

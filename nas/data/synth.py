@@ -16,9 +16,10 @@ import multiprocessing
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import cv2
 import numpy as np

@@ -1,0 +1,99 @@
+"""Real (tiny) training runs on the built-in synthetic hands at 64 px."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nas.arch import ArchConfig
+from nas.candidate import evaluate_candidate
+from nas.data import KeypointDataset
+from nas.errors import ConfigError, TrainingDiverged
+from nas.model import build_model
+from nas.train import TrainConfig, evaluate, train
+
+ARCH = ArchConfig("mobilenetv3_small", 0.35, 1, 0.25, input_size=64)
+
+
+def test_training_lowers_the_error_and_keeps_the_best_weights(tiny_data):
+    # ~120 steps on 96 images: enough to leave the mean-pose plateau a little (from scratch the
+    # first few hundred steps mostly learn where hands are), so the margins here are modest
+    train_data, val_data = tiny_data
+    model = build_model(ArchConfig("mobilenetv3_small", 0.5, 1, 0.5, input_size=64))
+    before = evaluate(model, val_data, "dsnt").px_error
+    cfg = TrainConfig(epochs=4, batch_size=16, aug_multiplier=5, lr=4e-3, lr_min=1e-4, device="cpu")
+    result = train(model, train_data, val_data, cfg)
+    assert len(result.history) == 4
+    losses = [h.train_loss for h in result.history]
+    assert losses[-1] < 0.98 * losses[0], losses
+    assert result.px_error < before - 0.3, (before, [h.px_error for h in result.history])
+    assert result.px_error == min(h.px_error for h in result.history)
+    # the model ends with the best epoch's weights: evaluating it reproduces the best error
+    assert evaluate(model, val_data, "dsnt").px_error == pytest.approx(result.px_error, rel=1e-5)
+    assert result.images_per_s > 0 and 0 <= result.pck <= 1 and 0 <= result.auc <= 1
+
+
+def test_errors_are_scaled_to_the_target_size(tiny_data):
+    train_data, val_data = tiny_data
+    cfg = TrainConfig(epochs=1, batch_size=16, device="cpu", rotation=0)
+    native = train(build_model(ARCH), train_data, val_data, cfg)
+    scaled = train(build_model(ARCH), train_data, val_data, cfg, target_size=224)
+    assert scaled.px_scale == pytest.approx(3.5)
+    assert scaled.px_error == pytest.approx(native.px_error * 3.5, rel=1e-4)
+
+
+def test_candidate_score_uses_cost_at_deployed_size(tiny_data):
+    train_data, val_data = tiny_data
+    arch = ArchConfig("mobilenetv3_small", 0.35, 1, 0.25, input_size=224)
+    r = evaluate_candidate(arch, TrainConfig(epochs=1, batch_size=16, device="cpu"), train_data, val_data)
+    assert r.estimate
+    assert r.cost.input_size == 224
+    assert r.score == pytest.approx(r.cost.gflops * r.cost.mparams * math.exp(r.px_error))
+
+
+def test_nan_loss_raises_training_diverged(tiny_data):
+    train_data, val_data = tiny_data
+    bad = KeypointDataset(train_data.images, torch.full_like(train_data.keypoints, float("nan")),
+                          train_data.visibility)
+    with pytest.raises(TrainingDiverged, match="epoch 1"):
+        train(build_model(ARCH), bad, val_data, TrainConfig(epochs=1, batch_size=16, device="cpu"))
+
+
+def test_on_epoch_can_stop_training(tiny_data):
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def on_epoch(stats):
+        seen.append(stats.epoch)
+        raise Stop
+
+    with pytest.raises(Stop):
+        train(build_model(ARCH), *tiny_data, TrainConfig(epochs=3, batch_size=16, device="cpu"), on_epoch=on_epoch)
+    assert seen == [1]
+
+
+def test_aug_multiplier_multiplies_steps(tiny_data):
+    steps = []
+    cfg = TrainConfig(epochs=1, batch_size=16, aug_multiplier=3, device="cpu")
+    train(build_model(ARCH), *tiny_data, cfg, on_step=lambda done, total: steps.append(total))
+    assert steps[-1] == 3 * (len(tiny_data[0]) // 16)
+    assert len(steps) == steps[-1]
+
+
+@pytest.mark.parametrize("kw, needle", [({"epochs": 0}, "epochs"), ({"loss": "l2"}, "loss"),
+                                        ({"lr_min": 1.0}, "lr_min"), ({"rotation": 200}, "rotation")])
+def test_bad_recipe(kw, needle):
+    with pytest.raises(ConfigError, match=needle):
+        TrainConfig(**kw)
+
+
+def test_cuda_request_without_cuda_is_a_config_error():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    from nas.train import resolve_device
+
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        resolve_device("cuda")
