@@ -204,8 +204,12 @@ def _load_study_data(space, data: str, cache_dir):
 @app.command()
 def study(
     space_file: Annotated[Path, typer.Option("--space", help="Search space YAML.")] = Path("search_spaces/quick.yaml"),
-    data: Annotated[str | None, typer.Option(help="'synthetic' (built in) or a dataset path; default: the space's.")] = None,
-    trials: Annotated[int, typer.Option(help="Finished (complete or pruned) trials the study should hold in total.")] = 12,
+    data: Annotated[
+        str | None, typer.Option(help="'synthetic' (built in) or a dataset path; default: the space's.")
+    ] = None,
+    trials: Annotated[
+        int, typer.Option(help="Finished (complete or pruned) trials the study should hold in total.")
+    ] = 12,
     timeout: Annotated[float | None, typer.Option(help="Stop starting new trials after this many seconds.")] = None,
     study_name: StudyName = None,
     storage: Storage = DEFAULT_STORAGE,
@@ -218,7 +222,9 @@ def study(
     seed: Annotated[int, typer.Option(help="Sampler and training seed.")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     cache_dir: Annotated[Path | None, typer.Option(help="Synthetic data cache folder.")] = None,
-    report: Annotated[Path | None, typer.Option("-o", "--report", help="Report HTML (default reports/<study>.html).")] = None,
+    report: Annotated[
+        Path | None, typer.Option("-o", "--report", help="Report HTML (default reports/<study>.html).")
+    ] = None,
 ) -> None:
     """Search architectures: each trial's exact cost, a short proxy training, the ranking score.
 
@@ -264,7 +270,9 @@ def _ensure_sqlite_dir(storage: str) -> None:
 def report_cmd(
     study_name: Annotated[str, typer.Option("--study-name", help="Study to report.")],
     storage: Storage = DEFAULT_STORAGE,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="HTML file (default reports/<study>.html).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="HTML file (default reports/<study>.html).")
+    ] = None,
 ) -> None:
     """Write the self-contained Pareto HTML report (and a CSV of the trials beside it)."""
     from nas.report import write_report

@@ -63,5 +63,6 @@ class TrainProgress:
         self.progress.update(self.steps_task, completed=done, total=total)
 
     def epoch(self, stats) -> None:
-        info = f"val {stats.px_error:.2f} px  loss {stats.train_loss:.4f}  lr {stats.lr:.1e}  {stats.images_per_s:.0f} img/s"
+        info = (f"val {stats.px_error:.2f} px  loss {stats.train_loss:.4f}  lr {stats.lr:.1e}  "
+                f"{stats.images_per_s:.0f} img/s")
         self.progress.update(self.epochs_task, advance=1, info=info)

@@ -316,7 +316,9 @@ def _get_importance_info(
 ) -> _ImportanceInfo:
     scored = [t for t in trials if t.state == TrialState.COMPLETE and math.isfinite(_score_target(t))]
     if len(scored) < min_trials:
-        return _ImportanceInfo(None, f"only {len(scored)} complete trial(s) with a score; importances need {min_trials}.")
+        return _ImportanceInfo(
+            None, f"only {len(scored)} complete trial(s) with a score; importances need {min_trials}."
+        )
     seen: dict[str, set[Any]] = {}
     for t in scored:
         for name, value in t.params.items():
@@ -649,7 +651,8 @@ def _render_page(name: str, objective: str, df: pd.DataFrame, importance: _Impor
                           default_height=f"{fig.layout.height or _FIG_HEIGHT}px", div_id=f"fig-{i}")
         blocks.append(f"<h2>{html.escape(title)}</h2>\n{div}")
     if not importance.importances:
-        blocks.append(f"<h2>Parameter importances</h2>\n<p class='note'>Not shown: {html.escape(importance.reason)}</p>")
+        reason = html.escape(importance.reason)
+        blocks.append(f"<h2>Parameter importances</h2>\n<p class='note'>Not shown: {reason}</p>")
     facts = summary(df)
     blank_na = {col: (lambda v: "" if pd.isna(v) else str(v)) for col in _INT_COLUMNS}  # na_rep skips Int64's NA
     table = df.to_html(index=False, na_rep="", border=0, float_format=lambda v: f"{v:.6g}", formatters=blank_na)

@@ -271,8 +271,8 @@ def arch_from_params(params: Mapping[str, Any], space: SearchSpace) -> ArchConfi
     """The architecture a trial's parameters describe (deployed at the space's input size)."""
     return ArchConfig(
         backbone=params["backbone"],
-        backbone_width=float(params["backbone_width"]),
+        backbone_width=round(float(params["backbone_width"]), 6),  # 0.9500000000000001 -> 0.95
         head_depth=int(params["head_depth"]),
-        head_width=float(params["head_width"]),
+        head_width=round(float(params["head_width"]), 6),
         input_size=space.input_size,
     )

@@ -55,7 +55,8 @@ def test_study_runs_stores_attributes_and_writes_report(tiny_study):
     assert elapsed < 90, f"tiny study took {elapsed:.0f} s"
 
     study = optuna.load_study(study_name="tiny", storage=storage)
-    finished = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    done_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    finished = [t for t in study.trials if t.state in done_states]
     assert len(finished) == 3
     baselines = sorted(t.user_attrs["baseline"] for t in study.trials if "baseline" in t.user_attrs)
     # the space only allows MobileNetV3-small, so the two V3 seed models are the baselines
