@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from nas.config import from_mapping
 from nas.errors import ConfigError
 
 __all__ = ["ArchConfig", "BACKBONES", "WIDTH_RANGE", "HEAD_WIDTH_RANGE", "HEAD_DEPTH_RANGE"]
@@ -62,16 +63,7 @@ class ArchConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "architecture") -> ArchConfig:
         """Build from a mapping; unknown keys and bad values raise ConfigError naming `source`."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{source}: expected a mapping of architecture fields, got {type(data).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{source}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(known))})")
-        try:
-            return cls(**dict(data))
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
+        return from_mapping(cls, data, source)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from nas.augment import random_affine
+from nas.config import from_mapping
 from nas.data.dataset import KeypointDataset
 from nas.errors import ConfigError, TrainingDiverged
 from nas.heatmap import LOSSES, decode_argmax, heatmap_loss, soft_argmax
@@ -63,14 +64,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "training recipe") -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{source}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(known))})")
-        try:
-            return cls(**dict(data))
-        except (ConfigError, TypeError) as exc:
-            raise ConfigError(f"{source}: {exc}") from None
+        return from_mapping(cls, data, source)
 
 
 @dataclass(frozen=True)
