@@ -81,16 +81,12 @@ class StudyHooks(Protocol):
 
 # --- opening --------------------------------------------------------------------------------
 def _storage(url: str):
+    if "://" not in url:
+        raise StudyError(f"storage {url!r}: not a storage URL (e.g. sqlite:///reports/studies.db)")
     try:
-        return optuna.storages.get_storage(url) if "://" in url else _bad_url(url)
-    except StudyError:
-        raise
+        return optuna.storages.get_storage(url)
     except Exception as exc:  # optuna/sqlalchemy raise many types for a bad or unreachable URL
         raise StudyError(f"storage {url!r}: cannot open ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
-
-
-def _bad_url(url: str):
-    raise StudyError(f"storage {url!r}: not a storage URL (e.g. sqlite:///reports/studies.db)")
 
 
 def load_existing_study(name: str, storage: str) -> optuna.Study:
