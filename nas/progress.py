@@ -41,10 +41,11 @@ def render_progress(console: Console, label: str, total: int) -> Iterator[Callab
 class TrainProgress:
     """Two bars: epochs (with the last validation error) and the current epoch's steps."""
 
-    def __init__(self, console: Console, epochs: int, progress: Progress | None = None, label: str = "epochs"):
+    def __init__(self, console: Console, epochs: int, progress: Progress | None = None, label: str = "epochs",
+                 completed: int = 0):
         self._own = progress is None
         self.progress = progress or make_progress(console)
-        self.epochs_task = self.progress.add_task(label, total=epochs, info="")
+        self.epochs_task = self.progress.add_task(label, total=epochs, completed=completed, info="")
         self.steps_task = self.progress.add_task("  steps", total=1, info="")
 
     def __enter__(self) -> TrainProgress:

@@ -635,7 +635,43 @@ def _summary_html(s: dict[str, Any], objective: str) -> str:
     return "\n".join(parts)
 
 
-def _render_page(name: str, objective: str, df: pd.DataFrame, importance: _ImportanceInfo) -> str:
+def _get_fidelity_plot(fid: dict[str, Any]) -> go.Figure:
+    rows = fid.get("rows") or []
+    lo = min(min(r["proxy_score"], r["full_score"]) for r in rows)
+    hi = max(max(r["proxy_score"], r["full_score"]) for r in rows)
+    text = [f"#{r['number']}" + (f" {r['baseline']}" if r.get("baseline") else "") for r in rows]
+    hover = [f"trial {r['number']}: {html.escape(str(r.get('arch', '')))}<br>proxy {r['proxy_score']:.4g} "
+             f"({r['proxy_px_error']:.2f} px)<br>full {r['full_score']:.4g} ({r['full_px_error']:.2f} px)"
+             for r in rows]
+    fig = go.Figure([
+        go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dot", "color": "#999"}, name="y = x",
+                   hoverinfo="skip"),
+        go.Scatter(x=[r["proxy_score"] for r in rows], y=[r["full_score"] for r in rows], mode="markers+text",
+                   text=text, textposition="top center", hovertext=hover, hoverinfo="text", name="trials",
+                   marker={"size": 10}),
+    ])
+    fig.update_xaxes(type="log", title="proxy score")
+    fig.update_yaxes(type="log", title="full-retrain score (test set)")
+    fig.update_layout(height=_FIG_HEIGHT, template="plotly_white", showlegend=False)
+    return fig
+
+
+def _fidelity_html(fid: dict[str, Any]) -> str:
+    def f(key: str) -> str:
+        v = fid.get(key)
+        return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+
+    return (
+        f"<p>{fid.get('n', 0)} architectures retrained with the full recipe. <b>Kendall tau</b> proxy vs full: "
+        f"score {f('kendall_tau_score')}, error {f('kendall_tau_error')}; <b>Spearman rho</b>: score "
+        f"{f('spearman_rho_score')}, error {f('spearman_rho_error')}.</p><p class='note'>Cost is exact and the "
+        "same in proxy and full training, so the score correlation is helped by the cost term; the error "
+        "correlation is what the short proxy actually estimates.</p>"
+    )
+
+
+def _render_page(name: str, objective: str, df: pd.DataFrame, importance: _ImportanceInfo,
+                 fidelity: dict[str, Any] | None = None) -> str:
     pareto = _get_pareto_info(df)
     figures = [
         ("Pareto front: cost vs pixel error", _get_pareto_plot(pareto)),
@@ -645,14 +681,22 @@ def _render_page(name: str, objective: str, df: pd.DataFrame, importance: _Impor
     ]
     if importance.importances:
         figures.append(("Parameter importances", _get_importance_plot(importance)))
+    if fidelity and fidelity.get("rows"):
+        figures.append(("Proxy fidelity: proxy vs full-retrain score", _get_fidelity_plot(fidelity)))
     blocks = []
     for i, (title, fig) in enumerate(figures):  # plotly.js inline once, in the first figure: works offline
         div = fig.to_html(full_html=False, include_plotlyjs=i == 0, config=_PLOT_CONFIG,
                           default_height=f"{fig.layout.height or _FIG_HEIGHT}px", div_id=f"fig-{i}")
         blocks.append(f"<h2>{html.escape(title)}</h2>\n{div}")
+        if title.startswith("Proxy fidelity"):
+            blocks.append(_fidelity_html(fidelity))
     if not importance.importances:
         reason = html.escape(importance.reason)
         blocks.append(f"<h2>Parameter importances</h2>\n<p class='note'>Not shown: {reason}</p>")
+    if not (fidelity and fidelity.get("rows")):
+        blocks.append("<h2>Proxy fidelity</h2>\n<p class='note'>Not measured yet: <code>handkp-search fidelity "
+                      f"--study-name {html.escape(name)}</code> retrains the top trials fully and reports how well "
+                      "the proxy ranked them.</p>")
     facts = summary(df)
     blank_na = {col: (lambda v: "" if pd.isna(v) else str(v)) for col in _INT_COLUMNS}  # na_rep skips Int64's NA
     table = df.to_html(index=False, na_rep="", border=0, float_format=lambda v: f"{v:.6g}", formatters=blank_na)
@@ -687,7 +731,9 @@ def write_report(study: optuna.Study, html_path: str | Path) -> tuple[Path, Path
     if _scored(df).empty:
         raise StudyError(f"study '{study.study_name}' has no complete trial to report")
     objective = str(study.user_attrs.get("objective", ""))
-    page = _render_page(study.study_name, objective, df, _get_importance_info(trials, study.directions))
+    fidelity = study.user_attrs.get("fidelity")
+    page = _render_page(study.study_name, objective, df, _get_importance_info(trials, study.directions),
+                        fidelity if isinstance(fidelity, dict) else None)
     write_text_atomic(csv_path, df.to_csv(index=False))
     write_text_atomic(html_path, page)
     return html_path, csv_path

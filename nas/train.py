@@ -21,7 +21,10 @@ from nas.heatmap import LOSSES, decode_argmax, heatmap_loss, soft_argmax
 from nas.metrics import KeypointMetrics, keypoint_errors, summarise
 from nas.model import HEATMAP_STRIDE
 
-__all__ = ["TrainConfig", "EpochStats", "TrainResult", "train", "evaluate", "predict_keypoints", "resolve_device"]
+__all__ = [
+    "TrainConfig", "EpochStats", "TrainResult", "TrainState", "train", "evaluate", "predict_keypoints",
+    "resolve_device",
+]
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,42 @@ class TrainResult:
     state_dict: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
 
 
+@dataclass
+class TrainState:
+    """Everything needed to continue a run exactly after `epoch` finished epochs (a checkpoint)."""
+
+    epoch: int
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    scaler: dict[str, Any]
+    generator: torch.Tensor  # the augmentation/shuffling generator's state
+    result: TrainResult  # history so far and the best weights
+    images_seen: int
+    loop_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        r = self.result
+        return {
+            "epoch": self.epoch, "model": self.model, "optimizer": self.optimizer, "scheduler": self.scheduler,
+            "scaler": self.scaler, "generator": self.generator, "images_seen": self.images_seen,
+            "loop_seconds": self.loop_seconds,
+            "result": {**{f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name != "history"},
+                       "history": [dataclasses.asdict(h) for h in r.history]},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainState:
+        r = dict(d["result"])
+        r["history"] = [EpochStats(**h) for h in r["history"]]
+        return cls(d["epoch"], d["model"], d["optimizer"], d["scheduler"], d["scaler"], d["generator"],
+                   TrainResult(**r), d["images_seen"], d["loop_seconds"])
+
+
+def _cpu_copy(state: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -147,6 +186,8 @@ def train(
     target_size: int | None = None,
     on_epoch: Callable[[EpochStats], None] | None = None,
     on_step: Callable[[int, int], None] | None = None,
+    resume: TrainState | None = None,
+    on_state: Callable[[TrainState], None] | None = None,
 ) -> TrainResult:
     """Train `model` in place and load its best-validation weights before returning.
 
@@ -155,6 +196,9 @@ def train(
             differs from the data's, errors are scaled and are estimates.
         on_epoch: called after each epoch's validation; may raise to stop training.
         on_step: called as on_step(steps_done_this_epoch, steps_per_epoch).
+        resume: a state from `on_state` of an earlier run with the same recipe and data: training
+            continues after its last finished epoch exactly as if it had not stopped.
+        on_state: called after each epoch (before `on_epoch`) with the full state, for checkpoints.
     Raises:
         TrainingDiverged: the loss became NaN or infinite.
     """
@@ -173,8 +217,22 @@ def train(
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     result = TrainResult(math.inf, 0.0, 0.0, math.nan, 0, 0.0, 0.0, px_scale)
-    images_seen, loop_seconds = 0, 0.0
-    for epoch in range(1, config.epochs + 1):
+    images_seen, loop_seconds, start = 0, 0.0, 1
+    if resume is not None:
+        if resume.epoch > config.epochs:
+            raise ConfigError(f"cannot resume after epoch {resume.epoch}: the recipe has only {config.epochs}")
+        model.load_state_dict(resume.model)
+        opt.load_state_dict(resume.optimizer)
+        sched.load_state_dict(resume.scheduler)
+        scaler.load_state_dict(resume.scaler)
+        try:
+            gen.set_state(resume.generator.to("cpu"))
+        except RuntimeError:
+            raise ConfigError(f"cannot resume on {device.type}: the run was checkpointed on another device type"
+                              ) from None
+        result, images_seen, loop_seconds = resume.result, resume.images_seen, resume.loop_seconds
+        start = resume.epoch + 1
+    for epoch in range(start, config.epochs + 1):
         t0 = time.perf_counter()
         model.train()
         loss_sum = torch.zeros((), device=device)
@@ -216,9 +274,14 @@ def train(
             result.px_error, result.pck, result.auc, result.loss, result.best_epoch = (
                 m.px_error, m.pck, m.auc, stats.train_loss, epoch,
             )
-            result.state_dict = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            result.state_dict = _cpu_copy(model.state_dict())
         result.images_per_s = images_seen / loop_seconds
         result.train_seconds += stats.seconds
+        if on_state is not None:
+            on_state(TrainState(
+                epoch, _cpu_copy(model.state_dict()), opt.state_dict(), sched.state_dict(), scaler.state_dict(),
+                gen.get_state(), result, images_seen, loop_seconds,
+            ))
         if on_epoch is not None:
             on_epoch(stats)
     model.load_state_dict(result.state_dict)

@@ -97,3 +97,45 @@ def test_cuda_request_without_cuda_is_a_config_error():
 
     with pytest.raises(ConfigError, match="CUDA is not available"):
         resolve_device("cuda")
+
+
+def test_resuming_from_a_saved_state_continues_exactly(tiny_data, tmp_path):
+    """Stop after epoch 2 (via the checkpoint file), resume: the same curve as one uninterrupted run."""
+    from nas.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+
+    train_data, val_data = tiny_data
+    cfg = TrainConfig(epochs=4, batch_size=16, lr=4e-3, lr_min=1e-4, device="cpu")
+    full = train(build_model(ARCH, seed=1), train_data, val_data, cfg)
+
+    class Stop(Exception):
+        pass
+
+    path = tmp_path / "ck.pt"
+
+    def save_then_stop(state):
+        save_checkpoint(path, Checkpoint(ARCH, cfg, state))
+        if state.epoch == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(build_model(ARCH, seed=1), train_data, val_data, cfg, on_state=save_then_stop)
+    ck = load_checkpoint(path)
+    assert ck.epoch == 2 and not ck.finished and len(ck.state.result.history) == 2
+    resumed = train(build_model(ARCH, seed=1), train_data, val_data, cfg, resume=ck.state)
+    assert [h.px_error for h in resumed.history] == [h.px_error for h in full.history]
+    assert [h.train_loss for h in resumed.history] == [h.train_loss for h in full.history]
+    assert resumed.best_epoch == full.best_epoch
+
+
+def test_checkpoint_errors_name_the_file(tmp_path):
+    from nas.checkpoint import load_checkpoint
+
+    bad = tmp_path / "junk.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="junk.pt: not a readable checkpoint"):
+        load_checkpoint(bad)
+    with pytest.raises(ConfigError, match="missing.pt: no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+    torch.save({"hello": 1}, tmp_path / "other.pt")
+    with pytest.raises(ConfigError, match="other.pt: not a handkp-search checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
