@@ -1,0 +1,1 @@
+"""Dataset format readers: annotations -> list[HandRecord] (see nas/data/records.py)."""
