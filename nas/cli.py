@@ -193,13 +193,19 @@ class _RichStudyHooks:
                              info=info)
 
 
-def _load_study_data(space, data: str, cache_dir):
+def _load_study_data(space, data: str, cache_dir, fmt: str | None = None, max_bad: float | None = None):
     from nas.data import load_for_space
     from nas.progress import render_progress
 
-    p = space.proxy
+    p, d = space.proxy, space.data
     with render_progress(console, f"data: {data}", p.train_images + p.val_images) as advance:
-        return load_for_space(data, p.train_images, p.val_images, p.train_size, space.data.seed, cache_dir, advance)
+        return load_for_space(data, p.train_images, p.val_images, p.train_size, d.seed, cache_dir, advance,
+                              fmt=fmt or d.format, max_bad=d.max_bad if max_bad is None else max_bad,
+                              on_format=_say_format)
+
+
+def _say_format(fmt: str, count: int) -> None:
+    console.print(f"dataset format: {fmt} ({count} hands listed)")
 
 
 @app.command()
@@ -207,6 +213,14 @@ def study(
     space_file: Annotated[Path, typer.Option("--space", help="Search space YAML.")] = Path("search_spaces/quick.yaml"),
     data: Annotated[
         str | None, typer.Option(help="'synthetic' (built in) or a dataset path; default: the space's.")
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Dataset format: auto, csv, freihand, coco or panoptic "
+                                 "(default: the space's, auto).")
+    ] = None,
+    max_bad: Annotated[
+        float | None, typer.Option(help="Share of unreadable images tolerated (skipped and listed in a log) "
+                                   "before loading fails (default: the space's, 0.01).")
     ] = None,
     trials: Annotated[
         int, typer.Option(help="Finished (complete or pruned) trials the study should hold in total.")
@@ -246,7 +260,7 @@ def study(
     _ensure_sqlite_dir(storage)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     st = open_study(name, storage, objective, space, seed)
-    train_data, val_data = _load_study_data(space, data or space.data.source, cache_dir)
+    train_data, val_data = _load_study_data(space, data or space.data.source, cache_dir, fmt, max_bad)
     done = finished_count(st)
     console.print(f"study [bold]{name}[/] in {storage}: {done} finished trial(s), target {trials}")
     progress = make_progress(console)
@@ -377,6 +391,8 @@ class _RichRetrainHooks:
 
 
 DataOpt = Annotated[str, typer.Option("--data", help="'synthetic' (built in) or a dataset path.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="Dataset format: auto, csv, freihand, coco or panoptic.")]
+MaxBad = Annotated[float, typer.Option(help="Share of unreadable images tolerated (skipped, listed in a log).")]
 TrainImages = Annotated[int, typer.Option(help="Training images.")]
 ValImages = Annotated[int, typer.Option(help="Validation images (best-epoch selection).")]
 TestImages = Annotated[int, typer.Option(help="Test images (the reported error).")]
@@ -405,6 +421,8 @@ def retrain_cmd(
     val_images: ValImages = 2000,
     test_images: TestImages = 2000,
     data_seed: DataSeed = 0,
+    fmt: FormatOpt = "auto",
+    max_bad: MaxBad = 0.01,
     epochs: Epochs = None,
     lr: Lr = None,
     lr_min: LrMin = None,
@@ -427,7 +445,7 @@ def retrain_cmd(
     resolve_device(device)
     spec = ArchSpec.load(arch_file)
     spec = replace(spec, recipe=replace(spec.recipe, **_recipe_overrides(epochs, lr, lr_min, batch_size, aug, device)))
-    rdata = RetrainData(data, train_images, val_images, test_images, data_seed)
+    rdata = RetrainData(data, train_images, val_images, test_images, data_seed, fmt, max_bad)
     out = out or Path("reports") / "retrain" / arch_file.stem
     console.print(f"retraining {spec.arch.short()} @ {spec.arch.input_size}px into {out}")
     progress = make_progress(console)
@@ -453,6 +471,8 @@ def _print_metrics(m: dict, title: str) -> None:
                   f"{m['test_pck']:.3f}", f"{m['test_auc']:.3f}", f"{m['score']:.4g}",
                   f"{m['best_epoch']} / {m['epochs']}")
     console.print(table)
+    if m.get("test_px_error_original") is not None:
+        console.print(f"test error in original-image pixels: {m['test_px_error_original']:.3f} px")
 
 
 @app.command("export")
@@ -527,6 +547,8 @@ def fidelity_cmd(
     val_images: ValImages = 2000,
     test_images: TestImages = 2000,
     data_seed: DataSeed = 0,
+    fmt: FormatOpt = "auto",
+    max_bad: MaxBad = 0.01,
     epochs: Epochs = None,
     lr: Lr = None,
     lr_min: LrMin = None,
@@ -550,7 +572,7 @@ def fidelity_cmd(
     st = load_existing_study(study_name, storage)
     numbers = select_trials(st, top, random_count, seed)
     overrides = _recipe_overrides(epochs, lr, lr_min, batch_size, None, device)
-    rdata = RetrainData(data, train_images, val_images, test_images, data_seed)
+    rdata = RetrainData(data, train_images, val_images, test_images, data_seed, fmt, max_bad)
     out = out or Path("reports") / "fidelity" / study_name
     console.print(f"fidelity of study {study_name}: retraining trials {', '.join(map(str, numbers))} into {out}")
     progress = make_progress(console)
@@ -578,6 +600,48 @@ def fidelity_cmd(
                   f"(n = {c['n']})")
     html, _csv = write_report(st, report or Path("reports") / f"{study_name}.html")
     console.print(f"report: {html}")
+
+
+data_app = typer.Typer(help="Dataset tools.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("synth")
+def data_synth(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write labels.csv and images/ into.")],
+    count: Annotated[int, typer.Option(help="Number of images.")] = 200,
+    size: Annotated[int, typer.Option(help="Image side in pixels.")] = 224,
+    seed: Annotated[int, typer.Option(help="Renderer seed.")] = 0,
+) -> None:
+    """Write the built-in synthetic hands in the CSV format (labels.csv + images/*.png): a complete
+    example of the simplest dataset format, usable with --data."""
+    from nas.data.export import write_synthetic_csv
+    from nas.progress import render_progress
+
+    with render_progress(console, "writing", count) as advance:
+        path = write_synthetic_csv(out, count, size, seed, advance)
+    console.print(f"{count} images and their keypoints: {path}")
+
+
+@data_app.command("info")
+def data_info(
+    path: Annotated[Path, typer.Argument(help="Dataset file or folder.")],
+    fmt: FormatOpt = "auto",
+    size: Annotated[int, typer.Option(help="Input size to decode at (cached).")] = 224,
+    max_bad: MaxBad = 0.01,
+    seed: DataSeed = 0,
+    cache_dir: CacheDir = None,
+) -> None:
+    """Read, check, decode and cache a dataset; print its format, size, split and cache folder."""
+    from nas.data.loader import load_dataset, split_indices
+    from nas.progress import render_progress
+
+    with render_progress(console, f"decoding {path}", 0) as advance:
+        loaded = load_dataset(path, fmt, size, cache_dir, max_bad, progress=advance, on_format=_say_format)
+    parts = split_indices(loaded.splits, seed)
+    console.print(f"{len(loaded.data)} hands at {size}px ({'from cache' if loaded.from_cache else 'decoded'}), "
+                  f"{loaded.skipped} unreadable image(s) skipped; split train {len(parts['train'])} / val "
+                  f"{len(parts['val'])} / test {len(parts['test'])}; cache {loaded.cache}")
 
 
 def main() -> None:

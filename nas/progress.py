@@ -25,17 +25,22 @@ def make_progress(console: Console) -> Progress:
 
 
 @contextlib.contextmanager
-def render_progress(console: Console, label: str, total: int) -> Iterator[Callable[[int], None]]:
-    """Yields advance(n): n items finished so far (a cumulative count)."""
+def render_progress(console: Console, label: str, total: int) -> Iterator[Callable[..., None]]:
+    """Yields advance(done, total=None): `done` items finished so far (a cumulative count); a given
+    `total` replaces the expected one (a dataset's size is known only once it is read)."""
     progress = make_progress(console)
     task = progress.add_task(label, total=total, info="")
+    state = {"total": total}
 
-    def advance(n: int) -> None:
-        progress.update(task, completed=min(total, n))
+    def advance(done: int, new_total: int | None = None) -> None:
+        if new_total is not None and new_total != state["total"]:
+            state["total"] = new_total
+            progress.update(task, total=new_total)
+        progress.update(task, completed=min(state["total"], done))
 
     with progress:
         yield advance
-        progress.update(task, completed=total)
+        progress.update(task, completed=state["total"])
 
 
 class TrainProgress:

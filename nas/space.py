@@ -66,7 +66,16 @@ class ProxyBudget:
 @dataclass(frozen=True)
 class DataSpec:
     source: str = "synthetic"  # "synthetic" or a dataset path
+    format: str = "auto"  # auto | csv | freihand | coco | panoptic (for a dataset path)
     seed: int = 0
+    max_bad: float = 0.01  # share of unreadable images tolerated (skipped and listed) before a load fails
+
+    def __post_init__(self) -> None:
+        formats = ("auto", "csv", "freihand", "coco", "panoptic")
+        if self.format not in formats:
+            raise ConfigError(f"format: {self.format!r} is not one of {', '.join(formats)}")
+        if not 0 <= self.max_bad < 1:
+            raise ConfigError(f"max_bad: {self.max_bad!r} must be in [0, 1)")
 
 
 @dataclass(frozen=True)

@@ -243,7 +243,10 @@ class Objective:
         return cost.gflops, cost.mparams, result.px_error
 
     def _train(self, trial: Trial, arch: ArchConfig, recipe: TrainConfig, cost: Cost, prune: bool):
+        history: list[float] = []
+
         def on_epoch(stats: EpochStats) -> None:
+            history.append(stats.px_error)
             if self.hooks:
                 self.hooks.epoch(stats)
             if self.objective != "score":
@@ -256,7 +259,7 @@ class Objective:
                     f"({stats.px_error:.2f} px) worse than the {self.space.search.prune_percentile:g}th percentile"
                 )
                 trial.set_user_attr("reason", reason)
-                trial.set_user_attr("history_px", [stats.px_error])
+                trial.set_user_attr("history_px", history)
                 raise optuna.TrialPruned(reason)
 
         started = time.perf_counter()

@@ -5,12 +5,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import torch
+
 from nas.data.dataset import NUM_KEYPOINTS, KeypointDataset
 
 if TYPE_CHECKING:
     from nas.data.synth import SynthConfig
 
-__all__ = ["KeypointDataset", "NUM_KEYPOINTS", "SYNTHETIC", "load_synthetic", "load_for_space", "load_splits"]
+__all__ = [
+    "KeypointDataset", "NUM_KEYPOINTS", "SYNTHETIC", "load_synthetic", "load_parts", "load_for_space", "load_splits",
+]
 
 
 def load_synthetic(
@@ -32,6 +36,60 @@ def load_synthetic(
 
 SYNTHETIC = "synthetic"
 _VAL_SEED_OFFSET = 1_000_003  # validation images come from a disjoint seed stream
+_TEST_SEED_OFFSET = 2_000_029  # test images: a third disjoint stream
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+def _synthetic_parts(counts: dict[str, int], size: int, seed: int, cache_dir, progress: Progress | None,
+                     synth: SynthConfig | None) -> dict[str, KeypointDataset]:
+    offsets = {"train": 0, "val": _VAL_SEED_OFFSET, "test": _TEST_SEED_OFFSET}
+    total, done, parts = sum(counts.values()), 0, {}
+    for name, count in counts.items():
+        cb = None if progress is None else (lambda n, base=done: progress(base + n, total))
+        parts[name] = load_synthetic(count, size, seed + offsets[name], cache_dir, cb, synth)
+        done += count
+    return parts
+
+
+def _dataset_parts(source: str, counts: dict[str, int], size: int, seed: int, cache_dir, progress: Progress | None,
+                   fmt: str, max_bad: float, on_format) -> dict[str, KeypointDataset]:
+    """Seeded subsets of the dataset's deterministic train/val/test split (all of a part when it is smaller)."""
+    import numpy as np
+
+    from nas.data.loader import load_dataset, split_indices
+
+    loaded = load_dataset(source, fmt, size, cache_dir, max_bad, progress=progress, on_format=on_format)
+    idx = split_indices(loaded.splits, seed)
+    rng = np.random.default_rng(seed)
+    parts = {}
+    for name, count in counts.items():
+        chosen = np.sort(rng.permutation(idx[name])[:count])
+        parts[name] = loaded.data.subset(torch.from_numpy(chosen))
+    return parts
+
+
+def load_parts(
+    source: str,
+    counts: dict[str, int],
+    size: int,
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    synth: SynthConfig | None = None,
+    fmt: str = "auto",
+    max_bad: float = 0.01,
+    on_format: Callable[[str, int], None] | None = None,
+) -> dict[str, KeypointDataset]:
+    """Deterministic, disjoint parts ('train', 'val', 'test' -> image count) at `size` pixels.
+
+    `source` is 'synthetic' (the built-in renderer: one seed stream per part) or a dataset path
+    (`fmt` auto|csv|freihand|coco|panoptic; its own split where it defines one, else a seeded
+    80/10/10 split; a part smaller than asked is used whole).
+    """
+    if source == SYNTHETIC:
+        return _synthetic_parts(counts, size, seed, cache_dir, progress, synth)
+    return _dataset_parts(source, counts, size, seed, cache_dir, progress, fmt, max_bad, on_format)
 
 
 def load_for_space(
@@ -41,27 +99,14 @@ def load_for_space(
     size: int,
     seed: int = 0,
     cache_dir: str | Path | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     synth: SynthConfig | None = None,
+    **kwargs,
 ) -> tuple[KeypointDataset, KeypointDataset]:
-    """(train, validation) sets for a search at `size` pixels from `source`.
-
-    `progress(n)` gets the number of images ready so far over both sets.
-    """
-    from nas.errors import ConfigError
-
-    if source != SYNTHETIC:
-        raise ConfigError(
-            f"data: {source!r}: only the built-in 'synthetic' set can be loaded so far "
-            "(dataset formats are the next milestone)"
-        )
-    train = load_synthetic(train_images, size, seed, cache_dir, progress, synth)
-    val_progress = None if progress is None else (lambda n: progress(train_images + n))
-    val = load_synthetic(val_images, size, seed + _VAL_SEED_OFFSET, cache_dir, val_progress, synth)
-    return train, val
-
-
-_TEST_SEED_OFFSET = 2_000_029  # test images: a third disjoint stream
+    """(train, validation) sets for a search at `size` pixels from `source` (see `load_parts`)."""
+    parts = load_parts(source, {"train": train_images, "val": val_images}, size, seed, cache_dir, progress, synth,
+                       **kwargs)
+    return parts["train"], parts["val"]
 
 
 def load_splits(
@@ -72,15 +117,11 @@ def load_splits(
     size: int,
     seed: int = 0,
     cache_dir: str | Path | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
+    **kwargs,
 ) -> tuple[KeypointDataset, KeypointDataset, KeypointDataset]:
-    """Deterministic, disjoint (train, validation, test) sets for a full training at `size` pixels.
-
-    Train and validation are the same images `load_for_space` gives for this seed; test comes from
-    a third stream. `progress(n)` gets the number of images ready so far over all three sets.
-    """
-    train, val = load_for_space(source, train_images, val_images, size, seed, cache_dir, progress)
-    done = train_images + val_images
-    test_progress = None if progress is None else (lambda n: progress(done + n))
-    test = load_synthetic(test_images, size, seed + _TEST_SEED_OFFSET, cache_dir, test_progress)
-    return train, val, test
+    """(train, validation, test) for a full training; train and validation are the images
+    `load_for_space` gives for the same seed and counts."""
+    parts = load_parts(source, {"train": train_images, "val": val_images, "test": test_images}, size, seed,
+                       cache_dir, progress, **kwargs)
+    return parts["train"], parts["val"], parts["test"]

@@ -15,11 +15,14 @@ NUM_KEYPOINTS = 21
 @dataclass(frozen=True)
 class KeypointDataset:
     """images uint8 (N, 3, H, W) RGB; keypoints float32 (N, 21, 2) input pixels (x, y);
-    visibility uint8 (N, 21): 2 visible, 1 occluded, 0 outside the image / unlabelled."""
+    visibility uint8 (N, 21): 2 visible, 1 occluded, 0 outside the image / unlabelled;
+    scale (N,) float32 input pixels per original-image pixel, when the images were resized from
+    larger originals (None: the input is the original)."""
 
     images: torch.Tensor
     keypoints: torch.Tensor
     visibility: torch.Tensor
+    scale: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         n = self.images.shape[0]
@@ -29,6 +32,8 @@ class KeypointDataset:
             raise DataError(f"keypoints must be ({n}, 21, 2), got {tuple(self.keypoints.shape)}")
         if self.visibility.shape != (n, NUM_KEYPOINTS):
             raise DataError(f"visibility must be ({n}, 21), got {tuple(self.visibility.shape)}")
+        if self.scale is not None and self.scale.shape != (n,):
+            raise DataError(f"scale must be ({n},), got {tuple(self.scale.shape)}")
 
     @classmethod
     def from_numpy(cls, images, keypoints, visibility) -> KeypointDataset:
@@ -47,7 +52,8 @@ class KeypointDataset:
         return self.images.shape[-1]
 
     def subset(self, index: torch.Tensor | slice) -> KeypointDataset:
-        return KeypointDataset(self.images[index], self.keypoints[index], self.visibility[index])
+        scale = None if self.scale is None else self.scale[index]
+        return KeypointDataset(self.images[index], self.keypoints[index], self.visibility[index], scale)
 
     def split(self, fractions: tuple[float, ...], seed: int = 0) -> tuple[KeypointDataset, ...]:
         """Deterministic random split by `seed` into parts of the given fractions (the last takes the rest)."""
@@ -61,4 +67,5 @@ class KeypointDataset:
         return tuple(parts)
 
     def to(self, device: torch.device | str) -> KeypointDataset:
-        return KeypointDataset(self.images.to(device), self.keypoints.to(device), self.visibility.to(device))
+        scale = None if self.scale is None else self.scale.to(device)
+        return KeypointDataset(self.images.to(device), self.keypoints.to(device), self.visibility.to(device), scale)

@@ -1,0 +1,152 @@
+"""FreiHAND training set reader: `training/rgb/%08d.jpg` + `training_K.json` + `training_xyz.json`.
+
+Each annotation i (a 3x3 camera matrix K and 21x3 points in metres) projects to 2D as
+`uv = (K @ xyz.T).T; uv = uv[:, :2] / uv[:, 2:]`. The image folder may hold up to 4 versions of
+every sample (different backgrounds): image id i uses annotation i % N, N = number of annotations.
+The projected values are taken as given (no half-pixel shift).
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from nas.data.dataset import NUM_KEYPOINTS
+from nas.data.records import HandRecord
+from nas.errors import DataError
+
+__all__ = ["read_freihand", "MAX_VERSIONS"]
+
+MAX_VERSIONS = 4  # FreiHAND ships each training sample with 4 backgrounds
+_IMAGE_NAME = re.compile(r"^(\d{8})\.jpg$")
+
+
+def _load_json(path: Path):
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path}: not valid JSON ({first})") from None
+
+
+def _stack(entries, path: Path, shape: tuple[int, int], what: str) -> np.ndarray:
+    """`entries` (a JSON list) as an (N, *shape) float64 array, or DataError naming the first bad index."""
+    if not isinstance(entries, list):
+        raise DataError(f"{path}: expected a list, got {type(entries).__name__}")
+    try:
+        arr = np.asarray(entries, dtype=np.float64)
+        if arr.shape == (len(entries), *shape):
+            return arr
+    except (TypeError, ValueError):
+        pass
+    for i, entry in enumerate(entries):  # slow path, only to name the bad entry
+        try:
+            one = np.asarray(entry, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"{path}[{i}]: values are not numbers") from None
+        if one.shape != shape:
+            raise DataError(f"{path}[{i}]: expected {what}, got shape {one.shape}")
+    raise DataError(f"{path}: entries do not all have shape {shape}")  # pragma: no cover - unreachable
+
+
+def _project(K: np.ndarray, xyz: np.ndarray, k_path: Path, xyz_path: Path) -> np.ndarray:
+    """(N, 21, 2) pixel coordinates; DataError naming the first annotation that does not project."""
+    if not np.all(np.isfinite(K)):
+        i = int(np.argwhere(~np.isfinite(K).all(axis=(1, 2)))[0][0])
+        raise DataError(f"{k_path}[{i}]: camera matrix is not finite")
+    if not np.all(np.isfinite(xyz)):
+        i = int(np.argwhere(~np.isfinite(xyz).all(axis=(1, 2)))[0][0])
+        raise DataError(f"{xyz_path}[{i}]: points are not finite numbers")
+    hom = np.einsum("nij,nkj->nki", K, xyz)  # (N, 21, 3) = (K @ xyz.T).T per annotation
+    z = hom[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = hom[..., :2] / z[..., None]
+    bad = ~(z > 0) | ~np.isfinite(uv).all(axis=-1)
+    if bad.any():
+        i, k = (int(v) for v in np.argwhere(bad)[0])
+        raise DataError(
+            f"{xyz_path}[{i}]: keypoint {k} does not project to a finite image point (depth {z[i, k]:.6g}, must be > 0)"
+        )
+    return uv
+
+
+def read_freihand(root: Path) -> list[HandRecord]:
+    """One record per `training/rgb/%08d.jpg` under `root`, sorted by image id.
+
+    Visibility is 2 for all 21 keypoints; crop=False (images are hand crops), box=None, split=None.
+    Raises DataError for missing or malformed files and inconsistent counts.
+    """
+    root = Path(root)
+    k_path = root / "training_K.json"
+    xyz_path = root / "training_xyz.json"
+    rgb = root / "training" / "rgb"
+    for needed in (k_path, xyz_path):
+        if not needed.is_file():
+            raise DataError(f"{needed}: FreiHAND annotation file not found")
+    if not rgb.is_dir():
+        raise DataError(f"{rgb}: FreiHAND image folder not found")
+
+    k_raw = _load_json(k_path)
+    xyz_raw = _load_json(xyz_path)
+    for path, raw in ((k_path, k_raw), (xyz_path, xyz_raw)):
+        if not isinstance(raw, list):
+            raise DataError(f"{path}: expected a JSON list, got {type(raw).__name__}")
+    if len(k_raw) != len(xyz_raw):
+        raise DataError(
+            f"{root}: training_K.json has {len(k_raw)} entries but training_xyz.json has {len(xyz_raw)}"
+        )
+    n = len(xyz_raw)
+    if n == 0:
+        raise DataError(f"{xyz_path}: no annotations")
+    K = _stack(k_raw, k_path, (3, 3), "a 3x3 camera matrix")
+    xyz = _stack(xyz_raw, xyz_path, (NUM_KEYPOINTS, 3), f"{NUM_KEYPOINTS}x3 points")
+    uv = _project(K, xyz, k_path, xyz_path)
+
+    ids = []
+    for name in _list_names(rgb):
+        match = _IMAGE_NAME.match(name)
+        if match:
+            ids.append((int(match.group(1)), name))
+    ids.sort()
+    count = len(ids)
+    if count == 0:
+        raise DataError(f"{rgb}: no %08d.jpg images")
+    if count % n:
+        raise DataError(
+            f"{rgb}: {count} images is not a multiple of the {n} annotations in training_xyz.json"
+        )
+    if ids[-1][0] >= MAX_VERSIONS * n:
+        image_id, name = ids[-1]
+        raise DataError(
+            f"{rgb / name}: image id {image_id} is beyond the {MAX_VERSIONS} x {n} = {MAX_VERSIONS * n} "
+            "images the annotations cover"
+        )
+
+    records = []
+    for image_id, name in ids:
+        ann = image_id % n
+        records.append(
+            HandRecord(
+                image=rgb / name,
+                keypoints=uv[ann].copy(),
+                visibility=np.full(NUM_KEYPOINTS, 2, dtype=np.uint8),
+                box=None,
+                crop=False,
+                split=None,
+                ref=f"training/rgb/{name} (annotation {ann})",
+            )
+        )
+    return records
+
+
+def _list_names(folder: Path) -> list[str]:
+    try:
+        return [entry.name for entry in folder.iterdir()]
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot list ({exc.strerror or exc})") from None
