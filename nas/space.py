@@ -66,8 +66,8 @@ class ProxyBudget:
 @dataclass(frozen=True)
 class DataSpec:
     source: str = "synthetic"  # "synthetic" or a dataset path
-    format: str = "auto"  # auto | csv | freihand | coco | panoptic (for a dataset path)
     seed: int = 0
+    format: str = "auto"  # auto | csv | freihand | coco | panoptic (for a dataset path)
     max_bad: float = 0.01  # share of unreadable images tolerated (skipped and listed) before a load fails
 
     def __post_init__(self) -> None:
@@ -252,11 +252,18 @@ def parse_space(data: Any, source: str = "<space>") -> SearchSpace:
         raise ctx.fail("proxy.lr_min", f"{proxy.lr_min} is above proxy.lr {proxy.lr}")
     if proxy.train_size % 16:
         raise ctx.fail("proxy.train_size", f"{proxy.train_size} is not a multiple of 16")
-    data_d = ctx.mapping(top.get("data"), "data", {"source", "seed"})
+    data_d = ctx.mapping(top.get("data"), "data", {"source", "seed", "format", "max_bad"})
     source_v = data_d.get("source", "synthetic")
     if not isinstance(source_v, str) or not source_v:
         raise ctx.fail("data.source", "expected 'synthetic' or a dataset path")
-    data_spec = DataSpec(source_v, int(ctx.number(data_d.get("seed", 0), "data.seed", 0, 2**31 - 1, True)))
+    fmt_v = data_d.get("format", "auto")
+    formats = ("auto", "csv", "freihand", "coco", "panoptic")
+    if fmt_v not in formats:
+        raise ctx.fail("data.format", f"{fmt_v!r} is not allowed (allowed: {', '.join(formats)})")
+    data_spec = DataSpec(
+        source_v, int(ctx.number(data_d.get("seed", 0), "data.seed", 0, 2**31 - 1, True)), fmt_v,
+        float(ctx.number(data_d.get("max_bad", 0.01), "data.max_bad", 0.0, 0.99, False)),
+    )
     search = _numbers(ctx, top.get("search"), "search", SearchSettings, _SEARCH_BOUNDS)
     return SearchSpace(_choices(ctx, top.get("space")), input_size, proxy, data_spec, search, source)
 
