@@ -240,38 +240,144 @@ def study(
     report: Annotated[
         Path | None, typer.Option("-o", "--report", help="Report HTML (default reports/<study>.html).")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes on this machine (needs PostgreSQL or journal storage; with the "
+                          "default storage, N > 1 uses journal:///reports/studies.journal).")
+    ] = 1,
+    worker_index: Annotated[int | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Search architectures: each trial's exact cost, a short proxy training, the ranking score.
 
     Rerunning the same command resumes the study: completed trials are kept and --trials counts
-    the study's total.
+    the study's total. Started on several machines (or with --workers) against one PostgreSQL or
+    journal storage, the processes cooperate on one study.
     """
     import optuna
 
+    from nas.errors import ConfigError, StudyError
     from nas.progress import make_progress
     from nas.report import leaderboard_table, trials_frame, write_report
     from nas.space import load_space
+    from nas.storage import is_parallel_safe
     from nas.study import finished_count, open_study, run_study
     from nas.train import resolve_device
 
     space = load_space(space_file)
     resolve_device(device)  # fail early on a bad --device
     name = study_name or space_file.stem
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}: must be >= 1")
+    if workers > 1 and not is_parallel_safe(storage):
+        if storage != DEFAULT_STORAGE:
+            raise StudyError(f"--workers {workers}: {storage} is SQLite, which is not for parallel workers; use "
+                             "--storage postgresql+psycopg://USER@HOST/DB or journal:///reports/studies.journal")
+        storage = DEFAULT_JOURNAL
+        console.print(f"{workers} workers: SQLite is not for parallel work, using {storage} "
+                      "(pass it as --storage to report, trials and pick)")
     _ensure_sqlite_dir(storage)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    st = open_study(name, storage, objective, space, seed)
+    st = open_study(name, storage, objective, space, _sampler_seed(seed, storage, worker_index))
     train_data, val_data = _load_study_data(space, data or space.data.source, cache_dir, fmt, max_bad)
     done = finished_count(st)
+    if worker_index is not None:  # one of --workers' processes: a line per trial, no report
+        run_study(st, space, trials, train_data, val_data, timeout, device, seed, _LineHooks(worker_index),
+                  storage_url=storage)
+        return
     console.print(f"study [bold]{name}[/] in {storage}: {done} finished trial(s), target {trials}")
-    progress = make_progress(console)
-    with progress:
-        task = progress.add_task("trials", total=trials, completed=min(done, trials), info="")
-        hooks = _RichStudyHooks(progress, task, space.proxy.epochs)
-        run_study(st, space, trials, train_data, val_data, timeout, device, seed, hooks)
+    if workers > 1:
+        from nas.storage import storage_lock
+        from nas.study import enqueue_baselines
+
+        with storage_lock(storage, f"study:{name}"):
+            enqueue_baselines(st, space)
+        child = [
+            "study", "--space", str(space_file), "--trials", str(trials), "--study-name", name, "--storage", storage,
+            "--objective", objective, "--seed", str(seed), "--device", device, "--data", data or space.data.source,
+        ]
+        for opt, value in (("--format", fmt), ("--max-bad", max_bad), ("--timeout", timeout),
+                           ("--cache-dir", cache_dir)):
+            if value is not None:
+                child += [opt, str(value)]
+        _run_workers(child, workers)
+        st = open_study(name, storage, objective, space, seed)
+    else:
+        progress = make_progress(console)
+        with progress:
+            task = progress.add_task("trials", total=trials, completed=min(done, trials), info="")
+            hooks = _RichStudyHooks(progress, task, space.proxy.epochs)
+            run_study(st, space, trials, train_data, val_data, timeout, device, seed, hooks, storage_url=storage)
     df = trials_frame(st)
     console.print(leaderboard_table(df, top=15))
     html, csv = write_report(st, report or Path("reports") / f"{name}.html")
     console.print(f"report: {html}  table: {csv}")
+
+
+DEFAULT_JOURNAL = "journal:///reports/studies.journal"
+
+
+def _sampler_seed(seed: int, storage: str, worker_index: int | None) -> int:
+    """Workers sharing a study must not draw the same random start-up trials: each gets its own
+    sampler seed (by --workers index, else by host and process). A lone SQLite process keeps `seed`."""
+    if worker_index is not None:
+        return seed + 1000 * (worker_index + 1)
+    from nas.storage import is_parallel_safe
+
+    if not is_parallel_safe(storage):
+        return seed
+    import os
+    import socket
+    import zlib
+
+    return seed + zlib.crc32(f"{socket.gethostname()}:{os.getpid()}".encode()) % 1_000_000
+
+
+class _LineHooks:
+    """Plain lines for worker processes (several share one terminal)."""
+
+    def __init__(self, index: int) -> None:
+        self.tag = f"[worker {index}]"
+
+    def trial_started(self, number, arch, baseline) -> None:
+        print(f"{self.tag} trial {number} started: {arch.short()}" + (f" [{baseline}]" if baseline else ""),
+              flush=True)
+
+    def epoch(self, stats) -> None:
+        pass
+
+    def step(self, done, total) -> None:
+        pass
+
+    def trial_finished(self, trial) -> None:
+        s = trial.user_attrs.get("score")
+        print(f"{self.tag} trial {trial.number} {trial.state.name.lower()}" + (f" score {s:.4g}" if s else ""),
+              flush=True)
+
+
+def _run_workers(args: list[str], workers: int) -> None:
+    """Start `workers` copies of this command as worker processes (threads split between them), wait
+    for all; Ctrl-C reaches them (each records its trial as interrupted) and exits 130."""
+    import os
+    import signal
+    import subprocess
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    exe = [sys.executable, "-m", "nas"]
+    procs = [subprocess.Popen([*exe, *args, "--worker-index", str(i)], env=env) for i in range(workers)]
+    try:
+        codes = [p.wait() for p in procs]
+    except KeyboardInterrupt:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            p.wait()
+        raise
+    from nas.errors import StudyError
+
+    bad = [(i, c) for i, c in enumerate(codes) if c != 0]
+    if bad:
+        raise StudyError("worker(s) " + ", ".join(f"{i} exited with {c}" for i, c in bad))
 
 
 def _ensure_sqlite_dir(storage: str) -> None:

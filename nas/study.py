@@ -81,12 +81,9 @@ class StudyHooks(Protocol):
 
 # --- opening --------------------------------------------------------------------------------
 def _storage(url: str):
-    if "://" not in url:
-        raise StudyError(f"storage {url!r}: not a storage URL (e.g. sqlite:///reports/studies.db)")
-    try:
-        return optuna.storages.get_storage(url)
-    except Exception as exc:  # optuna/sqlalchemy raise many types for a bad or unreachable URL
-        raise StudyError(f"storage {url!r}: cannot open ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    from nas.storage import open_storage
+
+    return open_storage(url)
 
 
 def load_existing_study(name: str, storage: str) -> optuna.Study:
@@ -206,8 +203,18 @@ class Objective:
     device: str = "auto"
     seed: int = 0
     hooks: StudyHooks | None = None
+    before_trial: Callable[[], None] | None = None  # called first in every trial (run_study releases its lock)
 
     def __call__(self, trial: Trial) -> float | tuple[float, float, float]:
+        if self.before_trial is not None:
+            self.before_trial()
+        try:
+            return self._run(trial)
+        except KeyboardInterrupt:
+            trial.set_user_attr("reason", "interrupted")  # optuna then records the trial as failed
+            raise
+
+    def _run(self, trial: Trial) -> float | tuple[float, float, float]:
         with warnings.catch_warnings():
             # baselines are fixed points that may lie outside a narrowed space; optuna warns, we know
             warnings.filterwarnings("ignore", message="Fixed parameter .* is out of range")
@@ -271,9 +278,6 @@ class Objective:
         except TrainingDiverged as exc:
             trial.set_user_attr("reason", f"diverged: {exc}")
             raise TrialFailed(f"trial {trial.number} diverged: {exc}") from None
-        except KeyboardInterrupt:
-            trial.set_user_attr("reason", "interrupted")
-            raise
         except (RuntimeError, MemoryError) as exc:
             if not _is_oom(exc):
                 raise
@@ -281,6 +285,16 @@ class Objective:
                 torch.cuda.empty_cache()
             trial.set_user_attr("reason", f"out of memory after {time.perf_counter() - started:.0f} s: {exc}")
             raise TrialFailed(f"trial {trial.number} ran out of memory") from None
+
+
+def _counts(study: optuna.Study) -> tuple[int, int]:
+    finished = running = 0
+    for t in study.get_trials(deepcopy=False, states=(*DONE_STATES, TrialState.RUNNING)):
+        if t.state == TrialState.RUNNING:
+            running += 1
+        else:
+            finished += 1
+    return finished, running
 
 
 def run_study(
@@ -293,29 +307,62 @@ def run_study(
     device: str = "auto",
     seed: int = 0,
     hooks: StudyHooks | None = None,
+    storage_url: str | None = None,
+    poll_s: float = 2.0,
 ) -> int:
-    """Run until the study holds `n_trials` finished (complete or pruned) trials; returns how many ran.
+    """Run trials until the study holds `n_trials` finished (complete or pruned) trials, counting
+    every worker's; returns how many this process ran.
 
-    Failed trials (diverged, out of memory) are recorded with their reason and do not count.
+    Several processes (any machines) may run this on one study: checking the count and creating a
+    trial happen under one storage-wide lock (`storage_url`), so the total is honoured across
+    workers and no trial runs twice. While the remaining trials are all running elsewhere, a
+    worker waits: if one of those workers dies, its trial goes stale (heartbeats), is marked
+    failed, retried once, and a waiting worker picks the retry up. Failed trials (diverged, out
+    of memory, interrupted) are recorded with their reason and do not count.
     """
+    import contextlib
+
+    from nas.storage import storage_lock
+
+    def lock():
+        return storage_lock(storage_url, f"study:{study.study_name}") if storage_url else contextlib.nullcontext()
+
     objective = study.user_attrs.get("objective", "score")
-    enqueue_baselines(study, space)
-    remaining = n_trials - finished_count(study)
-    if remaining <= 0:
-        return 0
-    before = len(study.trials)
-    callbacks: list[Callable] = [optuna.study.MaxTrialsCallback(n_trials, states=DONE_STATES)]
+    with lock():
+        enqueue_baselines(study, space)
+    callbacks: list[Callable] = []
     if hooks:
         callbacks.append(lambda _s, t: hooks.trial_finished(t))
     fn = Objective(space, objective, train_data, val_data, device, seed, hooks)
-    # failures do not count towards n_trials: keep asking until enough trials finished
     deadline = None if timeout is None else time.monotonic() + timeout
-    while remaining > 0:
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0:
+    ran = 0
+    while deadline is None or time.monotonic() < deadline:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # dead workers' trials -> failed, retried once
+        held = lock()
+        held.__enter__()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                held.__exit__(None, None, None)
+
+        try:
+            finished, running = _counts(study)
+            if finished >= n_trials:
+                break
+            if finished + running >= n_trials:  # the rest is running elsewhere: wait for it
+                release()
+                time.sleep(poll_s)
+                continue
+            fn.before_trial = release  # the trial now exists (RUNNING): other workers may look
+            study.optimize(fn, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
+            ran += 1
+        finally:
+            release()
+        if ran > 3 * n_trials:  # everything keeps failing: stop, do not spin
             break
-        study.optimize(fn, n_trials=remaining, timeout=left, catch=(TrialFailed,), callbacks=callbacks)
-        remaining = n_trials - finished_count(study)
-        if len(study.trials) - before > 3 * n_trials:  # everything keeps failing: stop, do not spin
-            break
-    return len(study.trials) - before
+    return ran
