@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup study test test-all bench lint clean
+.PHONY: setup study test test-all bench bench-full lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,10 +23,10 @@ test-all: setup
 	$(PY) -m pytest -q -m ""
 
 bench: setup
-	$(PY) bench/bench_render.py
-	$(PY) bench/bench_trainer.py
-	$(PY) bench/bench_cost.py
-	$(PY) bench/bench_report.py
+	$(PY) bench/suite.py --size small
+
+bench-full: setup
+	$(PY) bench/suite.py --size full
 
 lint: setup
 	$(PY) -m pip install -q ruff && $(VENV)/bin/ruff check nas tests bench

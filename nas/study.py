@@ -204,6 +204,7 @@ class Objective:
     seed: int = 0
     hooks: StudyHooks | None = None
     before_trial: Callable[[], None] | None = None  # called first in every trial (run_study releases its lock)
+    skip_hopeless: bool = True  # prune, without training, trials whose cost alone cannot win
 
     def __call__(self, trial: Trial) -> float | tuple[float, float, float]:
         if self.before_trial is not None:
@@ -230,7 +231,7 @@ class Objective:
         for k, v in _cost_attrs(cost).items():
             trial.set_user_attr(k, v)
         scoring = self.objective == "score"
-        if scoring and baseline is None:
+        if scoring and baseline is None and self.skip_hopeless:
             reason = _skip_reason(trial.study, cost, self.space.search.pre_train_margin_px)
             if reason:
                 trial.set_user_attr("skipped", True)
@@ -309,6 +310,9 @@ def run_study(
     hooks: StudyHooks | None = None,
     storage_url: str | None = None,
     poll_s: float = 2.0,
+    baselines: bool = True,
+    skip_hopeless: bool = True,
+    callbacks: list[Callable] | None = None,
 ) -> int:
     """Run trials until the study holds `n_trials` finished (complete or pruned) trials, counting
     every worker's; returns how many this process ran.
@@ -318,7 +322,8 @@ def run_study(
     workers and no trial runs twice. While the remaining trials are all running elsewhere, a
     worker waits: if one of those workers dies, its trial goes stale (heartbeats), is marked
     failed, retried once, and a waiting worker picks the retry up. Failed trials (diverged, out
-    of memory, interrupted) are recorded with their reason and do not count.
+    of memory, interrupted) are recorded with their reason and do not count. `baselines=False`
+    and `skip_hopeless=False` turn off the seed baselines and the pre-training skip (benchmarks).
     """
     import contextlib
 
@@ -328,12 +333,13 @@ def run_study(
         return storage_lock(storage_url, f"study:{study.study_name}") if storage_url else contextlib.nullcontext()
 
     objective = study.user_attrs.get("objective", "score")
-    with lock():
-        enqueue_baselines(study, space)
-    callbacks: list[Callable] = []
+    if baselines:
+        with lock():
+            enqueue_baselines(study, space)
+    callbacks = list(callbacks or [])
     if hooks:
         callbacks.append(lambda _s, t: hooks.trial_finished(t))
-    fn = Objective(space, objective, train_data, val_data, device, seed, hooks)
+    fn = Objective(space, objective, train_data, val_data, device, seed, hooks, skip_hopeless=skip_hopeless)
     deadline = None if timeout is None else time.monotonic() + timeout
     ran = 0
     while deadline is None or time.monotonic() < deadline:
