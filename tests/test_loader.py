@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import cv2
@@ -47,10 +46,8 @@ def test_cache_is_reused_and_rebuilt_when_a_file_changes(csv_set, tmp_path):
     cache = tmp_path / "cache"
     first = load_dataset(folder, "csv", 64, cache_dir=cache, workers=1)
     assert not first.from_cache
-    t0 = time.perf_counter()
     second = load_dataset(folder, "csv", 64, cache_dir=cache, workers=1)
     assert second.from_cache and second.cache == first.cache
-    assert time.perf_counter() - t0 < 30
     assert np.array_equal(second.data.images.numpy(), first.data.images.numpy())
     # another input size is another cache entry
     assert not load_dataset(folder, "csv", 48, cache_dir=cache, workers=1).from_cache

@@ -5,7 +5,6 @@ import csv
 import json
 import re
 import subprocess
-import time
 
 import optuna
 import pytest
@@ -47,12 +46,9 @@ def tiny_study(tmp_path, cli_env):
 
 def test_study_runs_stores_attributes_and_writes_report(tiny_study):
     space, storage, tmp, env = tiny_study
-    t0 = time.monotonic()
     r = run(["study", "--space", str(space), "--trials", "3", "--storage", storage, "--device", "cpu",
              "--study-name", "tiny"], env, tmp)
-    elapsed = time.monotonic() - t0
     assert r.returncode == 0, r.stderr
-    assert elapsed < 90, f"tiny study took {elapsed:.0f} s"
 
     study = optuna.load_study(study_name="tiny", storage=storage)
     done_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
