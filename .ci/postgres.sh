@@ -26,6 +26,9 @@ case "${1:-}" in
       apt-get install -y -qq postgresql >/dev/null
     fi
     BIN="$(bindir)"
+    if [ -d "$DIR/data" ]; then  # a server left by an earlier start: stop it first
+      as_postgres "'$BIN/pg_ctl' -D '$DIR/data' -m fast -w stop >/dev/null 2>&1" || true
+    fi
     rm -rf "$DIR"; mkdir -p "$DIR"
     if [ "$(id -u)" = 0 ]; then chown postgres "$DIR"; fi
     as_postgres "'$BIN/initdb' -D '$DIR/data' -U postgres -A trust >'$DIR/initdb.log' 2>&1"
