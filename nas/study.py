@@ -365,7 +365,12 @@ def run_study(
                 time.sleep(poll_s)
                 continue
             fn.before_trial = release  # the trial now exists (RUNNING): other workers may look
-            study.optimize(fn, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
+            try:
+                study.optimize(fn, n_trials=1, catch=(TrialFailed,), callbacks=callbacks)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                # another worker judged this trial stale (no heartbeat within the grace period, e.g. an
+                # overloaded machine), failed it and enqueued its retry: go on with the next trial
+                pass
             ran += 1
         finally:
             release()

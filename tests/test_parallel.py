@@ -33,8 +33,9 @@ def pg_url():
 
 @pytest.fixture()
 def env(cli_env):
-    # several workers share 2 cores: one thread each; fast heartbeats so a dead worker is noticed in seconds
-    return {**cli_env, "OMP_NUM_THREADS": "1", "HANDKP_HEARTBEAT_S": "1", "HANDKP_GRACE_S": "4"}
+    # several workers share 2 cores: one thread each; heartbeats every second, a dead worker noticed after
+    # 20 s (generous, so that a live but starved worker on a loaded machine is not taken for dead)
+    return {**cli_env, "OMP_NUM_THREADS": "1", "HANDKP_HEARTBEAT_S": "1", "HANDKP_GRACE_S": "20"}
 
 
 def study_args(tmp_path, storage, name, trials, *extra):
