@@ -131,7 +131,7 @@ def test_each_format_lands_keypoints_on_the_right_pixels(datasets, hands, fmt, t
         assert loaded.splits.count("test") == 3
 
 
-def run(args, env, cwd, timeout=300):
+def run(args, env, cwd, timeout=900):
     return subprocess.run(cli(*args), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 

@@ -58,7 +58,7 @@ def check_complete_trials(study):
             assert not missing, (t.number, missing)
 
 
-def wait_for_running(storage, name, timeout=120):
+def wait_for_running(storage, name, timeout=300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -78,7 +78,7 @@ def test_three_workers_on_postgresql_share_one_study(pg_url, env, tmp_path):
     # three independent processes started at once, as on three machines
     procs = [subprocess.Popen(cli(*args), env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for _ in range(3)]
-    outs = [p.communicate(timeout=600) for p in procs]
+    outs = [p.communicate(timeout=900) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
     study = load(pg_url, name)
@@ -99,7 +99,7 @@ def test_a_killed_worker_trial_fails_and_is_retried(pg_url, env, tmp_path):
     killed = wait_for_running(pg_url, name)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    survivor = subprocess.run(cli(*args), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    survivor = subprocess.run(cli(*args), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert survivor.returncode == 0, survivor.stderr
     study = load(pg_url, name)
     by_number = {t.number: t for t in study.trials}
@@ -121,12 +121,12 @@ def test_ctrl_c_records_interrupted_and_the_same_command_resumes(cli_env, tmp_pa
     stopped = wait_for_running(storage, "intr")
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err
     study = load(storage, "intr")
     t = {t.number: t for t in study.trials}[stopped]
     assert t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("reason") == "interrupted"
-    r = subprocess.run(cli(*args), env=cli_env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(cli(*args), env=cli_env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr
     study = load(storage, "intr")
     assert sum(t.state in DONE for t in study.trials) == 3
@@ -136,7 +136,7 @@ def test_ctrl_c_records_interrupted_and_the_same_command_resumes(cli_env, tmp_pa
 def test_two_workers_with_the_journal_file_storage(cli_env, tmp_path):
     storage = f"journal:///{tmp_path / 'studies.journal'}"
     r = subprocess.run(cli(*study_args(tmp_path, storage, "jr", 4, "--workers", "2")), env=cli_env, cwd=tmp_path,
-                       capture_output=True, text=True, timeout=600)
+                       capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr
     assert "[worker 0]" in r.stdout and "[worker 1]" in r.stdout
     study = load(storage, "jr")

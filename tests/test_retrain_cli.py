@@ -21,7 +21,7 @@ from test_study_cli import TINY_SPACE
 TINY_DATA = ["--train-images", "64", "--val-images", "16", "--test-images", "16", "--device", "cpu"]
 
 
-def run(args, env, cwd, timeout=300):
+def run(args, env, cwd, timeout=900):
     return subprocess.run(cli(*args), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 

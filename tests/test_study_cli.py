@@ -32,7 +32,7 @@ search:
 """
 
 
-def run(args, env, cwd, timeout=300):
+def run(args, env, cwd, timeout=900):
     return subprocess.run(cli(*args), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
