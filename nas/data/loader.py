@@ -129,9 +129,18 @@ _WORK: dict[str, object] = {}
 
 
 def _decode_chunk(args: tuple[int, int]) -> tuple[int, list]:
+    """Decode records [start, stop); pixels go straight into the shared memory map (a forked
+    worker inherits the parent's MAP_SHARED mapping), only the small per-image values come back."""
     start, stop = args
-    records, size = _WORK["records"], _WORK["size"]
-    return start, [decode_record(records[i], size) for i in range(start, stop)]
+    records, size, images = _WORK["records"], _WORK["size"], _WORK["images"]
+    out = []
+    for i in range(start, stop):
+        r = decode_record(records[i], size)
+        if not isinstance(r, str):
+            images[i] = r[0]
+            r = (None, *r[1:])
+        out.append(r)
+    return start, out
 
 
 def _open(folder: Path) -> dict[str, np.ndarray] | None:
@@ -171,13 +180,13 @@ def _build(folder: Path, records: list[HandRecord], size: int, fmt: str, workers
                 if isinstance(r, str):
                     bad.append(f"{records[i].image}\t{records[i].ref}\t{r}")
                     continue
-                images[i], kps[i], vis[i], scale[i], origin[i, 0], origin[i, 1] = r
+                _, kps[i], vis[i], scale[i], origin[i, 0], origin[i, 1] = r
                 ok[i] = True
             done += len(results)
             if progress is not None:
                 progress(done)
 
-        _WORK.update(records=records, size=size)
+        _WORK.update(records=records, size=size, images=images)
         try:
             if workers > 1 and n > _CHUNK:
                 with mp.get_context("fork").Pool(workers) as pool:
