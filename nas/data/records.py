@@ -10,15 +10,17 @@ taken from the files as given). Keypoint order is the 21-point convention of DES
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from nas.data.dataset import NUM_KEYPOINTS
 from nas.errors import DataError
 
-__all__ = ["HandRecord", "SPLITS", "check_keypoints"]
+__all__ = ["HandRecord", "SPLITS", "check_keypoints", "load_json"]
 
 SPLITS = ("train", "val", "test")
 
@@ -74,3 +76,16 @@ def check_keypoints(values, where: str, with_visibility: bool = False) -> tuple[
     kp = arr[:, :2].copy()
     vis = arr[:, 2].copy() if with_visibility else None
     return kp, vis
+
+
+def load_json(path: Path) -> Any:
+    """A JSON file's content; DataError naming the file when it cannot be read or parsed."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{path}: not valid JSON ({first})") from None

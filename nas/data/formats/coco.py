@@ -14,7 +14,6 @@ in the JSON file name (e.g. `val2017` for `person_keypoints_val2017.json`, or fo
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -22,24 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from nas.data.dataset import NUM_KEYPOINTS
-from nas.data.records import SPLITS, HandRecord, check_keypoints
+from nas.data.records import SPLITS, HandRecord, check_keypoints, load_json
 from nas.errors import DataError
 
 __all__ = ["read_coco", "coco_annotation_files"]
 
 _SIDES = ("left", "right")
-
-
-def _load_json(path: Path):
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        return json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"{path}: not valid JSON ({first})") from None
 
 
 def coco_annotation_files(folder: Path) -> list[Path]:
@@ -84,7 +71,7 @@ def split_from_name(name: str) -> str | None:
 
 
 def _read_file(json_path: Path) -> list[HandRecord]:
-    data = _load_json(json_path)
+    data = load_json(json_path)
     if not isinstance(data, dict):
         raise DataError(f"{json_path}: expected a COCO JSON object, got {type(data).__name__}")
     for key in ("images", "annotations"):

@@ -7,32 +7,19 @@ The projected values are taken as given (no half-pixel shift).
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 
 from nas.data.dataset import NUM_KEYPOINTS
-from nas.data.records import HandRecord
+from nas.data.records import HandRecord, load_json
 from nas.errors import DataError
 
 __all__ = ["read_freihand", "MAX_VERSIONS"]
 
 MAX_VERSIONS = 4  # FreiHAND ships each training sample with 4 backgrounds
 _IMAGE_NAME = re.compile(r"^(\d{8})\.jpg$")
-
-
-def _load_json(path: Path):
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        return json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"{path}: not valid JSON ({first})") from None
 
 
 def _stack(entries, path: Path, shape: tuple[int, int], what: str) -> np.ndarray:
@@ -92,8 +79,8 @@ def read_freihand(root: Path) -> list[HandRecord]:
     if not rgb.is_dir():
         raise DataError(f"{rgb}: FreiHAND image folder not found")
 
-    k_raw = _load_json(k_path)
-    xyz_raw = _load_json(xyz_path)
+    k_raw = load_json(k_path)
+    xyz_raw = load_json(xyz_path)
     for path, raw in ((k_path, k_raw), (xyz_path, xyz_raw)):
         if not isinstance(raw, list):
             raise DataError(f"{path}: expected a JSON list, got {type(raw).__name__}")

@@ -6,29 +6,16 @@ visible point (visibility 2), v == 0 an occluded one (visibility 1). Coordinates
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from nas.data.records import SPLITS, HandRecord, check_keypoints
+from nas.data.records import SPLITS, HandRecord, check_keypoints, load_json
 from nas.errors import DataError
 
 __all__ = ["read_panoptic", "panoptic_folders"]
 
 _PREFIX = "manual_"
-
-
-def _load_json(path: Path):
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        return json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"{path}: not valid JSON ({first})") from None
 
 
 def panoptic_folders(root: Path) -> list[Path]:
@@ -66,7 +53,7 @@ def _read_folder(folder: Path) -> list[HandRecord]:
         raise DataError(f"{folder}: no .json annotation files")
     records = []
     for json_path in json_files:
-        data = _load_json(json_path)
+        data = load_json(json_path)
         if not isinstance(data, dict) or "hand_pts" not in data:
             raise DataError(f'{json_path}: missing "hand_pts"')
         keypoints, v = check_keypoints(data["hand_pts"], str(json_path), with_visibility=True)
