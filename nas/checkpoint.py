@@ -6,8 +6,7 @@ The best-validation weights travel in the same file (`TrainState.result.state_di
 """
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,8 @@ import torch
 from torch import nn
 
 from nas.arch import ArchConfig
-from nas.errors import ConfigError, NasError
+from nas.errors import ConfigError
+from nas.io import write_bytes_atomic
 from nas.model import build_model
 from nas.train import TrainConfig, TrainState
 
@@ -44,24 +44,15 @@ class Checkpoint:
 
 
 def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> Path:
-    """torch.save to a temp file in the same folder, then rename: a kill never leaves half a file."""
+    """torch.save, written to a temp file in the same folder then renamed: a kill never leaves half a file."""
     path = Path(path)
     payload = {
         "format": FORMAT, "version": VERSION, "arch": ckpt.arch.to_dict(), "recipe": ckpt.recipe.to_dict(),
         "data": ckpt.data, "source": ckpt.source, "state": ckpt.state.to_dict(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise NasError(f"{path}: cannot write checkpoint ({exc.strerror or exc})") from None
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    write_bytes_atomic(path, buf.getvalue(), fsync=True)
     return path
 
 

@@ -7,8 +7,6 @@ dsnt/integral models, argmax for mse models) is stored in the file's metadata.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from torch import nn
 
 from nas.checkpoint import load_trained_model
 from nas.errors import NasError
+from nas.io import write_bytes_atomic
 from nas.model import HEATMAP_STRIDE
 from nas.train import predict_keypoints
 
@@ -66,9 +65,6 @@ def export_onnx(checkpoint: str | Path, out: str | Path) -> tuple[Path, nn.Modul
         "handkp.heatmap_stride": str(HEATMAP_STRIDE), "handkp.loss": ckpt.recipe.loss,
     }
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
     try:
         example = torch.rand(2, 3, size, size)
         with warnings.catch_warnings():
@@ -81,15 +77,11 @@ def export_onnx(checkpoint: str | Path, out: str | Path) -> tuple[Path, nn.Modul
         proto = program.model_proto
         for k, v in meta.items():
             proto.metadata_props.add(key=k, value=v)
-        onnx.save(proto, tmp)
-        onnx.checker.check_model(tmp)
-        os.replace(tmp, out)
+        onnx.checker.check_model(proto)
+        data = proto.SerializeToString()
     except Exception as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, NasError):
-            raise
         raise ExportError(f"{out}: ONNX export failed ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    write_bytes_atomic(out, data)
     return out, model, meta
 
 

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from nas.errors import NasError
-from nas.io import write_text_atomic
+from nas.io import write_bytes_atomic, write_text_atomic
 from nas.train import EpochStats
 
 __all__ = ["SKELETON", "keypoint_grid", "write_png", "curves_html"]
@@ -62,14 +62,7 @@ def write_png(path: str | Path, image_bgr: np.ndarray) -> Path:
     ok, buf = cv2.imencode(".png", image_bgr)
     if not ok:
         raise NasError(f"{path}: PNG encoding failed")
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(buf.tobytes())
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise NasError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    write_bytes_atomic(path, buf.tobytes())
     return path
 
 

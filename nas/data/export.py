@@ -2,8 +2,6 @@
 the simplest format."""
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import numpy as np
 
 from nas.data.formats.csv_format import write_csv
 from nas.errors import DataError
+from nas.io import write_bytes_atomic
 
 __all__ = ["write_synthetic_csv"]
 
@@ -36,10 +35,7 @@ def write_synthetic_csv(out: str | Path, count: int, size: int = 224, seed: int 
         ok, buf = cv2.imencode(".png", bgr)
         if not ok:
             raise DataError(f"{out / name}: PNG encoding failed")
-        fd, tmp = tempfile.mkstemp(prefix=".img.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.tobytes())
-        os.replace(tmp, out / name)
+        write_bytes_atomic(out / name, buf.tobytes())
         names.append(name)
         if progress is not None:
             progress(i + 1)
