@@ -284,12 +284,7 @@ def study(
                   storage_url=storage)
         return
     console.print(f"study [bold]{name}[/] in {storage}: {done} finished trial(s), target {trials}")
-    if workers > 1:
-        from nas.storage import storage_lock
-        from nas.study import enqueue_baselines
-
-        with storage_lock(storage, f"study:{name}"):
-            enqueue_baselines(st, space)
+    if workers > 1:  # each worker enqueues the baselines itself, under the storage lock
         child = [
             "study", "--space", str(space_file), "--trials", str(trials), "--study-name", name, "--storage", storage,
             "--objective", objective, "--seed", str(seed), "--device", device, "--data", data or space.data.source,

@@ -312,7 +312,6 @@ def run_study(
     poll_s: float = 2.0,
     baselines: bool = True,
     skip_hopeless: bool = True,
-    callbacks: list[Callable] | None = None,
 ) -> int:
     """Run trials until the study holds `n_trials` finished (complete or pruned) trials, counting
     every worker's; returns how many this process ran.
@@ -336,7 +335,7 @@ def run_study(
     if baselines:
         with lock():
             enqueue_baselines(study, space)
-    callbacks = list(callbacks or [])
+    callbacks: list[Callable] = []
     if hooks:
         callbacks.append(lambda _s, t: hooks.trial_finished(t))
     fn = Objective(space, objective, train_data, val_data, device, seed, hooks, skip_hopeless=skip_hopeless)
