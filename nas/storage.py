@@ -81,6 +81,16 @@ def _make(url: str, heartbeat_interval: int | None, grace_period: int | None):
         backend = optuna.storages.journal.JournalFileBackend(
             str(path), lock_obj=optuna.storages.journal.JournalFileOpenLock(str(path)))
         return optuna.storages.JournalStorage(backend)
+    if url.startswith("postgresql"):
+        # RDBStorage creates Optuna's tables when they are missing; workers started at once on an
+        # empty database would race in CREATE TABLE (PostgreSQL answers a unique violation on
+        # pg_type), so the first one creates them under an advisory lock and the rest find them.
+        with storage_lock(url, "schema"):
+            return _rdb(url, heartbeat_interval, grace_period)
+    return _rdb(url, heartbeat_interval, grace_period)
+
+
+def _rdb(url: str, heartbeat_interval: int | None, grace_period: int | None):
     if heartbeat_interval:
         return optuna.storages.RDBStorage(
             url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,

@@ -9,6 +9,7 @@ import csv
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 
@@ -70,6 +71,41 @@ def wait_for_running(storage, name, timeout=300):
             pass
         time.sleep(0.2)
     raise AssertionError("no trial started")
+
+
+OPEN_AT = """
+import sys, time
+from nas.storage import open_storage
+from nas.errors import StudyError
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all processes open the storage at one moment
+try:
+    open_storage(sys.argv[1])
+except StudyError as exc:
+    sys.exit(str(exc))
+"""
+
+
+@pytest.fixture()
+def empty_pg_url(pg_url):
+    """A fresh, empty database on the test server (Optuna's tables not yet created)."""
+    import psycopg
+
+    db = f"handkp_{uuid.uuid4().hex[:10]}"
+    admin = pg_url.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {db}")
+    yield pg_url.rsplit("/", 1)[0] + "/" + db
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {db} WITH (FORCE)")
+
+
+def test_workers_starting_at_once_on_an_empty_database_all_open_it(empty_pg_url, env, tmp_path):
+    # each process creates Optuna's tables if missing; unguarded, simultaneous CREATE TABLEs collide
+    start = time.time() + 8
+    procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT, empty_pg_url, str(start)], env=env, cwd=tmp_path,
+                              stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
 
 
 def test_three_workers_on_postgresql_share_one_study(pg_url, env, tmp_path):
