@@ -90,9 +90,31 @@ def _make(url: str, heartbeat_interval: int | None, grace_period: int | None):
     return _rdb(url, heartbeat_interval, grace_period)
 
 
+class _BeatingRDBStorage(optuna.storages.RDBStorage):
+    """RDBStorage whose trials get their first heartbeat the moment they start RUNNING.
+
+    Optuna records the first heartbeat only once the objective's heartbeat thread starts, after
+    `ask()` has sampled; and a RUNNING trial without any heartbeat is never judged stale. A worker
+    killed in that gap left a trial RUNNING forever, and every other worker waited on it."""
+
+    # Optuna's cache layer calls the private _create_new_trial, not create_new_trial
+    def _create_new_trial(self, study_id: int, template_trial: optuna.trial.FrozenTrial | None = None):
+        frozen = super()._create_new_trial(study_id, template_trial)
+        if frozen.state == optuna.trial.TrialState.RUNNING:
+            self.record_heartbeat(frozen._trial_id)
+        return frozen
+
+    def set_trial_state_values(self, trial_id: int, state: optuna.trial.TrialState,
+                               values: list[float] | None = None) -> bool:
+        changed = super().set_trial_state_values(trial_id, state, values)
+        if changed and state == optuna.trial.TrialState.RUNNING:  # a waiting (enqueued) trial taken up
+            self.record_heartbeat(trial_id)
+        return changed
+
+
 def _rdb(url: str, heartbeat_interval: int | None, grace_period: int | None):
     if heartbeat_interval:
-        return optuna.storages.RDBStorage(
+        return _BeatingRDBStorage(
             url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
             heartbeat_stale_trial_callback=RetryStaleTrial(max_retry=1),
         )
