@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--lr-min", type=float, default=1e-4)
     ap.add_argument("--rotation", type=float, default=180.0)
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--aug", type=int, default=1, help="augmentation multiplier: passes over the images per epoch")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--synth", action="append", default=[], metavar="KEY=VALUE",
                     help="override a SynthConfig field (YAML value), e.g. occluder_prob=0.1")
@@ -59,7 +60,8 @@ def main() -> None:
         b, bw, hd, hw = spec.split(":")
         arch = ArchConfig(b, float(bw), int(hd), float(hw), input_size=args.size)
         cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_min=args.lr_min,
-                          loss=args.loss, rotation=args.rotation, device=args.device)
+                          loss=args.loss, rotation=args.rotation, device=args.device,
+                          aug_multiplier=args.aug)
         t0 = time.perf_counter()
 
         def log(s, arch=arch):
@@ -69,6 +71,7 @@ def main() -> None:
 
         r = evaluate_candidate(arch, cfg, train, val, on_epoch=log)
         print(json.dumps({"bench": "curve", "model": arch.short(), "size": args.size, "loss": args.loss,
+                          "batch_size": args.batch_size, "aug": args.aug,
                           "px_per_epoch": [round(h.px_error, 2) for h in r.training.history],
                           "final_px": round(r.training.history[-1].px_error, 2),
                           "seconds": round(time.perf_counter() - t0)}), flush=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from nas.config import from_mapping
+from nas.config import from_mapping, parse_yaml, read_yaml
 from nas.errors import ConfigError
 
 __all__ = ["ArchConfig", "BACKBONES", "WIDTH_RANGE", "HEAD_WIDTH_RANGE", "HEAD_DEPTH_RANGE"]
@@ -81,20 +81,11 @@ class ArchConfig:
 
     @classmethod
     def from_yaml(cls, text: str, source: str = "architecture") -> ArchConfig:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{source}: not valid YAML ({str(exc).splitlines()[0]})") from None
-        return cls.from_dict(data, source)
+        return cls.from_dict(parse_yaml(text, source), source)
 
     @classmethod
     def load(cls, path: str | Path) -> ArchConfig:
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-        return cls.from_yaml(text, str(path))
+        return cls.from_dict(read_yaml(path, "architecture"), str(path))
 
     def short(self) -> str:
         """One-line human label, e.g. 'mobilenetv3_small x0.75 | head 2x1.00'."""

@@ -95,12 +95,14 @@ def _outputs(spec: ArchSpec, data: RetrainData, test: KeypointDataset, model, st
     model.load_state_dict(result.state_dict)
     test_d = test.to(device)
     m = evaluate(model, test_d, recipe.loss, recipe.eval_batch_size)
-    original_px = _original_px_error(model, test_d, recipe.loss, recipe.eval_batch_size)
+    original_px = None  # the same error in original-image pixels: distances / each sample's resize scale
+    if test_d.scale is not None:
+        original_px = evaluate(model, test_d, recipe.loss, recipe.eval_batch_size, px_scale=1 / test_d.scale).px_error
     metrics = {
         "arch": spec.arch.to_dict(), "recipe": recipe.to_dict(), "data": asdict(data), "source": spec.source,
         "gflops": cost.gflops, "mparams": cost.mparams, "true_gmacs": cost.true_gmacs,
         "test_px_error": m.px_error, "test_pck": m.pck, "test_auc": m.auc,
-        "test_px_error_original": original_px,  # the same error in original-image pixels (datasets only)
+        "test_px_error_original": original_px,  # datasets only
         "score": score(cost.gflops, cost.mparams, m.px_error),
         "val_px_error": result.px_error, "best_epoch": result.best_epoch, "epochs": state.epoch,
         "train_seconds": result.train_seconds, "images_per_s": result.images_per_s,
@@ -120,23 +122,6 @@ def _outputs(spec: ArchSpec, data: RetrainData, test: KeypointDataset, model, st
                          pred.numpy(), per_image)
     files["predictions"] = write_png(out / GRID, grid)
     return metrics, files
-
-
-@torch.no_grad()
-def _original_px_error(model, data: KeypointDataset, loss: str, batch: int) -> float | None:
-    """Mean error in original-image pixels (each sample's distances / its resize scale)."""
-    if data.scale is None:
-        return None
-    model.eval()
-    total, count = 0.0, 0
-    for i in range(0, len(data), batch):
-        pred = predict_keypoints(model, data.images[i:i + batch], loss)
-        d, _ = keypoint_errors(pred, data.keypoints[i:i + batch], data.visibility[i:i + batch])
-        d = d / data.scale[i:i + batch, None]
-        mask = data.visibility[i:i + batch] > 0
-        total += float(d[mask].sum())
-        count += int(mask.sum())
-    return total / count if count else None
 
 
 def retrain(

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from nas.arch import BACKBONES, HEAD_DEPTH_RANGE, HEAD_WIDTH_RANGE, WIDTH_RANGE, ArchConfig
+from nas.config import read_yaml
 from nas.errors import ConfigError
 from nas.heatmap import LOSSES
 
@@ -269,18 +268,7 @@ def parse_space(data: Any, source: str = "<space>") -> SearchSpace:
 
 
 def load_space(path: str | Path) -> SearchSpace:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read search space ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where} ({getattr(exc, 'problem', None) or exc})") from None
-    return parse_space(data, str(path))
+    return parse_space(read_yaml(path, "search space"), str(path))
 
 
 def arch_from_params(params: Mapping[str, Any], space: SearchSpace) -> ArchConfig:

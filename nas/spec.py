@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from nas.arch import ArchConfig
+from nas.config import read_yaml
 from nas.errors import ConfigError
 from nas.io import write_text_atomic
 from nas.train import TrainConfig
@@ -68,16 +69,7 @@ class ArchSpec:
 
     @classmethod
     def load(cls, path: str | Path) -> ArchSpec:
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_yaml(path, "architecture"), str(path))
 
 
 def _mapping(value: Any, source: str, key: str) -> Mapping[str, Any]:

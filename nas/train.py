@@ -158,17 +158,20 @@ def predict_keypoints(model: nn.Module, images_u8: torch.Tensor, loss: str) -> t
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, data: KeypointDataset, loss: str, batch_size: int = 128, px_scale: float = 1.0
+    model: nn.Module, data: KeypointDataset, loss: str, batch_size: int = 128,
+    px_scale: float | torch.Tensor = 1.0,
 ) -> KeypointMetrics:
-    """EPE / PCK / AUC on `data` (already on the model's device), errors scaled to target pixels."""
+    """EPE / PCK / AUC on `data` (already on the model's device), distances multiplied by
+    `px_scale`: one factor (proxy input -> target pixels) or one per sample (-> original pixels)."""
     was_training = model.training
     model.eval()
     dists, norms = [], []
     for i in range(0, len(data), batch_size):
         pred = predict_keypoints(model, data.images[i : i + batch_size], loss)
         d, n = keypoint_errors(pred, data.keypoints[i : i + batch_size], data.visibility[i : i + batch_size])
-        dists.append(d * px_scale)
-        norms.append(n * px_scale)
+        s = px_scale[i : i + batch_size].to(d) if isinstance(px_scale, torch.Tensor) else px_scale
+        dists.append(d * (s[:, None] if isinstance(s, torch.Tensor) else s))
+        norms.append(n * s)
     model.train(was_training)
     return summarise(torch.cat(dists), torch.cat(norms), data.visibility)
 

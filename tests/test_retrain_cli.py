@@ -215,3 +215,18 @@ def test_fidelity_retrains_and_stores_rank_correlations(study_dir):
     assert fid["kendall_tau_score"] == pytest.approx(tau)
     html = (tmp / "reports" / "tiny.html").read_text()
     assert "Proxy fidelity" in html and "Kendall" in html
+
+
+def test_retrain_on_a_dataset_reports_errors_in_original_pixels(study_dir):
+    # a CSV dataset of 128 px hands, retrained at the architecture's 64 px: every image is resized by 1/2,
+    # so the error in original-image pixels is twice the error at the model input
+    tmp, storage, env = study_dir
+    r = run(["data", "synth", "--out", "ds", "--count", "40", "--size", "128", "--seed", "4"], env, tmp)
+    assert r.returncode == 0, r.stderr
+    assert run(["pick", "--study-name", "tiny", "--storage", storage, "-o", "d.yaml"], env, tmp).returncode == 0
+    r = run(["retrain", "d.yaml", "-o", "ds_run", "--epochs", "1", "--aug", "1", "--data", "ds",
+             "--train-images", "24", "--val-images", "8", "--test-images", "8", "--device", "cpu"], env, tmp)
+    assert r.returncode == 0, r.stderr
+    m = json.loads((tmp / "ds_run" / "metrics.json").read_text())
+    assert m["arch"]["input_size"] == 64
+    assert m["test_px_error_original"] == pytest.approx(2 * m["test_px_error"], rel=1e-4)

@@ -43,6 +43,23 @@ def test_errors_are_scaled_to_the_target_size(tiny_data):
     assert scaled.px_error == pytest.approx(native.px_error * 3.5, rel=1e-4)
 
 
+def test_per_sample_scale_gives_errors_in_original_pixels(tiny_data):
+    # retrain reports the test error in each image's original pixels: distances / its resize scale
+    from nas.metrics import keypoint_errors
+    from nas.train import predict_keypoints
+
+    _, val = tiny_data
+    model = build_model(ARCH).eval()
+    scale = torch.linspace(0.25, 2.0, len(val))
+    with torch.no_grad():
+        d, _ = keypoint_errors(predict_keypoints(model, val.images, "dsnt"), val.keypoints, val.visibility)
+    mask = val.visibility > 0
+    expected = float((d / scale[:, None])[mask].mean())
+    got = evaluate(model, val, "dsnt", batch_size=7, px_scale=1 / scale).px_error
+    assert got == pytest.approx(expected, rel=1e-5)
+    assert got != pytest.approx(evaluate(model, val, "dsnt").px_error, rel=1e-2)
+
+
 def test_candidate_score_uses_cost_at_deployed_size(tiny_data):
     train_data, val_data = tiny_data
     arch = ArchConfig("mobilenetv3_small", 0.35, 1, 0.25, input_size=224)
