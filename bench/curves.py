@@ -35,19 +35,20 @@ def chance_px(train, val) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--images", type=int, default=8000)
-    ap.add_argument("--val-images", type=int, default=1000)
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--arch", action="append", required=True)
-    ap.add_argument("--loss", default="dsnt")
-    ap.add_argument("--lr", type=float, default=4e-3)
-    ap.add_argument("--lr-min", type=float, default=1e-4)
-    ap.add_argument("--rotation", type=float, default=180.0)
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
+    ap.add_argument("--size", type=int, default=128, help="input size in pixels (default 128)")
+    ap.add_argument("--images", type=int, default=8000, help="training images (default 8000)")
+    ap.add_argument("--val-images", type=int, default=1000, help="validation images (default 1000)")
+    ap.add_argument("--epochs", type=int, default=5, help="epochs (default 5)")
+    ap.add_argument("--arch", action="append", required=True, metavar="BACKBONE:WIDTH:DEPTH:HEAD_WIDTH",
+                    help="an architecture, e.g. mobilenetv3_small:0.35:1:1.0 (repeat for several)")
+    ap.add_argument("--loss", default="dsnt", help="dsnt, integral or mse (default dsnt)")
+    ap.add_argument("--lr", type=float, default=4e-3, help="initial learning rate (default 4e-3)")
+    ap.add_argument("--lr-min", type=float, default=1e-4, help="final learning rate of the cosine (default 1e-4)")
+    ap.add_argument("--rotation", type=float, default=180.0, help="random rotation range in +- degrees (default 180)")
+    ap.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     ap.add_argument("--aug", type=int, default=1, help="augmentation multiplier: passes over the images per epoch")
-    ap.add_argument("--device", default="auto")
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     ap.add_argument("--synth", action="append", default=[], metavar="KEY=VALUE",
                     help="override a SynthConfig field (YAML value), e.g. occluder_prob=0.1")
     args = ap.parse_args()
