@@ -69,7 +69,9 @@ class RetryStaleTrial:
         history = [*trial.system_attrs.get("retry_history", []), trial.number]
         if len(history) > self.max_retry:
             return
-        system_attrs = {"fixed_params": dict(trial.params), "failed_trial": trial.number, "retry_history": history}
+        # a trial killed before it sampled anything has no params yet: keep what it was enqueued with (a baseline)
+        params = {**trial.system_attrs.get("fixed_params", {}), **trial.params}
+        system_attrs = {"fixed_params": params, "failed_trial": trial.number, "retry_history": history}
         study.add_trial(optuna.trial.create_trial(
             state=optuna.trial.TrialState.WAITING, system_attrs=system_attrs, user_attrs=dict(trial.user_attrs)))
 

@@ -34,6 +34,8 @@ def test_a_trial_whose_worker_dies_before_its_first_heartbeat_still_goes_stale(t
     states = stale_after_grace(study)
     assert states[0] == FAIL
     assert states[1:] == [WAITING]  # retried once
+    if enqueued:  # with what it was enqueued with, although it died before sampling it
+        assert study.trials[1].system_attrs["fixed_params"] == {"x": 1.0}
 
 
 def test_storage_url_errors_are_typed(tmp_path):
