@@ -27,10 +27,17 @@ from nas.data import load_splits
 from nas.data.dataset import KeypointDataset
 from nas.errors import ConfigError
 from nas.io import write_json_atomic
-from nas.metrics import keypoint_errors
 from nas.model import build_model
 from nas.spec import ArchSpec
-from nas.train import EpochStats, TrainState, evaluate, predict_keypoints, resolve_device, train
+from nas.train import (
+    EpochStats,
+    TrainState,
+    keypoint_distances,
+    predict_keypoints,
+    resolve_device,
+    scaled_metrics,
+    train,
+)
 from nas.visualize import curves_html, keypoint_grid, write_png
 
 __all__ = ["RetrainData", "RetrainHooks", "RetrainResult", "retrain", "summary_row", "CHECKPOINT", "METRICS"]
@@ -94,10 +101,11 @@ def _outputs(spec: ArchSpec, data: RetrainData, test: KeypointDataset, model, st
     cost = count_cost(spec.arch)
     model.load_state_dict(result.state_dict)
     test_d = test.to(device)
-    m = evaluate(model, test_d, recipe.loss, recipe.eval_batch_size)
+    dists, norms = keypoint_distances(model, test_d, recipe.loss, recipe.eval_batch_size)  # one pass, used thrice
+    m = scaled_metrics(dists, norms, test_d.visibility)
     original_px = None  # the same error in original-image pixels: distances / each sample's resize scale
     if test_d.scale is not None:
-        original_px = evaluate(model, test_d, recipe.loss, recipe.eval_batch_size, px_scale=1 / test_d.scale).px_error
+        original_px = scaled_metrics(dists, norms, test_d.visibility, 1 / test_d.scale).px_error
     metrics = {
         "arch": spec.arch.to_dict(), "recipe": recipe.to_dict(), "data": asdict(data), "source": spec.source,
         "gflops": cost.gflops, "mparams": cost.mparams, "true_gmacs": cost.true_gmacs,
@@ -115,7 +123,7 @@ def _outputs(spec: ArchSpec, data: RetrainData, test: KeypointDataset, model, st
     model.eval()
     with torch.no_grad():
         pred = predict_keypoints(model, test_d.images[:k], recipe.loss).cpu()
-    d, _ = keypoint_errors(pred, test.keypoints[:k], test.visibility[:k])
+    d = dists[:k].cpu()  # their errors, already measured above
     vis = test.visibility[:k].numpy() > 0
     per_image = [float(d[i][vis[i]].mean()) if vis[i].any() else math.nan for i in range(k)]
     grid = keypoint_grid(test.images[:k].numpy(), test.keypoints[:k].numpy(), test.visibility[:k].numpy(),

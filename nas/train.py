@@ -157,23 +157,40 @@ def predict_keypoints(model: nn.Module, images_u8: torch.Tensor, loss: str) -> t
 
 
 @torch.no_grad()
-def evaluate(
-    model: nn.Module, data: KeypointDataset, loss: str, batch_size: int = 128,
-    px_scale: float | torch.Tensor = 1.0,
-) -> KeypointMetrics:
-    """EPE / PCK / AUC on `data` (already on the model's device), distances multiplied by
-    `px_scale`: one factor (proxy input -> target pixels) or one per sample (-> original pixels)."""
+def keypoint_distances(
+    model: nn.Module, data: KeypointDataset, loss: str, batch_size: int = 128
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass over `data` (already on the model's device): per-keypoint distances (N, K) and
+    per-sample PCK norms (N,), in input pixels."""
     was_training = model.training
     model.eval()
     dists, norms = [], []
     for i in range(0, len(data), batch_size):
         pred = predict_keypoints(model, data.images[i : i + batch_size], loss)
         d, n = keypoint_errors(pred, data.keypoints[i : i + batch_size], data.visibility[i : i + batch_size])
-        s = px_scale[i : i + batch_size].to(d) if isinstance(px_scale, torch.Tensor) else px_scale
-        dists.append(d * (s[:, None] if isinstance(s, torch.Tensor) else s))
-        norms.append(n * s)
+        dists.append(d)
+        norms.append(n)
     model.train(was_training)
-    return summarise(torch.cat(dists), torch.cat(norms), data.visibility)
+    return torch.cat(dists), torch.cat(norms)
+
+
+def scaled_metrics(
+    dists: torch.Tensor, norms: torch.Tensor, vis: torch.Tensor, px_scale: float | torch.Tensor = 1.0
+) -> KeypointMetrics:
+    """EPE / PCK / AUC of distances multiplied by `px_scale`: one factor (proxy input -> target
+    pixels) or one per sample (-> original pixels)."""
+    if isinstance(px_scale, torch.Tensor):
+        px_scale = px_scale.to(dists)
+        return summarise(dists * px_scale[:, None], norms * px_scale, vis)
+    return summarise(dists * px_scale, norms * px_scale, vis)
+
+
+def evaluate(
+    model: nn.Module, data: KeypointDataset, loss: str, batch_size: int = 128,
+    px_scale: float | torch.Tensor = 1.0,
+) -> KeypointMetrics:
+    """EPE / PCK / AUC on `data` (already on the model's device), distances scaled by `px_scale`."""
+    return scaled_metrics(*keypoint_distances(model, data, loss, batch_size), data.visibility, px_scale)
 
 
 def _check_finite(loss: torch.Tensor, epoch: int, step: int) -> None:
