@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nas.arch import ArchConfig  # noqa: E402
-from nas.cost import count_cost  # noqa: E402
+from nas.model.arch import ArchConfig  # noqa: E402
+from nas.model.cost import count_cost  # noqa: E402
 
 ARCHS = [
     ArchConfig("mobilenetv3_small", 0.35, 1, 0.25),

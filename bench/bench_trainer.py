@@ -19,11 +19,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nas.arch import ArchConfig  # noqa: E402
 from nas.data import load_for_space  # noqa: E402
-from nas.heatmap import heatmap_loss  # noqa: E402
-from nas.model import HEATMAP_STRIDE, build_model  # noqa: E402
-from nas.train import TrainConfig, resolve_device, train  # noqa: E402
+from nas.keypoints.heatmap import heatmap_loss  # noqa: E402
+from nas.model.arch import ArchConfig  # noqa: E402
+from nas.model.network import HEATMAP_STRIDE, build_model  # noqa: E402
+from nas.training.device import resolve_device
+from nas.training.recipe import TrainConfig
+from nas.training.trainer import train  # noqa: E402
 
 
 def bare_loop(arch, data, cfg, device) -> float:

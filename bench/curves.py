@@ -20,12 +20,12 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nas.arch import ArchConfig  # noqa: E402
-from nas.candidate import evaluate_candidate  # noqa: E402
 from nas.data import load_for_space  # noqa: E402
 from nas.data.synth import SynthConfig  # noqa: E402
-from nas.metrics import keypoint_errors, summarise  # noqa: E402
-from nas.train import TrainConfig  # noqa: E402
+from nas.keypoints.metrics import keypoint_errors, summarise  # noqa: E402
+from nas.model.arch import ArchConfig  # noqa: E402
+from nas.search.candidate import evaluate_candidate  # noqa: E402
+from nas.training.recipe import TrainConfig  # noqa: E402
 
 
 def chance_px(train, val) -> float:

@@ -32,15 +32,15 @@ sys.path.insert(0, str(ROOT))
 
 import optuna  # noqa: E402
 import yaml  # noqa: E402
+from benchmarks import TrialRecord, pruning_summary, ratio, search_vs_random  # noqa: E402
 
-from nas.benchmarks import TrialRecord, pruning_summary, ratio, search_vs_random  # noqa: E402
 from nas.data import load_for_space  # noqa: E402
-from nas.fidelity import run_fidelity, select_trials  # noqa: E402
+from nas.deploy.retrain import RetrainData, retrain  # noqa: E402
+from nas.deploy.spec import ArchSpec, full_recipe  # noqa: E402
 from nas.io import write_text_atomic  # noqa: E402
-from nas.retrain import RetrainData, retrain  # noqa: E402
-from nas.space import load_space, parse_space  # noqa: E402
-from nas.spec import ArchSpec, full_recipe  # noqa: E402
-from nas.study import SEED_BASELINES, run_study  # noqa: E402
+from nas.search.fidelity import run_fidelity, select_trials  # noqa: E402
+from nas.search.space import load_space, parse_space  # noqa: E402
+from nas.search.study import SEED_BASELINES, run_study  # noqa: E402
 
 SMALL_SPACE = """
 space:
@@ -171,7 +171,7 @@ def main() -> None:
                      "spearman_rho_error": c["spearman_rho_error"], "goal_tau": 0.7, "rows": fid.rows})
         best_study = studies["default", 0]
         best = min((t for t in best_study.trials if t.state.name == "COMPLETE"), key=lambda t: t.user_attrs["score"])
-        from nas.arch import ArchConfig
+        from nas.model.arch import ArchConfig
 
         arch = ArchConfig.from_dict(best.user_attrs["arch"])
         spec = ArchSpec(arch, replace(full_recipe(best.user_attrs["recipe"]["aug_multiplier"]), **overrides))

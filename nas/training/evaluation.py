@@ -1,0 +1,63 @@
+"""Evaluation: decode a model's heatmaps to keypoints and measure EPE / PCK / AUC on a dataset."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nas.data.dataset import KeypointDataset
+from nas.keypoints.heatmap import decode_argmax, soft_argmax
+from nas.keypoints.metrics import KeypointMetrics, keypoint_errors, summarise
+from nas.model.network import HEATMAP_STRIDE
+
+__all__ = ["predict_keypoints", "keypoint_distances", "scaled_metrics", "evaluate", "to_input"]
+
+
+def to_input(images_u8: torch.Tensor) -> torch.Tensor:
+    return images_u8.float().div_(255.0)
+
+
+def predict_keypoints(model: nn.Module, images_u8: torch.Tensor, loss: str) -> torch.Tensor:
+    """Decoded keypoints (B, K, 2) in input pixels for a batch of uint8 images (model in eval mode)."""
+    out = model(to_input(images_u8))
+    if loss == "mse":
+        return decode_argmax(out, HEATMAP_STRIDE)
+    return soft_argmax(out, HEATMAP_STRIDE)[0]
+
+
+@torch.no_grad()
+def keypoint_distances(
+    model: nn.Module, data: KeypointDataset, loss: str, batch_size: int = 128
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass over `data` (already on the model's device): per-keypoint distances (N, K) and
+    per-sample PCK norms (N,), in input pixels."""
+    was_training = model.training
+    model.eval()
+    dists, norms = [], []
+    for i in range(0, len(data), batch_size):
+        pred = predict_keypoints(model, data.images[i : i + batch_size], loss)
+        d, n = keypoint_errors(pred, data.keypoints[i : i + batch_size], data.visibility[i : i + batch_size])
+        dists.append(d)
+        norms.append(n)
+    model.train(was_training)
+    return torch.cat(dists), torch.cat(norms)
+
+
+def scaled_metrics(
+    dists: torch.Tensor, norms: torch.Tensor, vis: torch.Tensor, px_scale: float | torch.Tensor = 1.0
+) -> KeypointMetrics:
+    """EPE / PCK / AUC of distances multiplied by `px_scale`: one factor (proxy input -> target
+    pixels) or one per sample (-> original pixels)."""
+    if isinstance(px_scale, torch.Tensor):
+        px_scale = px_scale.to(dists)
+        return summarise(dists * px_scale[:, None], norms * px_scale, vis)
+    return summarise(dists * px_scale, norms * px_scale, vis)
+
+
+def evaluate(
+    model: nn.Module, data: KeypointDataset, loss: str, batch_size: int = 128,
+    px_scale: float | torch.Tensor = 1.0,
+) -> KeypointMetrics:
+    """EPE / PCK / AUC on `data` (already on the model's device), distances scaled by `px_scale`."""
+    return scaled_metrics(*keypoint_distances(model, data, loss, batch_size), data.visibility, px_scale)
+
+

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from nas.keypoints.augment import affine_matrices, apply_affine, random_affine
+
+
+@pytest.mark.parametrize("angle", [-170.0, -75.0, 12.5, 30.0, 90.0, 180.0])
+def test_keypoint_rotation_matches_torchvision(angle):
+    h = w = 64
+    kp = torch.rand(3, 21, 2, generator=torch.Generator().manual_seed(1)) * 40 + 12
+    theirs = v2.functional.rotate(tv_tensors.KeyPoints(kp.reshape(-1, 2), canvas_size=(h, w)), angle)
+    mats = affine_matrices(torch.full((3,), angle), torch.zeros(3, dtype=torch.bool))
+    _, ours, _ = apply_affine(torch.zeros(3, 3, h, w), kp, torch.ones(3, 21), mats)
+    assert (ours.reshape(-1, 2) - theirs).abs().max() < 0.5
+
+
+def test_image_moves_with_its_keypoint():
+    img = torch.zeros(1, 1, 64, 64)
+    img[0, 0, 10, 40] = 1.0  # pixel centre (40.5, 10.5)
+    for angle, flip in [(30.0, True), (-100.0, False), (0.0, True)]:
+        mats = affine_matrices(torch.tensor([angle]), torch.tensor([flip]))
+        out, kp, _ = apply_affine(img, torch.tensor([[[40.5, 10.5]]]), torch.ones(1, 1), mats)
+        iy, ix = divmod(int(out[0, 0].argmax()), 64)
+        assert abs(ix + 0.5 - kp[0, 0, 0]) <= 1.0 and abs(iy + 0.5 - kp[0, 0, 1]) <= 1.0
+
+
+def test_flip_mirrors_x():
+    mats = affine_matrices(torch.zeros(1), torch.ones(1, dtype=torch.bool))
+    _, kp, _ = apply_affine(torch.zeros(1, 3, 64, 32), torch.tensor([[[5.0, 7.0]]]), torch.ones(1, 1), mats)
+    assert torch.allclose(kp, torch.tensor([[[27.0, 7.0]]]))
+
+
+def test_points_rotated_out_of_the_image_lose_visibility_but_keep_coordinates():
+    kp = torch.tensor([[[1.0, 1.0], [32.0, 32.0]]])
+    mats = affine_matrices(torch.tensor([45.0]), torch.zeros(1, dtype=torch.bool))
+    _, out, vis = apply_affine(torch.zeros(1, 3, 64, 64), kp, torch.full((1, 2), 2), mats)
+    assert vis.tolist() == [[0, 2]]
+    assert out[0, 0, 0] < 0  # kept outside, not clipped
+
+
+def test_random_affine_is_seeded():
+    img = torch.rand(4, 3, 32, 32)
+    kp = torch.rand(4, 21, 2) * 32
+    vis = torch.ones(4, 21)
+    a = random_affine(img, kp, vis, 180, True, torch.Generator().manual_seed(0))
+    b = random_affine(img, kp, vis, 180, True, torch.Generator().manual_seed(0))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])

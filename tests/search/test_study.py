@@ -1,0 +1,97 @@
+"""The study library in-process on tiny real data: objectives, skipping, failures, baselines."""
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+import nas.search.study as study_mod
+from nas.errors import StudyError, TrainingDiverged
+from nas.search.space import parse_space
+from nas.search.study import SEED_BASELINES, enqueue_baselines, finished_count, open_study, run_study
+
+SPACE = {
+    "space": {"backbone": ["mobilenetv3_small"], "backbone_width": {"low": 0.25, "high": 0.5, "step": 0.05},
+              "head_width": {"low": 0.125, "high": 0.25, "step": 0.125}, "head_depth": {"low": 1, "high": 2},
+              "aug_multiplier": {"low": 1, "high": 1}},
+    "input_size": 64,
+    "proxy": {"train_size": 64, "epochs": 1, "train_images": 48, "val_images": 16, "batch_size": 16},
+    "search": {"startup_trials": 1},
+}
+
+
+@pytest.fixture()
+def space():
+    return parse_space(SPACE, "test")
+
+
+@pytest.fixture()
+def storage(tmp_path):
+    return f"sqlite:///{tmp_path / 's.db'}"
+
+
+def _no_baselines(monkeypatch):
+    monkeypatch.setattr(study_mod, "enqueue_baselines", lambda study, space: None)
+
+
+def test_pareto_objective_stores_three_values(space, storage, tiny_data, monkeypatch):
+    _no_baselines(monkeypatch)
+    st = open_study("p", storage, "pareto", space)
+    run_study(st, space, 2, *tiny_data, device="cpu")
+    done = st.get_trials(states=(TrialState.COMPLETE,))
+    assert len(done) == 2
+    for t in done:
+        assert t.values == pytest.approx([t.user_attrs["gflops"], t.user_attrs["mparams"], t.user_attrs["px_error"]])
+    with pytest.raises(StudyError, match="created with --objective pareto"):
+        open_study("p", storage, "score", space)
+
+
+def test_diverged_trial_is_failed_with_reason_and_the_study_goes_on(space, storage, tiny_data, monkeypatch):
+    _no_baselines(monkeypatch)
+    real = study_mod.evaluate_candidate
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise TrainingDiverged("training loss became nan at epoch 1, step 0")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(study_mod, "evaluate_candidate", flaky)
+    st = open_study("d", storage, "score", space)
+    run_study(st, space, 2, *tiny_data, device="cpu")
+    failed = st.get_trials(states=(TrialState.FAIL,))
+    assert len(failed) == 1 and failed[0].user_attrs["reason"].startswith("diverged: training loss became nan")
+    assert finished_count(st) == 2  # failures do not count towards --trials
+
+
+def test_skip_before_training_when_cost_cannot_win(space, storage, tiny_data, monkeypatch):
+    _no_baselines(monkeypatch)
+    st = open_study("s", storage, "score", space)
+    # a stored trial with a tiny cost and a low error: every real candidate costs more
+    st.add_trial(optuna.trial.create_trial(
+        params={}, distributions={}, value=1e-9,
+        user_attrs={"score": 1e-9, "px_error": 1.0, "cost": 1e-9 / math.e},
+    ))
+    run_study(st, space, 2, *tiny_data, device="cpu")
+    pruned = st.get_trials(states=(TrialState.PRUNED,))
+    assert len(pruned) == 1
+    attrs = pruned[0].user_attrs
+    assert attrs["skipped"] is True and attrs["reason"].startswith("skipped before training")
+    assert "train_seconds" not in attrs and "gflops" in attrs
+
+
+def test_baselines_enqueued_once_and_marked(space, storage):
+    full = parse_space({**SPACE, "space": {**SPACE["space"], "backbone": ["mobilenetv2", "mobilenetv3_small"]}})
+    st = open_study("b", storage, "score", full)
+    enqueue_baselines(st, full)
+    enqueue_baselines(st, full)
+    waiting = st.get_trials(states=(TrialState.WAITING,))
+    assert sorted(t.user_attrs["baseline"] for t in waiting) == sorted(SEED_BASELINES)
+    # a space without MobileNetV2 leaves its baseline out
+    st2 = open_study("b2", storage, "score", space)
+    enqueue_baselines(st2, space)
+    names = {t.user_attrs["baseline"] for t in st2.get_trials(states=(TrialState.WAITING,))}
+    assert names == {"seed_mobilenetv3_small_full", "seed_mobilenetv3_small_reduced"}
