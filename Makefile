@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup study test test-all bench bench-full lint clean
+.PHONY: setup study test test-all bench bench-full results lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ bench: setup
 
 bench-full: setup
 	$(PY) bench/suite.py --size full
+
+results: setup
+	$(PY) bench/results.py
 
 lint: setup
 	$(PY) -m pip install -q ruff && $(VENV)/bin/ruff check nas tests bench

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nas.data.formats.csv_format import write_csv  # noqa: E402
 from nas.data.loader import load_dataset  # noqa: E402
-from nas.data.synth import synthetic_dataset  # noqa: E402
+from nas.data.synthetic import synthetic_dataset  # noqa: E402
 
 
 def make_set(folder: Path, count: int, size: int) -> None:

@@ -63,7 +63,7 @@ def synthetic_trial(rng: np.random.Generator, i: int) -> FrozenTrial:
 
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout, not installed
-    from nas.report.page import write_report
+    from nas.report import write_report
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rng = np.random.default_rng(0)

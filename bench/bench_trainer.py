@@ -19,8 +19,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nas.data import load_for_space  # noqa: E402
-from nas.keypoints.heatmap import heatmap_loss  # noqa: E402
+from nas.data import DataSpec, load_for_space  # noqa: E402
+from nas.keypoints.losses import heatmap_loss  # noqa: E402
 from nas.model.arch import ArchConfig  # noqa: E402
 from nas.model.network import HEATMAP_STRIDE, build_model  # noqa: E402
 from nas.training.device import resolve_device
@@ -63,7 +63,7 @@ def main() -> None:
     ap.add_argument("--backbone", default="mobilenetv3_small")
     args = ap.parse_args()
     device = resolve_device(args.device)
-    data, val = load_for_space("synthetic", args.images, 32, args.size, seed=5)
+    data, val = load_for_space(DataSpec(seed=5), args.images, 32, args.size)
     arch = ArchConfig(args.backbone, 0.75, 2, 0.75, input_size=args.size)
     cfg = TrainConfig(epochs=1, batch_size=32, device=str(device))
     bare_loop(arch, data.subset(slice(0, 64)), cfg, device)  # warm-up (allocator, kernels)

@@ -7,8 +7,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["TrialRecord", "best_curve", "time_to_reach", "search_vs_random", "pruning_summary", "ratio",
-           "kendall_tau"]
+__all__ = ["TrialRecord", "best_curve", "time_to_reach", "search_vs_random", "pruning_summary", "ratio"]
 
 
 @dataclass(frozen=True)
@@ -112,12 +111,3 @@ def _mean_full_time(records: Sequence[TrialRecord]) -> float:
 
 def ratio(a: float, b: float) -> float:
     return a / b if b else math.inf
-
-
-def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
-    """Kendall's tau-b (scipy), NaN for fewer than 2 points or a constant side."""
-    from scipy import stats
-
-    if len(x) < 2 or len(set(x)) < 2 or len(set(y)) < 2:
-        return math.nan
-    return float(stats.kendalltau(x, y).statistic)

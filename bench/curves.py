@@ -20,7 +20,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nas.data import load_for_space  # noqa: E402
+from nas.data import DataSpec, load_for_space  # noqa: E402
 from nas.data.synth import SynthConfig  # noqa: E402
 from nas.keypoints.metrics import keypoint_errors, summarise  # noqa: E402
 from nas.model.arch import ArchConfig  # noqa: E402
@@ -54,7 +54,7 @@ def main() -> None:
     args = ap.parse_args()
     overrides = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.synth)}
     synth = SynthConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
-    train, val = load_for_space("synthetic", args.images, args.val_images, args.size, seed=0, synth=synth)
+    train, val = load_for_space(DataSpec(), args.images, args.val_images, args.size, synth=synth)
     print(json.dumps({"bench": "chance", "size": args.size, "synth": overrides,
                       "mean_pose_px": round(chance_px(train, val), 2)}), flush=True)
     for spec in args.arch:

@@ -34,13 +34,13 @@ import optuna  # noqa: E402
 import yaml  # noqa: E402
 from benchmarks import TrialRecord, pruning_summary, ratio, search_vs_random  # noqa: E402
 
-from nas.data import load_for_space  # noqa: E402
-from nas.deploy.retrain import RetrainData, retrain  # noqa: E402
+from nas.data import DataSpec, load_for_space  # noqa: E402
+from nas.deploy.retrain import retrain  # noqa: E402
 from nas.deploy.spec import ArchSpec, full_recipe  # noqa: E402
 from nas.io import write_text_atomic  # noqa: E402
+from nas.search import SEED_BASELINES, run_study  # noqa: E402
 from nas.search.fidelity import run_fidelity, select_trials  # noqa: E402
 from nas.search.space import load_space, parse_space  # noqa: E402
-from nas.search.study import SEED_BASELINES, run_study  # noqa: E402
 
 SMALL_SPACE = """
 space:
@@ -127,7 +127,7 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = load_space(cfg["space"]) if cfg["space"] else parse_space(yaml.safe_load(SMALL_SPACE), "bench small space")
     if "proxy" in cfg:
-        space = replace(space, proxy=replace(space.proxy, **cfg["proxy"]))
+        space = replace(space, proxy=space.proxy.updated(**cfg["proxy"]))
     emit(lines, {"bench": "suite", "size": args.size, "trials": cfg["trials"], "seeds": cfg["seeds"],
                  "input_size": space.input_size, "proxy_px": space.proxy.train_size})
 
@@ -137,7 +137,7 @@ def main() -> None:
     studies: dict[tuple[str, int], optuna.Study] = {}
     if "search" not in args.skip:  # 2, 3
         p = space.proxy
-        train, val = load_for_space("synthetic", p.train_images, p.val_images, p.train_size, space.data.seed)
+        train, val = load_for_space(DataSpec(seed=space.data.seed), p.train_images, p.val_images, p.train_size)
         runs: dict[str, list[list[TrialRecord]]] = {arm: [] for arm in ARMS}
         for seed in range(cfg["seeds"]):
             for arm in ARMS:
@@ -146,7 +146,7 @@ def main() -> None:
                 run_study(study, space, cfg["trials"], train, val, device=args.device, seed=seed, baselines=False,
                           skip_hopeless=arm == "default")
                 studies[arm, seed] = study
-                runs[arm].append(records(study, t0, p.epochs))
+                runs[arm].append(records(study, t0, p.recipe.epochs))
                 best = min((r.score for r in runs[arm][-1] if r.score is not None and r.state == "COMPLETE"),
                            default=None)
                 emit(lines, {"bench": "search_run", "arm": arm, "seed": seed, "best_score": best,
@@ -159,8 +159,8 @@ def main() -> None:
         emit(lines, {"bench": "pruning", **pr, "goal_best_ratio_max": 1.0})
 
     if "retrain" not in args.skip and studies:  # 4, 5
-        rc, data = cfg["recipe"], RetrainData("synthetic", cfg["retrain"]["train"], cfg["retrain"]["val"],
-                                              cfg["retrain"]["test"], seed=0)
+        rc, data = cfg["recipe"], DataSpec(train_images=cfg["retrain"]["train"], val_images=cfg["retrain"]["val"],
+                                           test_images=cfg["retrain"]["test"], seed=0)
         overrides = {**rc, "device": args.device}
         base = studies["tpe_noprune", 0]  # every trial complete: the widest choice of architectures
         numbers = select_trials(base, cfg["top"], cfg["random"], seed=0)

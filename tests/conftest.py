@@ -8,6 +8,28 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# a search space small enough for real CLI runs in tests (shared by the study, data and retrain tests)
+TINY_SPACE = """
+space:
+  backbone: [mobilenetv3_small]
+  backbone_width: {low: 0.25, high: 0.5, step: 0.05}
+  head_width: {low: 0.125, high: 0.5, step: 0.125}
+  head_depth: {low: 1, high: 2}
+  aug_multiplier: {low: 1, high: 2}
+input_size: 64
+proxy:
+  train_size: 64
+  epochs: 2
+  train_images: 48
+  val_images: 16
+  batch_size: 16
+data:
+  source: synthetic
+  seed: 3
+search:
+  startup_trials: 2
+"""
+
 
 @pytest.fixture(scope="session")
 def synth_cache(tmp_path_factory) -> Path:

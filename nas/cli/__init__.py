@@ -1,7 +1,8 @@
 """`handkp-search` command line: thin Typer commands over the library, one module per command group.
 
-Library code raises typed errors (`nas.errors.NasError`); here they become one line on stderr and
-exit code 2 (`--debug` shows the traceback instead).
+Every failure a user can cause ends as one line on stderr and exit code 2: a bad command line
+(click's usage errors, e.g. `error: --epochs: ...`) before any work starts, and the library's
+typed errors (`nas.errors.NasError`) once it runs; `--debug` shows the traceback of the latter.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import importlib
 import sys
 import traceback
 
-import click
+import typer
 
 from nas.cli.app import _state, app, err_console
 from nas.errors import NasError
@@ -21,18 +22,27 @@ COMMAND_MODULES = ("models", "study", "deploy", "data")
 for _name in COMMAND_MODULES:
     importlib.import_module(f"nas.cli.{_name}")
 
+# the click in use (Typer's own copy in recent Typer, else click), found through Typer's public name
+_click_errors = sys.modules[typer.BadParameter.__module__]
+_ABORTS = tuple({typer.Abort, getattr(_click_errors, "Abort", typer.Abort)})
+_HELP_SHOWN = getattr(_click_errors, "NoArgsIsHelpError", ())  # `handkp-search` alone: help, no error line
+
 
 def main() -> None:
-    """Console entry point: NasError -> one line on stderr, exit 2; Ctrl-C -> exit 130."""
+    """Console entry point: usage errors and NasError -> one line on stderr, exit 2; Ctrl-C -> exit 130."""
     try:
         rv = app(standalone_mode=False)
-    except click.exceptions.ClickException as exc:
+    except _HELP_SHOWN as exc:
+        if exc.format_message().strip():  # rich help is printed already
+            exc.show()
+        sys.exit(exc.exit_code)
+    except _click_errors.UsageError as exc:
+        print(f"error: {_usage_line(exc)}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except _click_errors.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
+    except (*_ABORTS, KeyboardInterrupt):
         err_console.print("interrupted")
         sys.exit(130)
     except NasError as exc:
@@ -43,3 +53,12 @@ def main() -> None:
         sys.exit(2)
     sys.exit(rv if isinstance(rv, int) else 0)
 
+
+def _usage_line(exc: Exception) -> str:
+    """A usage error in one line, naming the option as it is typed: `--epochs: <problem>`."""
+    param = getattr(exc, "param", None)
+    bad_value = isinstance(exc, _click_errors.BadParameter) and not isinstance(exc, _click_errors.MissingParameter)
+    if bad_value and param is not None and getattr(exc, "param_hint", None) is None:
+        name = max(param.opts, key=len) if getattr(param, "opts", None) else param.human_readable_name
+        return f"{name}: {exc.message}"
+    return " ".join(exc.format_message().split())

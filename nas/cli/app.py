@@ -1,8 +1,4 @@
-"""`handkp-search` command line: thin Typer commands over the library.
-
-Library code raises typed errors (`nas.errors.NasError`); here they become one line on stderr and
-exit code 2 (`--debug` shows the traceback instead).
-"""
+"""The Typer app every command module registers on, the consoles they print with, and `--debug`."""
 from __future__ import annotations
 
 import sys

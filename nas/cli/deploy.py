@@ -1,125 +1,122 @@
 """`pick`, `retrain`, `export`, `predict` and `fidelity`: from a study to a deployable model."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 
 from nas.cli.app import app, console, err_console
 from nas.cli.hooks import _RichRetrainHooks
-from nas.cli.options import (
-    DEFAULT_STORAGE,
-    Aug,
-    BatchSize,
-    CacheDir,
-    DataOpt,
-    DataSeed,
-    Device,
-    Epochs,
-    FormatOpt,
-    Lr,
-    LrMin,
-    MaxBad,
-    Storage,
-    TestImages,
-    TrainImages,
-    ValImages,
-    _recipe_overrides,
-)
+from nas.cli.options import DEFAULT_STORAGE, Aug, Device, RetrainOptions, Storage, with_options
+
+OutFolder = Annotated[Path | None, typer.Option("-o", "--out", help="Output folder (default "
+                                                "reports/retrain/<file stem>).")]
+Checkpoint = Annotated[Path, typer.Argument(help="checkpoint.pt written by `retrain`.")]
 
 
 @app.command("pick")
 def pick_cmd(
     study_name: Annotated[str, typer.Option("--study-name", help="Study to pick from.")],
     storage: Storage = DEFAULT_STORAGE,
-    trial: Annotated[int | None, typer.Option("--trial", help="Pick this trial number.")] = None,
+    trial: Annotated[int | None, typer.Option("--trial", min=0, help="Pick this trial number.")] = None,
     rank: Annotated[int | None, typer.Option("--rank", help="Pick the K-th best by score (1 = best).")] = None,
-    max_gflops: Annotated[float | None, typer.Option(help="Best score with at most this many GFLOPs.")] = None,
-    max_mparams: Annotated[float | None, typer.Option(help="Best score with at most this many MParams.")] = None,
-    max_error: Annotated[float | None, typer.Option(help="Best score with at most this proxy px error.")] = None,
+    max_gflops: Annotated[float | None, typer.Option(min=0.0, help="Best score with at most this many "
+                                                     "GFLOPs.")] = None,
+    max_mparams: Annotated[float | None, typer.Option(min=0.0, help="Best score with at most this many "
+                                                      "MParams.")] = None,
+    max_error: Annotated[float | None, typer.Option(min=0.0, help="Best score with at most this proxy px "
+                                                    "error.")] = None,
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Architecture file (default "
                                              "reports/<study>-trial<N>.yaml).")] = None,
 ) -> None:
-    """Choose an architecture (default: the best score) and write its architecture file: everything
-    needed to rebuild the model plus the full training recipe, ready for `retrain`."""
+    """Choose an architecture (default: the best score; or --trial, --rank, or the best within
+    --max-* limits) and write its architecture file: everything needed to rebuild the model plus
+    the full training recipe, ready for `retrain`."""
+    from nas.errors import ConfigError
     from nas.search.pick import Constraints, pick, spec_for_trial
     from nas.search.study import load_existing_study
 
+    if rank is not None and rank < 1:  # checked here, before the storage is opened
+        raise ConfigError(f"--rank {rank}: ranks start at 1 (the best score)")
     st = load_existing_study(study_name, storage)
     row = pick(st, trial, rank, Constraints(max_gflops, max_mparams, max_error))
-    spec = spec_for_trial(st, int(row["number"]), storage)
-    path = spec.save(out or Path("reports") / f"{study_name}-trial{int(row['number'])}.yaml")
-    table = Table(title=f"study {study_name}: trial {int(row['number'])} (rank {int(row['rank'])} by score)")
+    number = int(row["number"])
+    spec = spec_for_trial(st, number, storage)
+    path = spec.save(out or Path("reports") / f"{study_name}-trial{number}.yaml")
+    _print_pick(spec, row, f"study {study_name}: trial {number} (rank {int(row['rank'])} by score)")
+    console.print(f"architecture file: {path}")
+
+
+def _print_pick(spec, row, title: str) -> None:
+    table = Table(title=title)
     table.add_column("field")
     table.add_column("value", justify="right")
     for k, v in spec.arch.to_dict().items():
         table.add_row(k, str(v))
-    for k in ("gflops", "mparams", "px_error", "score"):
-        label = {"px_error": "proxy px error" + (" (estimate)" if spec.source.get("px_error_is_estimate") else ""),
-                 "score": "proxy score"}.get(k, k)
+    estimate = " (estimate)" if spec.source.get("px_error_is_estimate") else ""
+    for k, label in (("gflops", "gflops"), ("mparams", "mparams"), ("px_error", f"proxy px error{estimate}"),
+                     ("score", "proxy score")):
         table.add_row(label, f"{float(row[k]):.4g}")
     r = spec.recipe
     table.add_row("full recipe", f"{r.epochs} epochs, Adam {r.lr:g} -> {r.lr_min:g}, aug x{r.aug_multiplier}, "
                   f"batch {r.batch_size}, loss {r.loss}")
     console.print(table)
-    console.print(f"architecture file: {path}")
-
 
 
 @app.command("retrain")
+@with_options
 def retrain_cmd(
+    *,
     arch_file: Annotated[Path, typer.Argument(help="Architecture file from `pick` (or a plain architecture YAML).")],
-    out: Annotated[Path | None, typer.Option("-o", "--out", help="Output folder (default "
-                                             "reports/retrain/<file stem>).")] = None,
-    data: DataOpt = "synthetic",
-    train_images: TrainImages = 20000,
-    val_images: ValImages = 2000,
-    test_images: TestImages = 2000,
-    data_seed: DataSeed = 0,
-    fmt: FormatOpt = "auto",
-    max_bad: MaxBad = 0.01,
-    epochs: Epochs = None,
-    lr: Lr = None,
-    lr_min: LrMin = None,
-    batch_size: BatchSize = None,
+    out: OutFolder = None,
+    opts: RetrainOptions,
     aug: Aug = None,
-    device: Device = "auto",
     restart: Annotated[bool, typer.Option(help="Discard a checkpoint in --out and start over.")] = False,
-    cache_dir: CacheDir = None,
 ) -> None:
     """Train an architecture fully (best-on-validation weights) and write checkpoint, metrics,
-    curves and a picture of test predictions. Rerun the same command after an interruption to
-    resume from the last finished epoch."""
+    curves and a picture of test predictions. Options left out keep the architecture file's recipe.
+    Rerun the same command after an interruption to resume from the last finished epoch."""
     from dataclasses import replace
 
-    from nas.cli.progress import make_progress
-    from nas.deploy.retrain import RetrainData, retrain
+    from nas.deploy.retrain import retrain
     from nas.deploy.spec import ArchSpec
     from nas.training.device import resolve_device
 
-    resolve_device(device)
+    resolve_device(opts.device)
     spec = ArchSpec.load(arch_file)
-    spec = replace(spec, recipe=replace(spec.recipe, **_recipe_overrides(epochs, lr, lr_min, batch_size, aug, device)))
-    rdata = RetrainData(data, train_images, val_images, test_images, data_seed, fmt, max_bad)
+    spec = replace(spec, recipe=replace(spec.recipe, **opts.recipe_overrides(aug)))
+    data = opts.data_spec()
     out = out or Path("reports") / "retrain" / arch_file.stem
     console.print(f"retraining {spec.arch.short()} @ {spec.arch.input_size}px into {out}")
-    progress = make_progress(console)
-    hooks = _RichRetrainHooks(progress)
-    try:
-        with progress:
-            result = retrain(spec, rdata, out, restart, cache_dir, hooks)
-            hooks.close()
-    except KeyboardInterrupt:
-        err_console.print(f"interrupted: rerun the same command to resume from the last finished epoch in {out}")
-        raise
+    with _retrain_bars(out) as (_progress, hooks):
+        result = retrain(spec, data, out, restart, opts.cache_dir, hooks)
     _print_metrics(result.metrics, f"{spec.arch.short()} @ {spec.arch.input_size}px (test set)")
     for name, path in result.files.items():
         console.print(f"{name:>11}: {path}")
 
 
-def _print_metrics(m: dict, title: str) -> None:
+@contextlib.contextmanager
+def _retrain_bars(out: Path, epochs_label: str = "epochs") -> Iterator[tuple[Progress, _RichRetrainHooks]]:
+    """Rich bars fed by the retrain hooks; Ctrl-C says how to resume."""
+    from nas.cli.progress import make_progress
+
+    progress = make_progress(console)
+    hooks = _RichRetrainHooks(progress, epochs_label)
+    try:
+        with progress:
+            yield progress, hooks
+            hooks.close()
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: rerun the same command to resume from the last finished epoch in {out}")
+        raise
+
+
+def _print_metrics(m: dict[str, Any], title: str) -> None:
     table = Table(title=title)
     for col in ("GFLOPs", "MParams", "true GMACs", "test px error", "PCK@0.2", "AUC 0-30px", "score",
                 "best epoch"):
@@ -134,12 +131,13 @@ def _print_metrics(m: dict, title: str) -> None:
 
 @app.command("export")
 def export_cmd(
-    checkpoint: Annotated[Path, typer.Argument(help="checkpoint.pt written by `retrain`.")],
+    checkpoint: Checkpoint,
     onnx_file: Annotated[Path, typer.Option("--onnx", help="ONNX file to write.")],
     check: Annotated[bool, typer.Option(help="Cross-check with onnxruntime when it is installed.")] = True,
 ) -> None:
-    """Export the checkpoint's best weights to ONNX (dynamic batch axis) and check it against torch."""
-    from nas.deploy.export import ExportError, check_onnx, export_onnx, onnxruntime_available
+    """Export the checkpoint's best weights to ONNX (input 'images' Nx3xSxS, dynamic batch axis;
+    output 'heatmaps') and check it against torch with onnxruntime; exit 2 when they disagree."""
+    from nas.deploy.export import check_onnx, export_onnx, onnxruntime_available
 
     path, model, meta = export_onnx(checkpoint, onnx_file)
     console.print(f"ONNX written: {path} (input 'images' Nx3xSxS float RGB in [0,1], output 'heatmaps'; "
@@ -155,19 +153,19 @@ def export_cmd(
     c = check_onnx(path, model, arch.input_size, meta["handkp.loss"])
     console.print(f"onnxruntime vs torch on a batch of {c.batch}: max |heatmap diff| {c.max_abs_heatmap_diff:.2e} "
                   f"(<= {c.heatmap_tolerance:g}), max keypoint diff {c.max_keypoint_diff_px:.2e} px")
-    if not c.ok:
-        raise ExportError(f"{path}: onnxruntime output differs from torch beyond tolerance")
+    c.raise_if_failed()
 
 
 @app.command("predict")
 def predict_cmd(
-    checkpoint: Annotated[Path, typer.Argument(help="checkpoint.pt written by `retrain`.")],
+    checkpoint: Checkpoint,
     images: Annotated[Path, typer.Option("--images", help="Folder of images.")],
     csv_file: Annotated[Path, typer.Option("--csv", help="CSV to write: image,x0,y0,...,x20,y20.")],
-    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 32,
+    batch_size: Annotated[int, typer.Option(min=1, help="Images per forward pass.")] = 32,
     device: Device = "auto",
 ) -> None:
-    """Predict the 21 keypoints of every image in a folder (original image pixels) into a CSV."""
+    """Predict the 21 keypoints of every image in a folder (original image pixels) into a CSV;
+    unreadable files are listed on stderr and skipped."""
     from nas.cli.progress import make_progress
     from nas.deploy.predict import list_images, predict_folder, write_csv
     from nas.errors import DataError
@@ -191,58 +189,46 @@ def predict_cmd(
 
 
 @app.command("fidelity")
+@with_options
 def fidelity_cmd(
+    *,
     study_name: Annotated[str, typer.Option("--study-name", help="Study whose proxy to check.")],
     storage: Storage = DEFAULT_STORAGE,
-    top: Annotated[int, typer.Option(help="Retrain the K best trials by proxy score.")] = 4,
-    random_count: Annotated[int, typer.Option("--random", help="Plus M other complete trials drawn at random.")] = 2,
-    seed: Annotated[int, typer.Option(help="Seed of the random draw.")] = 0,
+    top: Annotated[int, typer.Option(min=0, help="Retrain the K best trials by proxy score.")] = 4,
+    random_count: Annotated[int, typer.Option("--random", min=0, help="Plus M other complete trials drawn at "
+                                              "random.")] = 2,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the random draw.")] = 0,
     out: Annotated[Path | None, typer.Option("-o", "--out", help="Folder for the retrains (default "
                                              "reports/fidelity/<study>).")] = None,
-    data: DataOpt = "synthetic",
-    train_images: TrainImages = 20000,
-    val_images: ValImages = 2000,
-    test_images: TestImages = 2000,
-    data_seed: DataSeed = 0,
-    fmt: FormatOpt = "auto",
-    max_bad: MaxBad = 0.01,
-    epochs: Epochs = None,
-    lr: Lr = None,
-    lr_min: LrMin = None,
-    batch_size: BatchSize = None,
-    device: Device = "auto",
-    cache_dir: CacheDir = None,
+    opts: RetrainOptions,
     report: Annotated[Path | None, typer.Option("--report", help="Rewrite this report (default "
                                                 "reports/<study>.html).")] = None,
 ) -> None:
     """Retrain the top K trials (plus M random ones) fully and report how well the proxy ranked
     them: Kendall tau and Spearman rho on the score and on the error. Stored in the study; the
     report shows them. Rerunning resumes unfinished retrains."""
-    from nas.cli.progress import make_progress
-    from nas.deploy.retrain import RetrainData
-    from nas.report.page import write_report
+    from nas.report import write_report
     from nas.search.fidelity import run_fidelity, select_trials
     from nas.search.study import load_existing_study
     from nas.training.device import resolve_device
 
-    resolve_device(device)
+    resolve_device(opts.device)
+    data = opts.data_spec()
     st = load_existing_study(study_name, storage)
     numbers = select_trials(st, top, random_count, seed)
-    overrides = _recipe_overrides(epochs, lr, lr_min, batch_size, None, device)
-    rdata = RetrainData(data, train_images, val_images, test_images, data_seed, fmt, max_bad)
     out = out or Path("reports") / "fidelity" / study_name
     console.print(f"fidelity of study {study_name}: retraining trials {', '.join(map(str, numbers))} into {out}")
-    progress = make_progress(console)
-    with progress:
+    with _retrain_bars(out, "  epochs") as (progress, hooks):
         task = progress.add_task("retrains", total=len(numbers), info="")
-        hooks = _RichRetrainHooks(progress, "  epochs")
-
-        def on_trial(i, count, number):
-            progress.update(task, completed=i, info=f"trial {number}")
-
-        result = run_fidelity(st, numbers, rdata, out, overrides, cache_dir, hooks, on_trial)
-        hooks.close()
+        result = run_fidelity(st, numbers, data, out, opts.recipe_overrides(), opts.cache_dir, hooks,
+                              lambda i, _count, number: progress.update(task, completed=i, info=f"trial {number}"))
         progress.update(task, completed=len(numbers))
+    _print_fidelity(result)
+    html, _csv = write_report(st, report or Path("reports") / f"{study_name}.html")
+    console.print(f"report: {html}")
+
+
+def _print_fidelity(result) -> None:
     table = Table(title=f"proxy vs full retrain ({len(result.rows)} architectures)")
     for col in ("trial", "architecture", "proxy px", "full px", "proxy score", "full score"):
         table.add_column(col, justify="right")
@@ -255,7 +241,3 @@ def fidelity_cmd(
     console.print(f"Kendall tau: score {c['kendall_tau_score']:.3f}, error {c['kendall_tau_error']:.3f}; "
                   f"Spearman rho: score {c['spearman_rho_score']:.3f}, error {c['spearman_rho_error']:.3f} "
                   f"(n = {c['n']})")
-    html, _csv = write_report(st, report or Path("reports") / f"{study_name}.html")
-    console.print(f"report: {html}")
-
-

@@ -1,11 +1,11 @@
-"""Study and retrain progress for the terminal: rich bars on a TTY, plain lines otherwise."""
+"""Study and retrain progress: rich bars on a terminal, plain lines otherwise."""
 from __future__ import annotations
 
 from nas.cli.app import console
 
 
-class _RichStudyHooks:
-    """Bars over trials and over the current trial's epochs (rich), fed by the study's hooks."""
+class RichStudyHooks:
+    """Bars over trials and over the current trial's epochs (rich), for a terminal."""
 
     def __init__(self, progress, trials_task, epochs: int) -> None:
         self.progress, self.trials_task, self.epochs = progress, trials_task, epochs
@@ -32,16 +32,30 @@ class _RichStudyHooks:
                              info=info)
 
 
+def trial_line(trial) -> str:
+    """A finished trial in one line: number, state, GFLOPs x MParams cost, error, score, reason."""
+    a = trial.user_attrs
+    parts = [f"trial {trial.number} {trial.state.name.lower()}"]
+    if "cost" in a:
+        parts.append(f"cost {a['gflops']:.4g} GFLOPs x {a['mparams']:.4g} MParams = {a['cost']:.4g}")
+    if "px_error" in a:
+        parts.append(f"error {a['px_error']:.3g} px")
+    if "score" in a:
+        parts.append(f"score {a['score']:.4g}")
+    if a.get("reason"):
+        parts.append(a["reason"])
+    return ", ".join(parts)
 
-class _LineHooks:
-    """Plain lines for worker processes (several share one terminal)."""
 
-    def __init__(self, index: int) -> None:
-        self.tag = f"[worker {index}]"
+class LineHooks:
+    """One plain line per finished trial, as it finishes: for logs and cluster jobs (stdout is not a
+    terminal) and for --workers, whose processes share one output (each line tagged by its worker)."""
+
+    def __init__(self, worker: int | None = None) -> None:
+        self.tag = "" if worker is None else f"[worker {worker}] "
 
     def trial_started(self, number, arch, baseline) -> None:
-        print(f"{self.tag} trial {number} started: {arch.short()}" + (f" [{baseline}]" if baseline else ""),
-              flush=True)
+        pass
 
     def epoch(self, stats) -> None:
         pass
@@ -50,10 +64,7 @@ class _LineHooks:
         pass
 
     def trial_finished(self, trial) -> None:
-        s = trial.user_attrs.get("score")
-        print(f"{self.tag} trial {trial.number} {trial.state.name.lower()}" + (f" score {s:.4g}" if s else ""),
-              flush=True)
-
+        print(self.tag + trial_line(trial), flush=True)
 
 
 class _RichRetrainHooks:

@@ -6,7 +6,7 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
-from nas.report.page import LEADERBOARD_COLUMNS, leaderboard, plain
+from nas.report import LEADERBOARD_COLUMNS, leaderboard, plain
 
 __all__ = ["leaderboard_table"]
 

@@ -1,6 +1,7 @@
 """`cost` and `train`: one architecture at a time."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -8,23 +9,22 @@ import typer
 from rich.table import Table
 
 from nas.cli.app import app, console
-from nas.cli.options import ArchFile, Backbone, BackboneWidth, HeadDepth, HeadWidth, InputSize, _arch
+from nas.cli.options import ArchOptions, CacheDir, Device, with_options, within, within_data
+from nas.model.arch import ArchConfig
+from nas.training.recipe import TrainConfig
 
 
 @app.command()
+@with_options
 def cost(
-    backbone: Backbone = "mobilenetv3_small",
-    backbone_width: BackboneWidth = 1.0,
-    head_depth: HeadDepth = 2,
-    head_width: HeadWidth = 1.0,
-    input_size: InputSize = 224,
-    arch_file: ArchFile = None,
-    error: Annotated[float | None, typer.Option(help="A pixel error, to print the resulting score.")] = None,
+    arch_opts: ArchOptions,
+    error: Annotated[float | None, typer.Option(min=0.0, help="A pixel error, to print the resulting score.")] = None,
 ) -> None:
-    """Print an architecture's exact cost: thop GFLOPs, MParams and torch's true GMACs."""
+    """Print an architecture's exact cost: thop GFLOPs, MParams and torch's true GMACs (and, with
+    --error, its score GFLOPs x MParams x exp(error))."""
     from nas.model.cost import count_cost, score
 
-    arch = _arch(arch_file, backbone, backbone_width, head_depth, head_width, input_size)
+    arch = arch_opts.arch()
     c = count_cost(arch)
     table = Table(title=arch.short())
     for col in ("GFLOPs (thop)", "MParams", "true GMACs (torch)", "GFLOPs x MParams"):
@@ -37,66 +37,61 @@ def cost(
     console.print(table)
 
 
+@dataclass(frozen=True)
+class ProxyRunOptions:
+    """`train`'s run: the proxy recipe (TrainConfig's defaults) on built-in synthetic hands."""
+
+    train_size: Annotated[int, typer.Option(**within(ArchConfig, "input_size"),
+                                            help="Training resolution (errors scaled to --input-size).")] = 128
+    images: Annotated[int, typer.Option(min=2, help="Synthetic training images.")] = 2000
+    val_images: Annotated[int, typer.Option(min=1, help="Synthetic validation images.")] = 500
+    epochs: Annotated[int, typer.Option(**within(TrainConfig, "epochs"), help="Epochs.")] = TrainConfig.epochs
+    batch_size: Annotated[int, typer.Option(**within(TrainConfig, "batch_size"), help="Batch size.")
+                          ] = TrainConfig.batch_size
+    aug: Annotated[int, typer.Option(**within(TrainConfig, "aug_multiplier"),
+                                     help="Augmentation multiplier: passes per epoch, freshly augmented.")
+                   ] = TrainConfig.aug_multiplier
+    loss: Annotated[str, typer.Option(help="dsnt, integral, or mse (the seed's).")] = TrainConfig.loss
+    lr: Annotated[float, typer.Option(**within(TrainConfig, "lr"), help="Initial learning rate (cosine to --lr-min).")
+                  ] = TrainConfig.lr
+    lr_min: Annotated[float, typer.Option(**within(TrainConfig, "lr_min"), help="Final learning rate, <= --lr.")
+                      ] = TrainConfig.lr_min
+    device: Device = TrainConfig.device
+    seed: Annotated[int, typer.Option(**within_data("seed"), help="Seed for data and training.")] = TrainConfig.seed
+    cache_dir: CacheDir = None
+
+    def recipe(self) -> TrainConfig:
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, lr_min=self.lr_min,
+                           aug_multiplier=self.aug, loss=self.loss, device=self.device, seed=self.seed)
+
+
 @app.command("train")
+@with_options
 def train_cmd(
-    backbone: Backbone = "mobilenetv3_small",
-    backbone_width: BackboneWidth = 1.0,
-    head_depth: HeadDepth = 2,
-    head_width: HeadWidth = 1.0,
-    input_size: InputSize = 224,
-    arch_file: ArchFile = None,
-    train_size: Annotated[int, typer.Option(help="Training resolution (errors scaled to --input-size).")] = 128,
-    images: Annotated[int, typer.Option(help="Synthetic training images.")] = 2000,
-    val_images: Annotated[int, typer.Option(help="Synthetic validation images.")] = 500,
-    epochs: Annotated[int, typer.Option(help="Epochs.")] = 5,
-    batch_size: Annotated[int, typer.Option(help="Batch size.")] = 32,
-    aug: Annotated[int, typer.Option(help="Augmentation multiplier: passes per epoch, freshly augmented.")] = 1,
-    loss: Annotated[str, typer.Option(help="dsnt (default), integral, or mse (the seed's).")] = "dsnt",
-    lr: Annotated[float, typer.Option(help="Initial learning rate (cosine to --lr-min).")] = 4e-3,
-    lr_min: Annotated[float, typer.Option(help="Final learning rate.")] = 1e-4,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    seed: Annotated[int, typer.Option(help="Seed for data and training.")] = 0,
-    cache_dir: Annotated[Path | None, typer.Option(help="Synthetic data cache folder.")] = None,
+    arch_opts: ArchOptions,
+    run: ProxyRunOptions,
     out: Annotated[Path | None, typer.Option(help="Write the result as JSON here.")] = None,
 ) -> None:
-    """Train one architecture on the built-in synthetic hands and print its cost, error and score."""
+    """Train one architecture on the built-in synthetic hands (a proxy run, like a study trial) and
+    print its cost, error and score."""
     from nas.cli.progress import TrainProgress, render_progress
-    from nas.data import SYNTHETIC, load_for_space
+    from nas.data import DataSpec, load_for_space
     from nas.search.candidate import evaluate_candidate
-    from nas.training.recipe import TrainConfig
+    from nas.training.device import resolve_device
 
-    arch = _arch(arch_file, backbone, backbone_width, head_depth, head_width, input_size)
-    recipe = TrainConfig(
-        epochs=epochs, batch_size=batch_size, lr=lr, lr_min=lr_min, aug_multiplier=aug,
-        loss=loss, device=device, seed=seed,
-    )
-    with render_progress(console, "synthetic hands", images + val_images) as advance:
-        train_data, val_data = load_for_space(SYNTHETIC, images, val_images, train_size, seed, cache_dir, advance)
-    with TrainProgress(console, epochs) as prog:
+    resolve_device(run.device)  # a bad --device fails before the data is rendered
+    arch, recipe = arch_opts.arch(), run.recipe()
+    with render_progress(console, "synthetic hands", run.images + run.val_images) as advance:
+        train_data, val_data = load_for_space(DataSpec(seed=run.seed), run.images, run.val_images, run.train_size,
+                                              run.cache_dir, advance)
+    with TrainProgress(console, recipe.epochs) as prog:
         result = evaluate_candidate(arch, recipe, train_data, val_data, on_epoch=prog.epoch, on_step=prog.step)
     _print_result(result)
     if out is not None:
         from nas.io import write_json_atomic
 
-        write_json_atomic(out, _result_dict(result))
+        write_json_atomic(out, result.to_dict())
         console.print(f"result written to {out}")
-
-
-def _result_dict(r) -> dict:
-    return {
-        "arch": r.arch.to_dict(),
-        "recipe": r.recipe.to_dict(),
-        "cost": r.cost.to_dict(),
-        "px_error": r.px_error,
-        "px_error_is_estimate": r.estimate,
-        "pck": r.training.pck,
-        "auc": r.training.auc,
-        "score": r.score,
-        "best_epoch": r.training.best_epoch,
-        "images_per_s": r.training.images_per_s,
-        "train_seconds": r.training.train_seconds,
-        "history": [vars(h) for h in r.training.history],
-    }
 
 
 def _print_result(r) -> None:
@@ -110,4 +105,3 @@ def _print_result(r) -> None:
         f"{t.pck:.3f}", f"{r.score:.3f}", f"{t.images_per_s:.0f}",
     )
     console.print(table)
-

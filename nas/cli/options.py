@@ -1,53 +1,181 @@
-"""Option types shared by several commands, and the helpers that turn options into library objects."""
+"""Options shared by several commands, declared once with their bounds, and the option groups that
+turn them into library objects.
+
+An option group is a frozen dataclass whose fields are Typer options. A command takes it as one
+parameter (`opts: RetrainOptions`) and `@with_options` spreads its fields into the signature Typer
+reads, so `--help` lists them like any other option, then packs the parsed values back into the
+dataclass. Every numeric option carries `min=`/`max=`: a bad value fails while the command line is
+parsed, before any data is rendered or any study or file is touched.
+"""
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-Backbone = Annotated[str, typer.Option(help="mobilenetv2 or mobilenetv3_small.")]
-BackboneWidth = Annotated[float, typer.Option(help="Backbone width multiplier in [0.25, 1.5].")]
-HeadDepth = Annotated[int, typer.Option(help="Depthwise-separable residual blocks in the head.")]
-HeadWidth = Annotated[float, typer.Option(help="Head channels as a multiple of 256.")]
-InputSize = Annotated[int, typer.Option(help="Deployed input size; cost is always counted here.")]
+from nas.config import field_bounds
+from nas.model.arch import BACKBONES, ArchConfig
+from nas.training.recipe import TrainConfig
+
+if TYPE_CHECKING:
+    from nas.data.spec import DataSpec
+
+__all__ = ["with_options", "within", "within_data", "ArchOptions", "RetrainOptions", "DEFAULT_STORAGE", "DATA_BOUNDS"]
+
+
+def within(cls: type, name: str) -> dict[str, float]:
+    """`min=`/`max=` of an option that sets `cls.name`: the bounds the library declares for it."""
+    lo, hi = field_bounds(cls, name)
+    return {"min": lo, "max": hi}
+
+
+# `DataSpec`'s declared bounds, restated: importing `nas.data` imports torch, which `--help` and a
+# bad command line should not wait for (tests/cli/test_option_groups.py checks they agree).
+DATA_BOUNDS = {"train_images": (2, 10_000_000), "val_images": (2, 10_000_000), "test_images": (2, 10_000_000),
+               "seed": (0, 2**31 - 1), "max_bad": (0.0, 0.99)}
+
+
+def within_data(name: str) -> dict[str, float]:
+    """`min=`/`max=` of an option that sets `DataSpec.name`."""
+    lo, hi = DATA_BOUNDS[name]
+    return {"min": lo, "max": hi}
+
+
+# --- architecture --------------------------------------------------------------------------------
+Backbone = Annotated[str, typer.Option(help=f"Backbone: {' or '.join(BACKBONES)}.")]
+BackboneWidth = Annotated[float, typer.Option(**within(ArchConfig, "backbone_width"),
+                                              help="Backbone width multiplier.")]
+HeadDepth = Annotated[int, typer.Option(**within(ArchConfig, "head_depth"),
+                                        help="Depthwise-separable residual blocks in the head.")]
+HeadWidth = Annotated[float, typer.Option(**within(ArchConfig, "head_width"),
+                                          help="Head channels as a multiple of 256.")]
+InputSize = Annotated[int, typer.Option(**within(ArchConfig, "input_size"),
+                                        help="Deployed input size (a multiple of 16); cost is always counted here.")]
 ArchFile = Annotated[
-    Path | None, typer.Option("--arch", help="Architecture YAML; overrides the architecture options.")
+    Path | None, typer.Option("--arch", help="Architecture YAML (from `pick`, or plain); overrides the options above.")
 ]
 
-
-def _arch(arch_file, backbone, backbone_width, head_depth, head_width, input_size):
-    from nas.deploy.spec import ArchSpec
-    from nas.model.arch import ArchConfig
-
-    if arch_file is not None:
-        return ArchSpec.load(arch_file).arch
-    return ArchConfig(backbone, backbone_width, head_depth, head_width, input_size)
-
-
+# --- studies -------------------------------------------------------------------------------------
 DEFAULT_STORAGE = "sqlite:///reports/studies.db"
 StudyName = Annotated[str | None, typer.Option("--study-name", help="Study name (default: the space file's stem).")]
 Storage = Annotated[
     str, typer.Option(help="Optuna storage URL; the default file under reports/ resumes on rerun.")
 ]
 
-
+# --- data ----------------------------------------------------------------------------------------
 DataOpt = Annotated[str, typer.Option("--data", help="'synthetic' (built in) or a dataset path.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="Dataset format: auto, csv, freihand, coco or panoptic.")]
-MaxBad = Annotated[float, typer.Option(help="Share of unreadable images tolerated (skipped, listed in a log).")]
-TrainImages = Annotated[int, typer.Option(help="Training images.")]
-ValImages = Annotated[int, typer.Option(help="Validation images (best-epoch selection).")]
-TestImages = Annotated[int, typer.Option(help="Test images (the reported error).")]
-DataSeed = Annotated[int, typer.Option("--data-seed", help="Seed of the deterministic train/val/test split.")]
-Epochs = Annotated[int | None, typer.Option(help="Epochs (default: the architecture file's recipe).")]
-Lr = Annotated[float | None, typer.Option(help="Initial learning rate (default: the recipe's, 5e-4).")]
-LrMin = Annotated[float | None, typer.Option(help="Final learning rate (default: the recipe's, 5e-5).")]
-BatchSize = Annotated[int | None, typer.Option(help="Batch size (default: the recipe's).")]
-Aug = Annotated[int | None, typer.Option("--aug", help="Augmentation multiplier (default: the recipe's).")]
-Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+MaxBad = Annotated[float, typer.Option(**within_data("max_bad"),
+                                       help="Share of unreadable images tolerated (skipped, listed in a log).")]
+TrainImages = Annotated[int, typer.Option(**within_data("train_images"), help="Training images.")]
+ValImages = Annotated[int, typer.Option(**within_data("val_images"), help="Validation images (best-epoch selection).")]
+TestImages = Annotated[int, typer.Option(**within_data("test_images"), help="Test images (the reported error).")]
+DataSeed = Annotated[int, typer.Option("--data-seed", **within_data("seed"),
+                                       help="Seed of the deterministic train/val/test split.")]
 CacheDir = Annotated[Path | None, typer.Option(help="Synthetic data cache folder.")]
 
+# --- training recipe overrides (None: keep the architecture file's recipe) ------------------------
+Epochs = Annotated[int | None, typer.Option(**within(TrainConfig, "epochs"),
+                                            help="Epochs (default: the architecture file's recipe).")]
+Lr = Annotated[float | None, typer.Option(**within(TrainConfig, "lr"),
+                                          help="Initial learning rate (default: the recipe's).")]
+LrMin = Annotated[float | None, typer.Option(**within(TrainConfig, "lr_min"),
+                                             help="Final learning rate, <= --lr (default: the recipe's).")]
+BatchSize = Annotated[int | None, typer.Option(**within(TrainConfig, "batch_size"),
+                                               help="Batch size (default: the recipe's).")]
+Aug = Annotated[int | None, typer.Option("--aug", **within(TrainConfig, "aug_multiplier"),
+                                         help="Augmentation multiplier: passes per epoch, freshly augmented "
+                                         "(default: the recipe's).")]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
 
-def _recipe_overrides(epochs, lr, lr_min, batch_size, aug, device) -> dict:
-    given = {"epochs": epochs, "lr": lr, "lr_min": lr_min, "batch_size": batch_size, "aug_multiplier": aug}
-    return {**{k: v for k, v in given.items() if v is not None}, "device": device}
+
+# --- option groups -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ArchOptions:
+    """The architecture options of `cost` and `train`: five fields, or an architecture file."""
+
+    backbone: Backbone = ArchConfig.backbone
+    backbone_width: BackboneWidth = ArchConfig.backbone_width
+    head_depth: HeadDepth = ArchConfig.head_depth
+    head_width: HeadWidth = ArchConfig.head_width
+    input_size: InputSize = ArchConfig.input_size
+    arch_file: ArchFile = None
+
+    def arch(self) -> ArchConfig:
+        from nas.deploy.spec import ArchSpec
+
+        if self.arch_file is not None:
+            return ArchSpec.load(self.arch_file).arch
+        return ArchConfig(self.backbone, self.backbone_width, self.head_depth, self.head_width, self.input_size)
+
+
+@dataclass(frozen=True)
+class RetrainOptions:
+    """What `retrain` and `fidelity` share: the data a full training uses and its recipe overrides.
+    The data defaults are `DataSpec()`'s, restated like `DATA_BOUNDS`."""
+
+    data: DataOpt = "synthetic"
+    train_images: TrainImages = 20000
+    val_images: ValImages = 2000
+    test_images: TestImages = 2000
+    data_seed: DataSeed = 0
+    fmt: FormatOpt = "auto"
+    max_bad: MaxBad = 0.01
+    epochs: Epochs = None
+    lr: Lr = None
+    lr_min: LrMin = None
+    batch_size: BatchSize = None
+    device: Device = TrainConfig.device
+    cache_dir: CacheDir = None
+
+    def data_spec(self) -> DataSpec:
+        from nas.data.spec import DataSpec
+
+        return DataSpec(self.data, seed=self.data_seed, format=self.fmt, max_bad=self.max_bad,
+                        train_images=self.train_images, val_images=self.val_images, test_images=self.test_images)
+
+    def recipe_overrides(self, aug: int | None = None) -> dict[str, Any]:
+        """The recipe fields given on the command line (None = keep the recipe's), plus the device."""
+        given = {"epochs": self.epochs, "lr": self.lr, "lr_min": self.lr_min, "batch_size": self.batch_size,
+                 "aug_multiplier": aug}
+        return {**{k: v for k, v in given.items() if v is not None}, "device": self.device}
+
+
+def with_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Let `command` take option groups (dataclass-typed parameters): Typer sees their fields as
+    plain options, the command gets the dataclass."""
+    signature = inspect.signature(command, eval_str=True)
+    params: list[inspect.Parameter] = []
+    groups: dict[str, type] = {}
+    for p in signature.parameters.values():
+        if dataclasses.is_dataclass(p.annotation):
+            groups[p.name] = p.annotation
+            params += _group_params(p.annotation)
+        else:
+            params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+    names = [p.name for p in params]
+    if len(set(names)) != len(names):
+        raise TypeError(f"{command.__name__}: an option group repeats a parameter name")
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        for name, cls in groups.items():
+            kwargs[name] = cls(**{f.name: kwargs.pop(f.name) for f in dataclasses.fields(cls)})
+        return command(**kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
+def _group_params(cls: type) -> list[inspect.Parameter]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    return [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
+            for f in dataclasses.fields(cls)]

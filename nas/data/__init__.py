@@ -1,19 +1,21 @@
-"""Datasets: the in-memory `KeypointDataset` and the sources that produce it."""
+"""Datasets: the in-memory `KeypointDataset`, what a run trains on (`DataSpec`) and the loaders.
+`KeypointDataset` loads on first use, so reading a `DataSpec` (a search space, a CLI option) does
+not import torch."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from nas.data.dataset import NUM_KEYPOINTS, KeypointDataset
+from nas.data.spec import SYNTHETIC, DataSpec
 
 if TYPE_CHECKING:
+    from nas.data.dataset import KeypointDataset
     from nas.data.synth import SynthConfig
 
 __all__ = [
-    "KeypointDataset", "NUM_KEYPOINTS", "SYNTHETIC", "load_synthetic", "load_parts", "load_for_space", "load_splits",
+    "DataSpec", "KeypointDataset", "NUM_KEYPOINTS", "SYNTHETIC", "load_synthetic", "load_parts", "load_for_space",
+    "load_splits",
 ]
 
 
@@ -27,14 +29,23 @@ def load_synthetic(
 ) -> KeypointDataset:
     """The built-in procedurally rendered hand set (cached on disk), as a KeypointDataset.
     `config` changes the renderer's distribution (default: `SynthConfig()`)."""
-    from nas.data.synth import synthetic_dataset
+    from nas.data.synthetic import synthetic_dataset
 
     images, keypoints, visibility = synthetic_dataset(count, size, seed, cache_dir=cache_dir, progress=progress,
                                                       config=config)
+    from nas.data.dataset import KeypointDataset
+
     return KeypointDataset.from_numpy(images, keypoints, visibility)
 
 
-SYNTHETIC = "synthetic"
+def __getattr__(name: str) -> Any:
+    if name in ("KeypointDataset", "NUM_KEYPOINTS"):
+        from nas.data import dataset
+
+        return getattr(dataset, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _VAL_SEED_OFFSET = 1_000_003  # validation images come from a disjoint seed stream
 _TEST_SEED_OFFSET = 2_000_029  # test images: a third disjoint stream
 
@@ -52,16 +63,18 @@ def _synthetic_parts(counts: dict[str, int], size: int, seed: int, cache_dir, pr
     return parts
 
 
-def _dataset_parts(source: str, counts: dict[str, int], size: int, seed: int, cache_dir, progress: Progress | None,
-                   fmt: str, max_bad: float, on_format) -> dict[str, KeypointDataset]:
+def _dataset_parts(data: DataSpec, counts: dict[str, int], size: int, cache_dir, progress: Progress | None,
+                   on_format) -> dict[str, KeypointDataset]:
     """Seeded subsets of the dataset's deterministic train/val/test split (all of a part when it is smaller)."""
     import numpy as np
+    import torch
 
     from nas.data.loader import load_dataset, split_indices
 
-    loaded = load_dataset(source, fmt, size, cache_dir, max_bad, progress=progress, on_format=on_format)
-    idx = split_indices(loaded.splits, seed)
-    rng = np.random.default_rng(seed)
+    loaded = load_dataset(data.source, data.format, size, cache_dir, data.max_bad, progress=progress,
+                          on_format=on_format)
+    idx = split_indices(loaded.splits, data.seed)
+    rng = np.random.default_rng(data.seed)
     parts = {}
     for name, count in counts.items():
         chosen = np.sort(rng.permutation(idx[name])[:count])
@@ -70,58 +83,50 @@ def _dataset_parts(source: str, counts: dict[str, int], size: int, seed: int, ca
 
 
 def load_parts(
-    source: str,
+    data: DataSpec,
     counts: dict[str, int],
     size: int,
-    seed: int = 0,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
     synth: SynthConfig | None = None,
-    fmt: str = "auto",
-    max_bad: float = 0.01,
     on_format: Callable[[str, int], None] | None = None,
 ) -> dict[str, KeypointDataset]:
     """Deterministic, disjoint parts ('train', 'val', 'test' -> image count) at `size` pixels.
 
-    `source` is 'synthetic' (the built-in renderer: one seed stream per part) or a dataset path
-    (`fmt` auto|csv|freihand|coco|panoptic; its own split where it defines one, else a seeded
+    `data.source` is 'synthetic' (the built-in renderer: one seed stream per part) or a dataset path
+    (`data.format` auto|csv|freihand|coco|panoptic; its own split where it defines one, else a seeded
     80/10/10 split; a part smaller than asked is used whole).
     """
-    if source == SYNTHETIC:
-        return _synthetic_parts(counts, size, seed, cache_dir, progress, synth)
-    return _dataset_parts(source, counts, size, seed, cache_dir, progress, fmt, max_bad, on_format)
+    if data.synthetic:
+        return _synthetic_parts(counts, size, data.seed, cache_dir, progress, synth)
+    return _dataset_parts(data, counts, size, cache_dir, progress, on_format)
 
 
 def load_for_space(
-    source: str,
+    data: DataSpec,
     train_images: int,
     val_images: int,
     size: int,
-    seed: int = 0,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
     synth: SynthConfig | None = None,
-    **kwargs,
+    on_format: Callable[[str, int], None] | None = None,
 ) -> tuple[KeypointDataset, KeypointDataset]:
-    """(train, validation) sets for a search at `size` pixels from `source` (see `load_parts`)."""
-    parts = load_parts(source, {"train": train_images, "val": val_images}, size, seed, cache_dir, progress, synth,
-                       **kwargs)
+    """(train, validation) sets for a search at `size` pixels (see `load_parts`); the counts are the
+    proxy budget's, not `data`'s full-training ones."""
+    parts = load_parts(data, {"train": train_images, "val": val_images}, size, cache_dir, progress, synth, on_format)
     return parts["train"], parts["val"]
 
 
 def load_splits(
-    source: str,
-    train_images: int,
-    val_images: int,
-    test_images: int,
+    data: DataSpec,
     size: int,
-    seed: int = 0,
     cache_dir: str | Path | None = None,
     progress: Progress | None = None,
-    **kwargs,
+    on_format: Callable[[str, int], None] | None = None,
 ) -> tuple[KeypointDataset, KeypointDataset, KeypointDataset]:
-    """(train, validation, test) for a full training; train and validation are the images
-    `load_for_space` gives for the same seed and counts."""
-    parts = load_parts(source, {"train": train_images, "val": val_images, "test": test_images}, size, seed,
-                       cache_dir, progress, **kwargs)
+    """(train, validation, test) of `data`'s counts for a full training; train and validation are the
+    images `load_for_space` gives for the same data and counts."""
+    counts = {"train": data.train_images, "val": data.val_images, "test": data.test_images}
+    parts = load_parts(data, counts, size, cache_dir, progress, on_format=on_format)
     return parts["train"], parts["val"], parts["test"]

@@ -55,17 +55,6 @@ class KeypointDataset:
         scale = None if self.scale is None else self.scale[index]
         return KeypointDataset(self.images[index], self.keypoints[index], self.visibility[index], scale)
 
-    def split(self, fractions: tuple[float, ...], seed: int = 0) -> tuple[KeypointDataset, ...]:
-        """Deterministic random split by `seed` into parts of the given fractions (the last takes the rest)."""
-        n = len(self)
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-        parts, start = [], 0
-        for i, f in enumerate(fractions):
-            stop = n if i == len(fractions) - 1 else start + int(round(f * n))
-            parts.append(self.subset(perm[start:stop]))
-            start = stop
-        return tuple(parts)
-
     def to(self, device: torch.device | str) -> KeypointDataset:
         scale = None if self.scale is None else self.scale.to(device)
         return KeypointDataset(self.images.to(device), self.keypoints.to(device), self.visibility.to(device), scale)

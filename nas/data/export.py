@@ -19,7 +19,7 @@ def write_synthetic_csv(out: str | Path, count: int, size: int = 224, seed: int 
                         progress: Callable[[int], None] | None = None) -> Path:
     """Render `count` hands and write out/images/%06d.png and out/labels.csv (written last, atomically,
     so a folder with labels.csv is complete)."""
-    from nas.data.synth import synthetic_dataset
+    from nas.data.synthetic import synthetic_dataset
 
     out = Path(out)
     images, keypoints, visibility = synthetic_dataset(count, size, seed)

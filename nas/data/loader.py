@@ -9,18 +9,15 @@
   hashes the records (image paths, sizes, modification times, keypoints, boxes), the input size
   and the loader version, so a changed file rebuilds the cache. The folder is written under a
   temporary name and renamed when complete: a killed first run leaves nothing a second run trusts.
-- Decoding runs in worker processes (all cores by default). Unreadable images are skipped,
-  counted and listed in `<cache>/datasets/<key>/skipped.log`; more than `max_bad` of them (default
-  1%) fails the load.
+- Decoding runs in worker processes (all cores by default), each writing its pixels straight into
+  the entry's memory-mapped image file. Unreadable images are skipped, counted and listed in
+  `<cache>/datasets/<key>/skipped.log`; more than `max_bad` of them (default 1%) fails the load.
 """
 from __future__ import annotations
 
 import hashlib
-import json
-import multiprocessing as mp
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +26,10 @@ import cv2
 import numpy as np
 import torch
 
+from nas.data.cache import Entry, build_entry, cache_root, create_rows, open_rows, read_entry, write_meta
 from nas.data.dataset import NUM_KEYPOINTS, KeypointDataset
+from nas.data.formats import read_records
+from nas.data.parallel import Chunk, chunks, run_chunks
 from nas.data.records import SPLITS, HandRecord
 from nas.errors import DataError
 
@@ -125,105 +125,109 @@ def _cache_key(records: list[HandRecord], size: int, fmt: str) -> str:
     return h.hexdigest()[:24]
 
 
-_WORK: dict[str, object] = {}
+def _columns(size: int) -> dict[str, tuple[tuple[int, ...], type]]:
+    return {"images": ((3, size, size), np.uint8), "keypoints": ((NUM_KEYPOINTS, 2), np.float32),
+            "visibility": ((NUM_KEYPOINTS,), np.uint8), "scale": ((), np.float32), "origin": ((2,), np.float32)}
 
 
-def _decode_chunk(args: tuple[int, int]) -> tuple[int, list]:
-    """Decode records [start, stop); pixels go straight into the shared memory map (a forked
-    worker inherits the parent's MAP_SHARED mapping), only the small per-image values come back."""
-    start, stop = args
-    records, size, images = _WORK["records"], _WORK["size"], _WORK["images"]
+_RAW = "images.raw"  # every record's pixels, before unreadable ones are dropped
+
+
+def _decode_chunk(chunk: Chunk[tuple[list[HandRecord], int, Path]]) -> list:
+    """Worker entry point: decode the chunk's records; pixels go straight into the shared raw image
+    file, only the small per-image values (or why an image failed) come back."""
+    records, size, folder = chunk.payload
+    images = open_rows(folder, _RAW)
     out = []
-    for i in range(start, stop):
-        r = decode_record(records[i], size)
+    for i, rec in enumerate(records, start=chunk.start):
+        r = decode_record(rec, size)
         if not isinstance(r, str):
             images[i] = r[0]
-            r = (None, *r[1:])
+            r = r[1:]
         out.append(r)
-    return start, out
+    images.flush()
+    return out
 
 
-def _open(folder: Path) -> dict[str, np.ndarray] | None:
-    try:
-        meta = json.loads((folder / "meta.json").read_text())
-        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="c" if name == "images" else None)
-                  for name in ("images", "keypoints", "visibility", "scale", "origin")}
-    except (OSError, ValueError):
-        return None
-    n = meta.get("count")
-    if any(len(a) != n for a in arrays.values()):
-        return None
-    arrays["meta"] = meta
-    return arrays
+@dataclass
+class _Decoded:
+    """Per-record results gathered in the parent while workers decode."""
+
+    keypoints: np.ndarray
+    visibility: np.ndarray
+    scale: np.ndarray
+    origin: np.ndarray
+    ok: np.ndarray
+    bad: list[str]
+
+    @classmethod
+    def empty(cls, n: int) -> _Decoded:
+        return cls(np.zeros((n, NUM_KEYPOINTS, 2), np.float32), np.zeros((n, NUM_KEYPOINTS), np.uint8),
+                   np.zeros(n, np.float32), np.zeros((n, 2), np.float32), np.zeros(n, bool), [])
+
+    def store(self, chunk: Chunk, results: list) -> None:
+        for i, (rec, r) in enumerate(zip(chunk.payload[0], results), start=chunk.start):
+            if isinstance(r, str):
+                self.bad.append(f"{rec.image}\t{rec.ref}\t{r}")
+                continue
+            self.keypoints[i], self.visibility[i], self.scale[i], self.origin[i, 0], self.origin[i, 1] = r
+            self.ok[i] = True
+
+
+def _decode_all(tmp: Path, records: list[HandRecord], size: int, workers: int,
+                progress: Callable[[int], None] | None) -> _Decoded:
+    n = len(records)
+    create_rows(tmp, _RAW, n, (3, size, size), np.uint8).flush()
+    decoded = _Decoded.empty(n)
+    jobs = chunks(n, _CHUNK, lambda start, stop: (records[start:stop], size, tmp))
+    run_chunks(_decode_chunk, jobs, workers, decoded.store, progress)
+    return decoded
+
+
+def _check_skipped(tmp: Path, folder: Path, decoded: _Decoded, max_bad: float) -> None:
+    """Write skipped.log; DataError (naming a copy of it kept beside the cache) when too many failed."""
+    n, bad = len(decoded.ok), decoded.bad
+    log = tmp / "skipped.log"
+    log.write_text("".join(line + "\n" for line in bad))
+    if len(bad) > max_bad * n:
+        kept = folder.parent / f"{folder.name}.skipped.log"
+        shutil.copyfile(log, kept)
+        raise DataError(f"{len(bad)} of {n} images could not be read ({100 * len(bad) / n:.1f}%, more than the "
+                        f"allowed {100 * max_bad:g}%); they are listed in {kept}")
+
+
+def _save(tmp: Path, decoded: _Decoded, records: list[HandRecord], size: int, fmt: str) -> None:
+    """The entry's arrays and meta, for the readable images only."""
+    good = np.flatnonzero(decoded.ok)
+    if len(good) == len(records):
+        os.replace(tmp / f"{_RAW}.npy", tmp / "images.npy")
+    else:
+        raw, final = open_rows(tmp, _RAW), create_rows(tmp, "images", len(good), (3, size, size), np.uint8)
+        for i in range(0, len(good), 1024):
+            final[i:i + 1024] = raw[good[i:i + 1024]]
+        final.flush()
+        del raw, final
+        os.unlink(tmp / f"{_RAW}.npy")
+    for name in ("keypoints", "visibility", "scale", "origin"):
+        np.save(tmp / f"{name}.npy", getattr(decoded, name)[good])
+    write_meta(tmp, int(len(good)), format=fmt, size=size, skipped=len(decoded.bad),
+               refs=[records[i].ref or str(records[i].image) for i in good], splits=[records[i].split for i in good])
 
 
 def _build(folder: Path, records: list[HandRecord], size: int, fmt: str, workers: int, max_bad: float,
            progress: Callable[[int], None] | None) -> None:
-    n = len(records)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        images = np.lib.format.open_memmap(tmp / "images.raw.npy", "w+", np.uint8, (n, 3, size, size))
-        kps = np.zeros((n, NUM_KEYPOINTS, 2), np.float32)
-        vis = np.zeros((n, NUM_KEYPOINTS), np.uint8)
-        scale = np.zeros(n, np.float32)
-        origin = np.zeros((n, 2), np.float32)
-        ok = np.zeros(n, bool)
-        bad: list[str] = []
-        chunks = [(i, min(n, i + _CHUNK)) for i in range(0, n, _CHUNK)]
-        done = 0
+    """Decode every record into a new cache entry (renamed into place only when complete)."""
+    with build_entry(folder, _columns(size)) as tmp:
+        decoded = _decode_all(tmp, records, size, workers, progress)
+        _check_skipped(tmp, folder, decoded, max_bad)
+        _save(tmp, decoded, records, size, fmt)
 
-        def store(start: int, results: list) -> None:
-            nonlocal done
-            for j, r in enumerate(results):
-                i = start + j
-                if isinstance(r, str):
-                    bad.append(f"{records[i].image}\t{records[i].ref}\t{r}")
-                    continue
-                _, kps[i], vis[i], scale[i], origin[i, 0], origin[i, 1] = r
-                ok[i] = True
-            done += len(results)
-            if progress is not None:
-                progress(done)
 
-        _WORK.update(records=records, size=size, images=images)
-        try:
-            if workers > 1 and n > _CHUNK:
-                with mp.get_context("fork").Pool(workers) as pool:
-                    for start, results in pool.imap_unordered(_decode_chunk, chunks):
-                        store(start, results)
-            else:
-                for c in chunks:
-                    store(*_decode_chunk(c))
-        finally:
-            _WORK.clear()
-        log = tmp / "skipped.log"
-        log.write_text("".join(line + "\n" for line in bad))
-        if len(bad) > max_bad * n:
-            kept = folder.parent / f"{folder.name}.skipped.log"
-            shutil.copyfile(log, kept)
-            raise DataError(f"{len(bad)} of {n} images could not be read ({100 * len(bad) / n:.1f}%, more than the "
-                            f"allowed {100 * max_bad:g}%); they are listed in {kept}")
-        good = np.flatnonzero(ok)
-        final = np.lib.format.open_memmap(tmp / "images.npy", "w+", np.uint8, (len(good), 3, size, size))
-        for i in range(0, len(good), 1024):
-            final[i:i + 1024] = images[good[i:i + 1024]]
-        final.flush()
-        del final
-        os.unlink(tmp / "images.raw.npy")
-        for name, arr in (("keypoints", kps), ("visibility", vis), ("scale", scale), ("origin", origin)):
-            np.save(tmp / f"{name}.npy", arr[good])
-        meta = {"count": int(len(good)), "format": fmt, "size": size, "skipped": len(bad),
-                "refs": [records[i].ref or str(records[i].image) for i in good],
-                "splits": [records[i].split for i in good]}
-        (tmp / "meta.json").write_text(json.dumps(meta))
-        if folder.exists():  # a concurrent builder finished first: keep theirs
-            shutil.rmtree(tmp)
-            return
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+def _open(folder: Path, size: int) -> Entry | None:
+    entry = read_entry(folder, _columns(size))
+    if entry is None or not {"refs", "splits", "skipped"} <= entry[1].keys():
+        return None
+    return entry
 
 
 def load_dataset(path: str | Path, fmt: str = "auto", size: int = 224, cache_dir: str | Path | None = None,
@@ -233,31 +237,29 @@ def load_dataset(path: str | Path, fmt: str = "auto", size: int = 224, cache_dir
     """Read `path` in format `fmt` (auto-detected by default), decode/crop/resize every hand to `size`
     (cached), and return it. `progress(done, total)` reports decoding; `on_format(format, records)`
     says which format was chosen and how many hands it lists."""
-    from nas.data.formats.detect import read_records
-    from nas.data.synth import default_cache_dir
-
-    path = Path(path)
     if not 0 <= max_bad < 1:
         raise DataError(f"max_bad: {max_bad} must be in [0, 1)")
-    fmt, records = read_records(path, fmt)
+    fmt, records = read_records(Path(path), fmt)
     if on_format is not None:
         on_format(fmt, len(records))
-    root = Path(cache_dir) if cache_dir is not None else Path(os.environ.get("HANDKP_CACHE") or default_cache_dir())
-    folder = root / "datasets" / f"{fmt}-{size}-{_cache_key(records, size, fmt)}"
-    arrays = _open(folder)
-    from_cache = arrays is not None
-    if arrays is None:
-        total = len(records)
+    folder = cache_root(cache_dir) / "datasets" / f"{fmt}-{size}-{_cache_key(records, size, fmt)}"
+    entry = _open(folder, size)
+    from_cache = entry is not None
+    total = len(records)
+    if entry is None:
         cb = None if progress is None else (lambda done: progress(done, total))
         _build(folder, records, size, fmt, workers or os.cpu_count() or 1, max_bad, cb)
-        arrays = _open(folder)
-        if arrays is None:
+        entry = _open(folder, size)
+        if entry is None:
             raise DataError(f"{folder}: the dataset cache just written cannot be read back")
     elif progress is not None:
-        progress(len(records), len(records))
-    meta = arrays["meta"]
-    data = KeypointDataset(torch.from_numpy(arrays["images"]), torch.from_numpy(arrays["keypoints"]),
-                           torch.from_numpy(arrays["visibility"]), torch.from_numpy(arrays["scale"]))
+        progress(total, total)
+    return _loaded(entry, fmt, folder, from_cache)
+
+
+def _loaded(entry: Entry, fmt: str, folder: Path, from_cache: bool) -> LoadedDataset:
+    arrays, meta = entry
+    data = KeypointDataset(*(torch.from_numpy(arrays[k]) for k in ("images", "keypoints", "visibility", "scale")))
     return LoadedDataset(data, arrays["scale"], arrays["origin"], meta["refs"], meta["splits"], fmt, folder,
                          meta["skipped"], from_cache)
 

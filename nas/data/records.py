@@ -5,7 +5,7 @@ resizing and caching are shared (`nas/data/loader.py`), so every format gets the
 cache and bad-image handling.
 
 Coordinates are continuous original-image pixels, pixel column j covering [j, j+1) (values are
-taken from the files as given). Keypoint order is the 21-point convention of DESIGN.md: 0 wrist;
+taken from the files as given). Keypoint order is the common 21-point hand convention: 0 wrist;
 1-4 thumb CMC, MCP, IP, tip; 5-8 index MCP..tip; 9-12 middle; 13-16 ring; 17-20 little.
 """
 from __future__ import annotations

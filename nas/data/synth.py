@@ -1,4 +1,4 @@
-"""Built-in procedural synthetic hand dataset.
+"""The procedural hand renderer behind the built-in synthetic dataset (cached by `nas.data.synthetic`).
 
 Each image is a 3D hand skeleton (21 keypoints, realistic bone proportions, random
 flexion, splay, handedness and 3D orientation) projected with a pinhole camera and
@@ -8,38 +8,20 @@ images can be rendered in any order, chunking or process and still match exactly
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
-import contextlib
-import hashlib
-import json
-import multiprocessing
-import os
-import tempfile
-import zipfile
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
-from typing import BinaryIO
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from nas.errors import ConfigError, DataError
+from nas.errors import ConfigError
 
-__all__ = [
-    "RENDER_VERSION",
-    "SynthConfig",
-    "render_batch",
-    "synthetic_dataset",
-    "default_cache_dir",
-]
+__all__ = ["RENDER_VERSION", "SynthConfig", "render_batch", "check_int"]
 
 RENDER_VERSION = 1
 """Bump whenever rendering changes, so stale caches are not reused."""
 
 NUM_KEYPOINTS = 21
 MIN_SIZE, MAX_SIZE = 16, 1024
-_CHUNK = 256
 _SHIFT = 4  # cv2 fixed-point bits: sub-pixel accurate drawing
 _FP = float(1 << _SHIFT)
 _AA = cv2.LINE_AA
@@ -550,7 +532,7 @@ def _render_one(seed: int, index: int, size: int, cfg: SynthConfig) -> tuple[np.
 # ---------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------
-def _check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
+def check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
     """An integer argument within [lo, hi]; bools and floats are rejected as likely mistakes."""
     ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
     if not ok or value < lo or (hi is not None and value > hi):
@@ -567,8 +549,8 @@ def render_batch(count: int, size: int, seed: int, start: int = 0, config: Synth
     (x, y; pixel column j spans [j, j+1)), visibility uint8 (N, 21): 2 visible,
     1 inside the image but occluded, 0 outside the image.
     """
-    count, size = _check_int("count", count, 0), _check_int("size", size, MIN_SIZE, MAX_SIZE)
-    seed, start = _check_int("seed", seed, 0), _check_int("start", start, 0)
+    count, size = check_int("count", count, 0), check_int("size", size, MIN_SIZE, MAX_SIZE)
+    seed, start = check_int("seed", seed, 0), check_int("start", start, 0)
     cfg = config or SynthConfig()
     images = np.empty((count, 3, size, size), np.uint8)
     kps = np.empty((count, NUM_KEYPOINTS, 2), np.float32)
@@ -582,138 +564,3 @@ def render_batch(count: int, size: int, seed: int, start: int = 0, config: Synth
     finally:
         cv2.setNumThreads(threads)
     return images, kps, vis
-
-
-def default_cache_dir() -> Path:
-    """$HANDKP_CACHE if set, else ~/.cache/handkp-search."""
-    env = os.environ.get("HANDKP_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "handkp-search"
-
-
-def _cache_path(cache_dir: Path, count: int, size: int, seed: int, cfg: SynthConfig) -> Path:
-    key = json.dumps({"count": count, "size": size, "seed": seed, "version": RENDER_VERSION,
-                      "config": asdict(replace(cfg, size=size))}, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return cache_dir / f"synth-{size}px-n{count}-s{seed}-{digest}.npz"
-
-
-def _load(path: Path, count: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The cached arrays, or None when the file is missing, truncated or malformed."""
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = z["images"], z["keypoints"], z["visibility"]
-    except (OSError, ValueError, KeyError, EOFError, RuntimeError, zipfile.BadZipFile):
-        return None
-    want = [((count, 3, size, size), np.uint8), ((count, NUM_KEYPOINTS, 2), np.float32),
-            ((count, NUM_KEYPOINTS), np.uint8)]
-    if any(a.shape != s or a.dtype != d for a, (s, d) in zip(arrays, want)):
-        return None
-    return arrays
-
-
-def _open_temp(path: Path) -> tuple[BinaryIO, str]:
-    """Create the temp file up front, so an unwritable cache fails before any rendering."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        return os.fdopen(fd, "wb"), tmp
-    except OSError as e:
-        raise DataError(f"cannot write to cache directory {path.parent}: {e}") from e
-
-
-def _write(f: BinaryIO, arrays: tuple[np.ndarray, np.ndarray, np.ndarray], path: Path) -> None:
-    """Write the arrays uncompressed (fast to load) and force them to disk."""
-    try:
-        np.savez(f, images=arrays[0], keypoints=arrays[1], visibility=arrays[2])
-        f.flush()
-        os.fsync(f.fileno())
-    except OSError as e:
-        raise DataError(f"cannot write cache file {path}: {e}") from e
-
-
-def _render_chunk(args: tuple[int, int, int, int, SynthConfig]) -> tuple[int, tuple[np.ndarray, ...]]:
-    """Worker entry point (top level, so it pickles under spawn)."""
-    start, count, size, seed, cfg = args
-    return start, render_batch(count, size, seed, start=start, config=cfg)
-
-
-def _render_all(count: int, size: int, seed: int, cfg: SynthConfig, workers: int,
-                progress: Callable[[int], None] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Render in chunks, in-process or in a process pool; same arrays either way."""
-    out = (np.empty((count, 3, size, size), np.uint8), np.empty((count, NUM_KEYPOINTS, 2), np.float32),
-           np.empty((count, NUM_KEYPOINTS), np.uint8))
-    jobs = [(s, min(_CHUNK, count - s), size, seed, cfg) for s in range(0, count, _CHUNK)]
-    done = 0
-
-    def store(start: int, parts: tuple[np.ndarray, ...]) -> None:
-        nonlocal done
-        for dst, src in zip(out, parts):
-            dst[start:start + len(src)] = src
-        done += len(parts[0])
-        if progress is not None:
-            progress(done)
-
-    workers = min(workers, len(jobs))
-    if workers <= 1:
-        for job in jobs:
-            store(*_render_chunk(job))
-        return out
-    # fork where the platform has it: workers only run numpy/cv2, and unlike spawn it does not
-    # re-import the caller's __main__ (a user script without a main guard would crash)
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        for fut in cf.as_completed([pool.submit(_render_chunk, job) for job in jobs]):
-            store(*fut.result())
-    return out
-
-
-def _cache_folder(cache_dir: str | os.PathLike | None) -> Path:
-    """The cache folder, created if needed; DataError (naming it) when that fails."""
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DataError(f"cannot create cache directory {folder}: {e}") from e
-    return folder
-
-
-def _render_to_cache(path: Path, count: int, size: int, seed: int, cfg: SynthConfig, workers: int,
-                     progress: Callable[[int], None] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Render, write a temp file beside `path`, then os.replace it: a killed run never
-    leaves a file under the trusted name."""
-    f, tmp = _open_temp(path)
-    try:
-        with f:
-            arrays = _render_all(count, size, seed, cfg, workers, progress)
-            _write(f, arrays, path)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise DataError(f"cannot write cache file {path}: {e}") from e
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    return arrays
-
-
-def synthetic_dataset(count: int, size: int, seed: int = 0, cache_dir: str | os.PathLike | None = None,
-                      workers: int | None = None, progress: Callable[[int], None] | None = None,
-                      config: SynthConfig | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Images 0..count-1 of `seed`, the same arrays as render_batch(count, size, seed), cached
-    as one uncompressed .npz keyed by (count, size, seed, config, RENDER_VERSION).
-
-    workers: processes for rendering (default os.cpu_count(); 1 renders in-process).
-    progress: called with the number of images finished so far (once with `count` on a hit).
-    """
-    count, size = _check_int("count", count, 1), _check_int("size", size, MIN_SIZE, MAX_SIZE)
-    seed = _check_int("seed", seed, 0)
-    workers = (os.cpu_count() or 1) if workers is None else _check_int("workers", workers, 1)
-    cfg = config or SynthConfig()
-    path = _cache_path(_cache_folder(cache_dir), count, size, seed, cfg)
-    cached = _load(path, count, size)
-    if cached is None:
-        return _render_to_cache(path, count, size, seed, cfg, workers, progress)
-    if progress is not None:
-        progress(count)
-    return cached

@@ -16,6 +16,7 @@ from torch import nn
 
 from nas.errors import NasError
 from nas.io import write_bytes_atomic
+from nas.keypoints.decoding import decode, decoder_name
 from nas.model.network import HEATMAP_STRIDE
 from nas.training.checkpoint import load_trained_model
 from nas.training.evaluation import predict_keypoints
@@ -31,6 +32,9 @@ class ExportError(NasError):
 
 @dataclass(frozen=True)
 class OnnxCheck:
+    """onnxruntime vs torch on one random batch; `ok` when both differences are within tolerance."""
+
+    path: Path
     batch: int
     max_abs_heatmap_diff: float
     max_keypoint_diff_px: float
@@ -41,6 +45,15 @@ class OnnxCheck:
     def ok(self) -> bool:
         return (self.max_abs_heatmap_diff <= self.heatmap_tolerance
                 and self.max_keypoint_diff_px <= self.keypoint_tolerance_px)
+
+    def raise_if_failed(self) -> OnnxCheck:
+        """ExportError when the exported model disagrees with torch (a file not to deploy)."""
+        if not self.ok:
+            raise ExportError(
+                f"{self.path}: onnxruntime output differs from torch beyond tolerance (max |heatmap diff| "
+                f"{self.max_abs_heatmap_diff:.2e} vs {self.heatmap_tolerance:g}, max keypoint diff "
+                f"{self.max_keypoint_diff_px:.2e} px vs {self.keypoint_tolerance_px:g})")
+        return self
 
 
 def onnxruntime_available() -> bool:
@@ -61,7 +74,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path) -> tuple[Path, nn.Modul
     size = ckpt.arch.input_size
     meta = {
         "handkp.arch": ckpt.arch.to_json(), "handkp.input": f"images float32 Nx3x{size}x{size} RGB in [0,1]",
-        "handkp.decoder": "argmax" if ckpt.recipe.loss == "mse" else "soft_argmax",
+        "handkp.decoder": decoder_name(ckpt.recipe.loss),
         "handkp.heatmap_stride": str(HEATMAP_STRIDE), "handkp.loss": ckpt.recipe.loss,
     }
     out = Path(out)
@@ -88,7 +101,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path) -> tuple[Path, nn.Modul
 def check_onnx(onnx_path: str | Path, model: nn.Module, input_size: int, loss: str, batch: int = 3,
                seed: int = 0) -> OnnxCheck:
     """Run the ONNX file in onnxruntime and torch on the same random batch (batch != the export's 2,
-    so the dynamic axis is exercised); compare heatmaps and decoded keypoints."""
+    so the dynamic axis is exercised); compare heatmaps and decoded keypoints. The result decides:
+    `check_onnx(...).raise_if_failed()` raises ExportError when they disagree."""
     import onnxruntime as ort
 
     gen = torch.Generator().manual_seed(seed)
@@ -100,16 +114,7 @@ def check_onnx(onnx_path: str | Path, model: nn.Module, input_size: int, loss: s
     with torch.no_grad():
         heat_torch = model(x)
         kp_torch = predict_keypoints(model, images, loss)
-    kp_ort = _decode(heat_ort, loss)
+    kp_ort = decode(heat_ort, loss, HEATMAP_STRIDE)
     return OnnxCheck(
-        batch, float((heat_ort - heat_torch).abs().max()), float((kp_ort - kp_torch).abs().max()),
+        Path(onnx_path), batch, float((heat_ort - heat_torch).abs().max()), float((kp_ort - kp_torch).abs().max()),
     )
-
-
-def _decode(heatmaps: torch.Tensor, loss: str) -> torch.Tensor:
-    from nas.keypoints.heatmap import decode_argmax, soft_argmax
-
-    if loss == "mse":
-        return decode_argmax(heatmaps, HEATMAP_STRIDE)
-    return soft_argmax(heatmaps, HEATMAP_STRIDE)[0]
-

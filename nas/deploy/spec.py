@@ -4,34 +4,24 @@ full recipe), so users can write their own.
 
     # handkp-search architecture file
     arch: {backbone: mobilenetv3_small, backbone_width: 0.75, head_depth: 2, ...}
-    recipe: {epochs: 20, lr: 0.0005, lr_min: 5.0e-05, aug_multiplier: 7, ...}
+    recipe: {epochs: 20, lr: ..., lr_min: ..., aug_multiplier: 7, ...}   (nas.training.recipe.full_recipe)
     source: {study: quick, trial: 5, proxy_score: ..., ...}
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from nas.config import read_yaml
-from nas.errors import ConfigError
+from nas.config import FieldError, check_keys, from_mapping, in_section, read_yaml
 from nas.io import write_text_atomic
 from nas.model.arch import ArchConfig
-from nas.training.recipe import TrainConfig
+from nas.training.recipe import FULL_EPOCHS, TrainConfig, full_recipe
 
 __all__ = ["ArchSpec", "full_recipe", "FULL_EPOCHS"]
-
-FULL_EPOCHS = 20
-
-
-def full_recipe(aug_multiplier: int = 7, **overrides: Any) -> TrainConfig:
-    """DESIGN.md's full recipe: Adam, one half cosine 5e-4 -> 5e-5 over aug x steps x epochs, best
-    validation weights; the loss is this project's measured default (dsnt), not the seed's MSE."""
-    base = TrainConfig(epochs=FULL_EPOCHS, batch_size=32, lr=5e-4, lr_min=5e-5, aug_multiplier=aug_multiplier)
-    return replace(base, **overrides)
 
 
 @dataclass(frozen=True)
@@ -52,27 +42,25 @@ class ArchSpec:
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "architecture file") -> ArchSpec:
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{source}: expected a mapping, got {type(data).__name__}")
-        if "arch" not in data:  # a plain ArchConfig file
+        """An architecture file, or a plain ArchConfig mapping (it gets the default full recipe);
+        a partial `recipe:` fills in from the default full recipe."""
+        if isinstance(data, Mapping) and "arch" not in data:  # a plain ArchConfig file
             return cls(ArchConfig.from_dict(data, source))
-        unknown = sorted(set(data) - {"arch", "recipe", "source"})
-        if unknown:
-            raise ConfigError(f"{source}: unknown key {unknown[0]!r} (allowed: arch, recipe, source)")
-        arch = ArchConfig.from_dict(data["arch"], f"{source}: arch")
-        recipe = full_recipe()
-        if data.get("recipe") is not None:
-            recipe = TrainConfig.from_dict({**recipe.to_dict(), **_mapping(data["recipe"], source, "recipe")},
-                                           f"{source}: recipe")
-        prov = data.get("source") or {}
-        return cls(arch, recipe, dict(_mapping(prov, source, "source")))
+        with in_section(source=source):
+            d = check_keys(data, ("arch", "recipe", "source"), what="architecture file")
+            arch = from_mapping(ArchConfig, d["arch"], source, "arch")
+            recipe = full_recipe()
+            if d.get("recipe") is not None:
+                given = _mapping(d["recipe"], "recipe")
+                recipe = from_mapping(TrainConfig, {**recipe.to_dict(), **given}, source, "recipe")
+            return cls(arch, recipe, dict(_mapping(d.get("source") or {}, "source")))
 
     @classmethod
     def load(cls, path: str | Path) -> ArchSpec:
         return cls.from_dict(read_yaml(path, "architecture"), str(path))
 
 
-def _mapping(value: Any, source: str, key: str) -> Mapping[str, Any]:
+def _mapping(value: Any, key: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{source}: {key}: expected a mapping, got {type(value).__name__}")
+        raise FieldError(key, f"expected a mapping, got {type(value).__name__}")
     return value

@@ -8,22 +8,24 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from nas.config import from_mapping, parse_yaml, read_yaml
+from nas.config import bounds, check_fields, choices, from_mapping, parse_yaml, read_yaml
 from nas.errors import ConfigError
 
-__all__ = ["ArchConfig", "BACKBONES", "WIDTH_RANGE", "HEAD_WIDTH_RANGE", "HEAD_DEPTH_RANGE"]
+__all__ = ["ArchConfig", "BACKBONES", "WIDTH_RANGE", "HEAD_WIDTH_RANGE", "HEAD_DEPTH_RANGE", "INPUT_SIZE_RANGE",
+           "STRIDE"]
 
 BACKBONES = ("mobilenetv2", "mobilenetv3_small")
 WIDTH_RANGE = (0.25, 1.5)
 HEAD_WIDTH_RANGE = (0.125, 4.0)
 HEAD_DEPTH_RANGE = (1, 8)
 INPUT_SIZE_RANGE = (32, 1024)
+STRIDE = 16  # the backbone's output stride: input sides must be multiples of it
 
 
 @dataclass(frozen=True)
@@ -39,22 +41,15 @@ class ArchConfig:
         num_keypoints: heatmaps produced (21 for a hand).
     """
 
-    backbone: str = "mobilenetv3_small"
-    backbone_width: float = 1.0
-    head_depth: int = 2
-    head_width: float = 1.0
-    input_size: int = 224
-    num_keypoints: int = 21
+    backbone: str = field(default="mobilenetv3_small", metadata=choices(BACKBONES))
+    backbone_width: float = field(default=1.0, metadata=bounds(*WIDTH_RANGE))
+    head_depth: int = field(default=2, metadata=bounds(*HEAD_DEPTH_RANGE))
+    head_width: float = field(default=1.0, metadata=bounds(*HEAD_WIDTH_RANGE))
+    input_size: int = field(default=224, metadata=bounds(*INPUT_SIZE_RANGE, multiple_of=STRIDE))
+    num_keypoints: int = field(default=21, metadata=bounds(1, 256))
 
     def __post_init__(self) -> None:
-        _check_choice("backbone", self.backbone, BACKBONES)
-        _check_range("backbone_width", self.backbone_width, WIDTH_RANGE, float)
-        _check_range("head_width", self.head_width, HEAD_WIDTH_RANGE, float)
-        _check_range("head_depth", self.head_depth, HEAD_DEPTH_RANGE, int)
-        _check_range("input_size", self.input_size, INPUT_SIZE_RANGE, int)
-        if self.input_size % 16:
-            raise ConfigError(f"input_size: {self.input_size} is not a multiple of 16 (the backbone stride)")
-        _check_range("num_keypoints", self.num_keypoints, (1, 256), int)
+        check_fields(self)
 
     # --- serialisation -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -91,17 +86,3 @@ class ArchConfig:
         """One-line human label, e.g. 'mobilenetv3_small x0.75 | head 2x1.00'."""
         return f"{self.backbone} x{self.backbone_width:.2f} | head {self.head_depth}x{self.head_width:.2f}"
 
-
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
-
-
-def _check_range(name: str, value: Any, bounds: tuple[float, float], kind: type) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name}: {value!r} is not a number")
-    if kind is int and float(value) != int(value):
-        raise ConfigError(f"{name}: {value!r} is not an integer")
-    lo, hi = bounds
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name}: {value!r} is outside [{lo}, {hi}]")

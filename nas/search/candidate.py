@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from nas.data.dataset import KeypointDataset
 from nas.model.arch import ArchConfig
@@ -29,6 +30,16 @@ class CandidateResult:
     @property
     def score(self) -> float:
         return score(self.cost.gflops, self.cost.mparams, self.training.px_error)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able summary (what `handkp-search train --out` writes)."""
+        t = self.training
+        return {
+            "arch": self.arch.to_dict(), "recipe": self.recipe.to_dict(), "cost": self.cost.to_dict(),
+            "px_error": self.px_error, "px_error_is_estimate": self.estimate, "pck": t.pck, "auc": t.auc,
+            "score": self.score, "best_epoch": t.best_epoch, "images_per_s": t.images_per_s,
+            "train_seconds": t.train_seconds, "history": [vars(h) for h in t.history],
+        }
 
 
 def evaluate_candidate(

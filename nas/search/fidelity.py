@@ -20,7 +20,8 @@ from typing import Any
 import optuna
 from scipy import stats
 
-from nas.deploy.retrain import RetrainData, RetrainHooks, retrain
+from nas.data.spec import DataSpec
+from nas.deploy.retrain import RetrainHooks, retrain
 from nas.errors import StudyError
 from nas.search.pick import ranked_trials, spec_for_trial
 
@@ -71,7 +72,7 @@ def correlations(proxy_score, full_score, proxy_px, full_px) -> dict[str, float]
 def run_fidelity(
     study: optuna.Study,
     numbers: list[int],
-    data: RetrainData,
+    data: DataSpec,
     out_root: str | Path,
     recipe_overrides: dict[str, Any] | None = None,
     cache_dir: str | Path | None = None,

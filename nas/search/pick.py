@@ -14,7 +14,7 @@ import pandas as pd
 from nas.deploy.spec import ArchSpec, full_recipe
 from nas.errors import StudyError
 from nas.model.arch import ArchConfig
-from nas.report.page import trials_frame
+from nas.report import trials_frame
 from nas.training.recipe import TrainConfig
 
 __all__ = ["Constraints", "ranked_trials", "pick", "spec_for_trial"]

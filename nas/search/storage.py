@@ -22,9 +22,12 @@ import optuna
 
 from nas.errors import StudyError
 
-__all__ = ["open_storage", "storage_lock", "is_parallel_safe", "JOURNAL_PREFIX", "HEARTBEAT_S", "GRACE_S"]
+__all__ = ["open_storage", "storage_lock", "is_parallel_safe", "JOURNAL_PREFIX", "HEARTBEAT_S", "GRACE_S",
+           "DEFAULT_URL", "DEFAULT_JOURNAL"]
 
 JOURNAL_PREFIX = "journal:///"
+DEFAULT_URL = "sqlite:///reports/studies.db"  # one process; rerunning a command resumes its study
+DEFAULT_JOURNAL = JOURNAL_PREFIX + "reports/studies.journal"  # what --workers uses in its place
 # heartbeat every HEARTBEAT_S seconds; a trial silent for GRACE_S is stale (env overrides, e.g. for tests)
 HEARTBEAT_S = int(os.environ.get("HANDKP_HEARTBEAT_S", "30"))
 GRACE_S = int(os.environ.get("HANDKP_GRACE_S", "120"))

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from nas.data.dataset import KeypointDataset
-from nas.keypoints.heatmap import decode_argmax, soft_argmax
+from nas.keypoints.decoding import decode
 from nas.keypoints.metrics import KeypointMetrics, keypoint_errors, summarise
 from nas.model.network import HEATMAP_STRIDE
 
@@ -13,15 +13,13 @@ __all__ = ["predict_keypoints", "keypoint_distances", "scaled_metrics", "evaluat
 
 
 def to_input(images_u8: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> the model's float input in [0, 1]."""
     return images_u8.float().div_(255.0)
 
 
 def predict_keypoints(model: nn.Module, images_u8: torch.Tensor, loss: str) -> torch.Tensor:
     """Decoded keypoints (B, K, 2) in input pixels for a batch of uint8 images (model in eval mode)."""
-    out = model(to_input(images_u8))
-    if loss == "mse":
-        return decode_argmax(out, HEATMAP_STRIDE)
-    return soft_argmax(out, HEATMAP_STRIDE)[0]
+    return decode(model(to_input(images_u8)), loss, HEATMAP_STRIDE)
 
 
 @torch.no_grad()
@@ -59,5 +57,3 @@ def evaluate(
 ) -> KeypointMetrics:
     """EPE / PCK / AUC on `data` (already on the model's device), distances scaled by `px_scale`."""
     return scaled_metrics(*keypoint_distances(model, data, loss, batch_size), data.visibility, px_scale)
-
-

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from torch import nn
 from nas.data.dataset import KeypointDataset
 from nas.errors import ConfigError, TrainingDiverged
 from nas.keypoints.augment import random_affine
-from nas.keypoints.heatmap import heatmap_loss
+from nas.keypoints.losses import heatmap_loss
 from nas.model.network import HEATMAP_STRIDE
 from nas.training.device import resolve_device
 from nas.training.evaluation import evaluate, to_input
@@ -92,6 +92,138 @@ def _check_finite(loss: torch.Tensor, epoch: int, step: int) -> None:
         raise TrainingDiverged(f"training loss became {loss.item()} at epoch {epoch}, step {step}")
 
 
+@dataclass
+class _Run:
+    """One run's moving parts between epochs: the step plan, what a `TrainState` saves, the result."""
+
+    model: nn.Module
+    config: TrainConfig
+    device: torch.device
+    batch: int
+    steps_per_pass: int  # batches in one pass over the training set
+    steps_per_epoch: int  # aug_multiplier passes
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    gen: torch.Generator  # drives shuffling and augmentation, so a resumed run draws the same batches
+    result: TrainResult
+    epoch: int = 0  # finished epochs
+    images_seen: int = 0
+    loop_seconds: float = 0.0
+
+    @property
+    def amp(self) -> bool:
+        return self.config.amp and self.device.type == "cuda"
+
+    def state(self) -> TrainState:
+        return TrainState(
+            self.epoch, _cpu_copy(self.model.state_dict()), self.opt.state_dict(), self.sched.state_dict(),
+            self.scaler.state_dict(), self.gen.get_state(), self.result, self.images_seen, self.loop_seconds,
+        )
+
+
+def _set_up(model: nn.Module, config: TrainConfig, device: torch.device, n: int, px_scale: float) -> _Run:
+    """Adam with one half-cosine over all steps of the run; a seeded generator on the device."""
+    batch = min(config.batch_size, n)
+    steps_per_pass = max(1, n // batch)  # drop the ragged last batch (BatchNorm needs > 1 sample)
+    steps_per_epoch = config.aug_multiplier * steps_per_pass
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    total_steps = steps_per_epoch * config.epochs
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps, eta_min=config.lr_min)
+    scaler = torch.amp.GradScaler(device.type, enabled=config.amp and device.type == "cuda")
+    gen = torch.Generator(device=device).manual_seed(config.seed)
+    result = TrainResult(math.inf, 0.0, 0.0, math.nan, 0, 0.0, 0.0, px_scale)
+    return _Run(model, config, device, batch, steps_per_pass, steps_per_epoch, opt, sched, scaler, gen, result)
+
+
+def _restore(run: _Run, state: TrainState) -> None:
+    """Continue after `state.epoch` exactly as if the run had not stopped."""
+    if state.epoch > run.config.epochs:
+        raise ConfigError(f"cannot resume after epoch {state.epoch}: the recipe has only {run.config.epochs}")
+    run.model.load_state_dict(state.model)
+    run.opt.load_state_dict(state.optimizer)
+    run.sched.load_state_dict(state.scheduler)
+    run.scaler.load_state_dict(state.scaler)
+    try:
+        run.gen.set_state(state.generator.to("cpu"))
+    except RuntimeError:
+        raise ConfigError(f"cannot resume on {run.device.type}: the run was checkpointed on another device type"
+                          ) from None
+    run.result, run.images_seen, run.loop_seconds = state.result, state.images_seen, state.loop_seconds
+    run.epoch = state.epoch
+
+
+def _batches(run: _Run, data: KeypointDataset) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """One epoch of (images, keypoints, visibility): `aug_multiplier` shuffled passes over `data`,
+    each image freshly rotated and flipped on every pass."""
+    cfg = run.config
+    for step in range(run.steps_per_epoch):
+        if step % run.steps_per_pass == 0:
+            perm = torch.randperm(len(data), generator=run.gen, device=run.device)
+        idx = perm[(step % run.steps_per_pass) * run.batch :][: run.batch]
+        yield random_affine(to_input(data.images[idx]), data.keypoints[idx], data.visibility[idx],
+                            cfg.rotation, cfg.flip, run.gen)
+
+
+def _loss(run: _Run, images: torch.Tensor, keypoints: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+    with torch.autocast(run.device.type, enabled=run.amp):
+        out = run.model(images)
+    return heatmap_loss(run.config.loss, out.float(), keypoints, (vis > 0).float(), HEATMAP_STRIDE, run.config.sigma)
+
+
+def _optimise(run: _Run, loss: torch.Tensor) -> None:
+    run.opt.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.step(run.opt)
+    run.scaler.update()
+    run.sched.step()
+
+
+def _train_epoch(run: _Run, data: KeypointDataset, on_step: Callable[[int, int], None] | None) -> float:
+    """One epoch of optimisation; returns the mean training loss."""
+    epoch = run.epoch + 1
+    run.model.train()
+    loss_sum = torch.zeros((), device=run.device)
+    for step, batch in enumerate(_batches(run, data)):
+        loss = _loss(run, *batch)
+        if run.device.type == "cpu":
+            _check_finite(loss, epoch, step)  # free on CPU; on CUDA checked per epoch (no sync)
+        _optimise(run, loss)
+        loss_sum += loss.detach()
+        if on_step is not None:
+            on_step(step + 1, run.steps_per_epoch)
+    mean_loss = loss_sum / run.steps_per_epoch
+    _check_finite(mean_loss, epoch, run.steps_per_epoch)
+    if run.device.type == "cuda":
+        torch.cuda.synchronize(run.device)
+    return mean_loss.item()
+
+
+def _record_epoch(run: _Run, val: KeypointDataset, train_loss: float, loop: float, t0: float) -> EpochStats:
+    """Validate, append the epoch's statistics and keep the weights if they are the best so far."""
+    run.epoch += 1
+    run.loop_seconds += loop
+    run.images_seen += run.steps_per_epoch * run.batch
+    r = run.result
+    m = evaluate(run.model, val, run.config.loss, run.config.eval_batch_size, r.px_scale)
+    stats = EpochStats(run.epoch, train_loss, m.px_error, m.pck, m.auc, run.opt.param_groups[0]["lr"],
+                       run.steps_per_epoch * run.batch / loop, time.perf_counter() - t0)
+    r.history.append(stats)
+    if m.px_error < r.px_error:
+        r.px_error, r.pck, r.auc, r.loss, r.best_epoch = m.px_error, m.pck, m.auc, train_loss, run.epoch
+        r.state_dict = _cpu_copy(run.model.state_dict())
+    r.images_per_s = run.images_seen / run.loop_seconds
+    r.train_seconds += stats.seconds
+    return stats
+
+
+def _epoch(run: _Run, train_d: KeypointDataset, val_d: KeypointDataset,
+           on_step: Callable[[int, int], None] | None) -> EpochStats:
+    t0 = time.perf_counter()
+    train_loss = _train_epoch(run, train_d, on_step)
+    return _record_epoch(run, val_d, train_loss, time.perf_counter() - t0, t0)
+
+
 def train(
     model: nn.Module,
     train_data: KeypointDataset,
@@ -117,86 +249,15 @@ def train(
         TrainingDiverged: the loss became NaN or infinite.
     """
     device = resolve_device(config.device)
-    use_amp = config.amp and device.type == "cuda"
-    model.to(device)
     train_d, val_d = train_data.to(device), val_data.to(device)
-    px_scale = (target_size or train_d.size) / train_d.size
-    n = len(train_d)
-    batch = min(config.batch_size, n)
-    steps_per_pass = max(1, n // batch)  # drop the ragged last batch (BatchNorm needs > 1 sample)
-    steps_per_epoch = config.aug_multiplier * steps_per_pass
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    total_steps = steps_per_epoch * config.epochs
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps, eta_min=config.lr_min)
-    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
-    gen = torch.Generator(device=device).manual_seed(config.seed)
-    result = TrainResult(math.inf, 0.0, 0.0, math.nan, 0, 0.0, 0.0, px_scale)
-    images_seen, loop_seconds, start = 0, 0.0, 1
+    run = _set_up(model.to(device), config, device, len(train_d), (target_size or train_d.size) / train_d.size)
     if resume is not None:
-        if resume.epoch > config.epochs:
-            raise ConfigError(f"cannot resume after epoch {resume.epoch}: the recipe has only {config.epochs}")
-        model.load_state_dict(resume.model)
-        opt.load_state_dict(resume.optimizer)
-        sched.load_state_dict(resume.scheduler)
-        scaler.load_state_dict(resume.scaler)
-        try:
-            gen.set_state(resume.generator.to("cpu"))
-        except RuntimeError:
-            raise ConfigError(f"cannot resume on {device.type}: the run was checkpointed on another device type"
-                              ) from None
-        result, images_seen, loop_seconds = resume.result, resume.images_seen, resume.loop_seconds
-        start = resume.epoch + 1
-    for epoch in range(start, config.epochs + 1):
-        t0 = time.perf_counter()
-        model.train()
-        loss_sum = torch.zeros((), device=device)
-        for step in range(steps_per_epoch):
-            if step % steps_per_pass == 0:
-                perm = torch.randperm(n, generator=gen, device=device)
-            idx = perm[(step % steps_per_pass) * batch :][:batch]
-            imgs, kps, vis = random_affine(
-                to_input(train_d.images[idx]), train_d.keypoints[idx], train_d.visibility[idx],
-                config.rotation, config.flip, gen,
-            )
-            with torch.autocast(device.type, enabled=use_amp):
-                out = model(imgs)
-            loss = heatmap_loss(config.loss, out.float(), kps, (vis > 0).float(), HEATMAP_STRIDE, config.sigma)
-            if device.type == "cpu":
-                _check_finite(loss, epoch, step)  # free on CPU; on CUDA checked per epoch (no sync)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
-            loss_sum += loss.detach()
-            if on_step is not None:
-                on_step(step + 1, steps_per_epoch)
-        mean_loss = loss_sum / steps_per_epoch
-        _check_finite(mean_loss, epoch, steps_per_epoch)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        loop = time.perf_counter() - t0
-        loop_seconds += loop
-        images_seen += steps_per_epoch * batch
-        m = evaluate(model, val_d, config.loss, config.eval_batch_size, px_scale)
-        stats = EpochStats(
-            epoch, mean_loss.item(), m.px_error, m.pck, m.auc, opt.param_groups[0]["lr"],
-            steps_per_epoch * batch / loop, time.perf_counter() - t0,
-        )
-        result.history.append(stats)
-        if m.px_error < result.px_error:
-            result.px_error, result.pck, result.auc, result.loss, result.best_epoch = (
-                m.px_error, m.pck, m.auc, stats.train_loss, epoch,
-            )
-            result.state_dict = _cpu_copy(model.state_dict())
-        result.images_per_s = images_seen / loop_seconds
-        result.train_seconds += stats.seconds
+        _restore(run, resume)
+    while run.epoch < config.epochs:
+        stats = _epoch(run, train_d, val_d, on_step)
         if on_state is not None:
-            on_state(TrainState(
-                epoch, _cpu_copy(model.state_dict()), opt.state_dict(), sched.state_dict(), scaler.state_dict(),
-                gen.get_state(), result, images_seen, loop_seconds,
-            ))
+            on_state(run.state())
         if on_epoch is not None:
             on_epoch(stats)
-    model.load_state_dict(result.state_dict)
-    return result
+    model.load_state_dict(run.result.state_dict)
+    return run.result

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from benchmarks import TrialRecord, best_curve, kendall_tau, pruning_summary, ratio, search_vs_random, time_to_reach
+from benchmarks import TrialRecord, best_curve, pruning_summary, ratio, search_vs_random, time_to_reach
 
 
 def rec(end, score=None, state="COMPLETE", train=10.0, run=3, planned=3, skipped=False):
@@ -43,9 +43,5 @@ def test_pruning_summary_extrapolates_stopped_trials():
     assert s["median_best_ratio"] == pytest.approx(1.0)
 
 
-def test_ratio_and_kendall_tau():
+def test_ratio():
     assert ratio(1.0, 4.0) == 0.25 and ratio(1.0, 0.0) == math.inf
-    assert kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
-    assert kendall_tau([1, 2, 3, 4], [40, 30, 20, 10]) == pytest.approx(-1.0)
-    assert kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)  # one discordant pair of six
-    assert math.isnan(kendall_tau([1], [2])) and math.isnan(kendall_tau([1, 1], [1, 2]))

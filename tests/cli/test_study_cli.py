@@ -8,28 +8,7 @@ import subprocess
 
 import optuna
 import pytest
-from conftest import ROOT, cli
-
-TINY_SPACE = """
-space:
-  backbone: [mobilenetv3_small]
-  backbone_width: {low: 0.25, high: 0.5, step: 0.05}
-  head_width: {low: 0.125, high: 0.5, step: 0.125}
-  head_depth: {low: 1, high: 2}
-  aug_multiplier: {low: 1, high: 2}
-input_size: 64
-proxy:
-  train_size: 64
-  epochs: 2
-  train_images: 48
-  val_images: 16
-  batch_size: 16
-data:
-  source: synthetic
-  seed: 3
-search:
-  startup_trials: 2
-"""
+from conftest import TINY_SPACE, cli
 
 
 def run(args, env, cwd, timeout=900):
@@ -131,10 +110,33 @@ def test_debug_shows_traceback(tiny_study):
     assert r.returncode == 2 and "Traceback" in r.stderr
 
 
-def test_help_mentions_pareto_cannot_prune(cli_env):
-    r = subprocess.run(cli("study", "--help"), env=cli_env, capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0
-    assert "cannot" in r.stdout and "prune" in r.stdout
+def test_piped_output_is_one_plain_line_per_finished_trial(tiny_study):
+    # stdout is a pipe here, as in a log file or a cluster job: no bars, one line per trial as it finishes
+    space, storage, tmp, env = tiny_study
+    space.write_text(TINY_SPACE.replace("epochs: 2", "epochs: 1"))
+    r = run(["study", "--space", str(space), "--trials", "2", "--storage", storage, "--device", "cpu",
+             "--study-name", "piped"], env, tmp)
+    assert r.returncode == 0, r.stderr
+    study = optuna.load_study(study_name="piped", storage=storage)
+    lines = [ln for ln in r.stdout.splitlines() if re.match(r"trial \d+ ", ln)]
+    assert len(lines) == len(study.trials) == 2
+    for t in study.trials:
+        a = t.user_attrs
+        (line,) = [ln for ln in lines if ln.startswith(f"trial {t.number} {t.state.name.lower()}, ")]
+        assert f"cost {a['gflops']:.4g} GFLOPs x {a['mparams']:.4g} MParams" in line
+        assert f"score {a['score']:.4g}" in line and f"error {a['px_error']:.3g} px" in line
+    assert "━" not in r.stdout.split("top ")[0]  # no progress bar before the leaderboard table
+
+
+@pytest.mark.parametrize("option, value", [("--trials", "-3"), ("--workers", "0"), ("--timeout", "-1"),
+                                           ("--max-bad", "2")])
+def test_bad_numbers_fail_before_any_work(tiny_study, option, value):
+    space, _, tmp, env = tiny_study
+    r = run(["study", "--space", str(space), option, value], env, tmp, timeout=120)  # the default storage
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {option}"), r.stderr
+    assert sorted(p.name for p in tmp.iterdir()) == ["tiny.yaml"]  # no reports/, no study database
 
 
 def test_cost_command_prints_both_counts(cli_env, tmp_path):

@@ -9,8 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import cli
-from test_study_cli import TINY_SPACE
+from conftest import TINY_SPACE, cli
 
 from nas.data.loader import CROP_PAD, load_dataset
 
@@ -33,7 +32,7 @@ def _scene(img_chw: np.ndarray, offset) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def hands(synth_cache):
-    from nas.data.synth import synthetic_dataset
+    from nas.data.synthetic import synthetic_dataset
 
     return synthetic_dataset(N, SRC, seed=21, cache_dir=synth_cache)
 

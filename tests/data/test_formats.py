@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from nas.data.formats import FORMATS, detect_format, read_records
 from nas.data.formats.coco import read_coco
-from nas.data.formats.detect import FORMATS, detect_format, read_records
 from nas.data.formats.freihand import read_freihand
 from nas.data.formats.panoptic import read_panoptic
 from nas.data.records import HandRecord
@@ -443,3 +443,20 @@ def test_read_records_dispatch(tmp_path):
     message = error_of(read_records, root, "xyz", exc=ConfigError)
     assert message == "format: 'xyz' is not one of auto, csv, freihand, coco, panoptic"
     assert "no such file or folder" in error_of(read_records, tmp_path / "nope", "coco")
+
+
+def test_registry_drives_detection_and_reading(tmp_path, monkeypatch):
+    from nas.data import formats
+
+    assert formats.FORMAT_CHOICES == ("auto", *FORMATS)
+    # a tell-tale layout wins over a file-type guess: FreiHAND with a stray image CSV beside it
+    root = make_freihand(tmp_path / "frei")
+    (root / "extra.csv").write_text("image,x0,y0\n")
+    assert detect_format(root) == "freihand"
+    # a registered format is detected, read and accepted by name, ahead of the generic ones
+    fake = HandRecord(tmp_path / "a.png", np.zeros((21, 2)), np.full(21, 2, np.uint8))
+    monkeypatch.setitem(formats.REGISTRY, "mine", formats.DatasetFormat(
+        read=lambda path: [fake], detect=lambda path: (path / "MINE").exists(), priority=2))
+    (root / "MINE").write_text("")
+    assert read_records(root, "auto") == ("mine", [fake])
+    assert read_records(tmp_path / "frei", "freihand")[0] == "freihand"

@@ -18,7 +18,7 @@ from nas.errors import DataError
 def csv_set(tmp_path, synth_cache):
     """40 synthetic hands at 96 px written as a CSV dataset by `write_synthetic_csv`."""
     from nas.data.export import write_synthetic_csv
-    from nas.data.synth import synthetic_dataset
+    from nas.data.synthetic import synthetic_dataset
 
     os.environ.setdefault("HANDKP_CACHE", str(synth_cache))
     write_synthetic_csv(tmp_path / "set", 40, 96, seed=7)
@@ -169,3 +169,20 @@ def test_write_csv_round_trip(tmp_path):
     rec = read_csv(tmp_path / "l.csv")[0]
     assert np.allclose(rec.keypoints, kp[0]) and (rec.visibility == 1).all()
     assert Path(rec.image) == tmp_path / "x.png"
+
+
+def test_worker_processes_decode_the_same_as_one(csv_set, tmp_path, monkeypatch):
+    """Several chunks over two worker processes, one image unreadable: the same cache as in-process."""
+    from nas.data import loader
+
+    folder, _ = csv_set
+    (folder / "images" / "000009.png").write_bytes(b"broken")
+    monkeypatch.setattr(loader, "_CHUNK", 8)
+    seen: list[int] = []
+    pooled = load_dataset(folder, "csv", 48, cache_dir=tmp_path / "a", workers=2, max_bad=0.05,
+                          progress=lambda done, total: seen.append(done))
+    single = load_dataset(folder, "csv", 48, cache_dir=tmp_path / "b", workers=1, max_bad=0.05)
+    assert len(pooled.data) == 39 and pooled.skipped == 1 and pooled.refs == single.refs
+    for name in ("images", "keypoints", "visibility", "scale"):
+        assert np.array_equal(getattr(pooled.data, name).numpy(), getattr(single.data, name).numpy()), name
+    assert seen == sorted(seen) and seen[-1] == 40 and len(seen) == 5

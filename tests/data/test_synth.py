@@ -1,4 +1,4 @@
-"""Tests of the procedural synthetic hand dataset (nas.data.synth)."""
+"""Tests of the procedural synthetic hand renderer (nas.data.synth) and its cache (nas.data.synthetic)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from nas.data import synth
-from nas.data.synth import SynthConfig, default_cache_dir, render_batch, synthetic_dataset
+from nas.data import synth, synthetic
+from nas.data.cache import default_cache_dir
+from nas.data.synth import SynthConfig, render_batch
+from nas.data.synthetic import synthetic_dataset
 from nas.errors import ConfigError, DataError
 
 TIPS = [4, 8, 12, 16, 20]
@@ -151,13 +153,13 @@ def test_bad_dataset_arguments(tmp_path: Path) -> None:
 def test_cache_roundtrip_without_rerender(tmp_path: Path, monkeypatch) -> None:
     first = synthetic_dataset(30, 48, seed=2, cache_dir=tmp_path, workers=1)
     assert _same(first, render_batch(30, 48, 2))
-    files = list(tmp_path.iterdir())
-    assert len(files) == 1 and files[0].suffix == ".npz"
+    entries = list(tmp_path.iterdir())
+    assert len(entries) == 1 and entries[0].is_dir() and entries[0].name.startswith("synth-")
 
     def boom(*args, **kwargs):
         raise AssertionError("rendered although cached")
 
-    monkeypatch.setattr(synth, "_render_all", boom)
+    monkeypatch.setattr(synthetic, "_render_all", boom)
     seen: list[int] = []
     again = synthetic_dataset(30, 48, seed=2, cache_dir=tmp_path, workers=1, progress=seen.append)
     assert _same(first, again)
@@ -170,33 +172,53 @@ def test_cache_key_separates_arguments(tmp_path: Path) -> None:
     synthetic_dataset(4, 32, seed=0, cache_dir=tmp_path, workers=1)
     synthetic_dataset(3, 40, seed=0, cache_dir=tmp_path, workers=1)
     synthetic_dataset(3, 32, seed=0, cache_dir=tmp_path, workers=1, config=SynthConfig(clutter_max=2))
-    assert len(list(tmp_path.glob("*.npz"))) == 5
-    assert not list(tmp_path.glob("*.tmp"))
+    assert len(list(tmp_path.glob("synth-*"))) == 5
+    assert not list(tmp_path.glob(".*"))  # no temporary folder left behind
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_shape"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_shape", "no_meta"])
 def test_corrupt_cache_is_rerendered(tmp_path: Path, monkeypatch, damage: str) -> None:
-    good = synthetic_dataset(12, 32, seed=4, cache_dir=tmp_path, workers=1)
-    (path,) = tmp_path.glob("*.npz")
+    good = tuple(np.array(a) for a in synthetic_dataset(12, 32, seed=4, cache_dir=tmp_path, workers=1))
+    (path,) = tmp_path.glob("synth-*")
+    images = path / "images.npy"
     if damage == "truncate":
-        data = path.read_bytes()
-        path.write_bytes(data[: len(data) // 2])
+        data = images.read_bytes()
+        images.write_bytes(data[: len(data) // 2])
     elif damage == "garbage":
-        path.write_bytes(b"not a zip file")
+        images.write_bytes(b"not an npy file")
+    elif damage == "wrong_shape":
+        for name, part in zip(("images", "keypoints", "visibility"), good):
+            np.save(path / f"{name}.npy", part[:5])
     else:
-        with open(path, "wb") as f:
-            np.savez(f, images=good[0][:5], keypoints=good[1][:5], visibility=good[2][:5])
+        (path / "meta.json").unlink()
     calls = []
-    real = synth._render_all
-    monkeypatch.setattr(synth, "_render_all", lambda *a: calls.append(1) or real(*a))
+    real = synthetic._render_all
+    monkeypatch.setattr(synthetic, "_render_all", lambda *a: calls.append(1) or real(*a))
     again = synthetic_dataset(12, 32, seed=4, cache_dir=tmp_path, workers=1)
     assert calls == [1]
     assert _same(good, again)
-    assert synth._load(path, 12, 32) is not None  # repaired on disk
+    assert synthetic._read(path, 12, 32) is not None  # repaired on disk
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # the damaged entry is gone, no temp left
+
+
+def test_an_interrupted_render_leaves_nothing_a_later_run_trusts(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(synthetic, "_CHUNK", 8)
+
+    def interrupt(done: int) -> None:
+        if done >= 8:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        synthetic_dataset(24, 32, seed=6, cache_dir=tmp_path, workers=1, progress=interrupt)
+    assert list(tmp_path.iterdir()) == []
+    seen: list[int] = []
+    again = synthetic_dataset(24, 32, seed=6, cache_dir=tmp_path, workers=1, progress=seen.append)
+    assert seen == [8, 16, 24]  # rendered afresh
+    assert _same(again, render_batch(24, 32, 6))
 
 
 def test_workers_match_in_process(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(synth, "_CHUNK", 16)  # 3 chunks over 2 spawned workers
+    monkeypatch.setattr(synthetic, "_CHUNK", 16)  # 3 chunks over 2 worker processes
     seen: list[int] = []
     pooled = synthetic_dataset(40, 32, seed=9, cache_dir=tmp_path / "a", workers=2, progress=seen.append)
     single = synthetic_dataset(40, 32, seed=9, cache_dir=tmp_path / "b", workers=1)

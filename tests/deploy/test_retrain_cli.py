@@ -15,8 +15,7 @@ import optuna
 import pytest
 import torch
 import yaml
-from conftest import cli
-from test_study_cli import TINY_SPACE
+from conftest import TINY_SPACE, cli
 
 TINY_DATA = ["--train-images", "64", "--val-images", "16", "--test-images", "16", "--device", "cpu"]
 
@@ -57,8 +56,11 @@ def test_pick_by_rank_trial_and_constraints(study_dir):
     best = ranked[0]
     assert spec["source"]["trial"] == best.number
     assert spec["arch"] == best.user_attrs["arch"]
-    # the full recipe: DESIGN's cosine 5e-4 -> 5e-5 with the trial's augmentation multiplier
-    assert spec["recipe"]["lr"] == 5e-4 and spec["recipe"]["lr_min"] == 5e-5
+    # the full recipe (its lr chosen by bench/lr_screen.py) with the trial's augmentation multiplier
+    from nas.training.recipe import FULL_EPOCHS, FULL_LR, FULL_LR_MIN
+
+    assert (spec["recipe"]["lr"], spec["recipe"]["lr_min"], spec["recipe"]["epochs"]) == (FULL_LR, FULL_LR_MIN,
+                                                                                          FULL_EPOCHS)
     assert spec["recipe"]["aug_multiplier"] == best.user_attrs["recipe"]["aug_multiplier"]
     assert "backbone_width" in r.stdout and "proxy score" in r.stdout  # printed as a table
 
@@ -121,7 +123,7 @@ def test_pick_retrain_export_predict_end_to_end(study_dir):
     with torch.no_grad():
         ref = model(images.float().div(255))
     assert heat.shape == tuple(ref.shape) and np.abs(heat - ref.numpy()).max() <= 1e-4
-    from nas.keypoints.heatmap import soft_argmax
+    from nas.keypoints.decoding import soft_argmax
 
     kp_ort = soft_argmax(torch.from_numpy(heat), 4)[0]
     assert torch.allclose(kp_ort, predict_keypoints(model, images, ck.recipe.loss), atol=1e-3)

@@ -12,9 +12,26 @@ def test_yaml_and_json_round_trip():
     assert ArchConfig.from_json(arch.to_json()) == arch
 
 
-def test_frozen():
-    with pytest.raises(AttributeError):
-        ArchConfig().head_depth = 3  # type: ignore[misc]
+def test_yaml_integers_and_floats_give_one_config():
+    # `backbone_width: 1` and `head_depth: 2.0` are the same architecture as 1.0 and 2: equal, and stored alike
+    written = ArchConfig.from_yaml("backbone_width: 1\nhead_depth: 2.0\nhead_width: 1\n")
+    assert written == ArchConfig() and written.to_json() == ArchConfig().to_json()
+    assert isinstance(written.backbone_width, float) and isinstance(written.head_depth, int)
+
+
+@pytest.mark.parametrize(
+    "data, needle",
+    [
+        ({"backbone_width": 1.6}, "my.yaml: backbone_width: 1.6 is out of range (allowed: 0.25 to 1.5)"),
+        ({"input_size": 100}, "my.yaml: input_size: 100 is not a multiple of 16"),
+        ({"head_depth": True}, "my.yaml: head_depth: True is not an integer"),
+        ({"backbone": "resnet50"}, "my.yaml: backbone: 'resnet50' is not allowed (allowed: mobilenetv2"),
+    ],
+)
+def test_bad_values_in_a_file_say_what_is_allowed(data, needle):
+    with pytest.raises(ConfigError) as info:
+        ArchConfig.from_dict(data, "my.yaml")
+    assert str(info.value).startswith(needle)
 
 
 @pytest.mark.parametrize(

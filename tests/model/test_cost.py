@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from nas.model.arch import ArchConfig
+from nas.model.backbones import build_backbone
 from nas.model.cost import count_cost, model_cost, score, thop_macs, torch_macs
-from nas.model.network import UpBlock, build_backbone, build_head
+from nas.model.head import UpBlock, build_head
 
 
 def test_seed_report_score_to_the_last_digit():

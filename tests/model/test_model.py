@@ -4,9 +4,11 @@ import pytest
 import timm
 import torch
 
-from nas.model.arch import ArchConfig
+from nas.errors import ConfigError
+from nas.model.arch import BACKBONES, ArchConfig
+from nas.model.backbones import BACKBONE_BUILDERS, build_backbone
 from nas.model.cost import param_count
-from nas.model.network import build_backbone, build_model
+from nas.model.network import HEATMAP_STRIDE, build_model
 
 REGISTERED = {"mobilenetv2": "mobilenetv2_100", "mobilenetv3_small": "mobilenetv3_small_100"}
 
@@ -41,3 +43,29 @@ def test_build_is_deterministic():
         assert ka == kb and torch.equal(va, vb)
     c = build_model(arch, seed=4)
     assert not torch.equal(next(a.parameters()), next(c.parameters()))
+
+
+def test_the_registry_builds_every_backbone_an_architecture_may_name():
+    assert sorted(BACKBONE_BUILDERS) == sorted(BACKBONES)
+    with pytest.raises(ConfigError, match="mobilenetv2, mobilenetv3_small"):
+        build_backbone("resnet18", 1.0)
+
+
+def test_heatmap_stride_is_what_the_model_outputs():
+    model = build_model(ArchConfig("mobilenetv2", 0.25, 1, 0.125, input_size=96)).eval()
+    assert model(torch.zeros(1, 3, 96, 96)).shape[-1] == 96 // HEATMAP_STRIDE
+
+
+def test_state_dict_names_are_the_checkpoint_format():
+    # checkpoints store these keys: the head's layout must not be renamed or reordered
+    keys = list(build_model(ArchConfig("mobilenetv3_small", 0.35, 1, 0.25, input_size=64)).state_dict())
+    assert sum(k.startswith("backbone.") for k in keys) == 240
+    head = [k.rsplit(".", 1)[0] for k in keys if k.startswith("head.") and k.endswith(".weight")]
+    assert head == [
+        "head.0.body.0.0", "head.0.body.0.1", "head.0.body.1.0", "head.0.body.1.1", "head.0.body.2.0",
+        "head.0.body.2.1", "head.0.shortcut.0", "head.0.shortcut.1",
+        "head.1.up.0", "head.1.up.1", "head.1.mix.0", "head.1.mix.1",
+        "head.2.up.0", "head.2.up.1", "head.2.mix.0", "head.2.mix.1",
+        "head.3.0", "head.3.1", "head.4",
+    ]
+    assert keys[:2] == ["backbone.conv_stem.weight", "backbone.bn1.weight"]

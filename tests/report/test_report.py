@@ -16,12 +16,9 @@ from optuna.trial import TrialState, create_trial
 from nas.cli.leaderboard import leaderboard_table
 from nas.errors import StudyError
 from nas.model.cost import score
-from nas.report.page import (
+from nas.report import (
     COLUMNS,
-    _get_importance_info,
-    _get_parallel_info,
-    _get_pareto_info,
-    _iso_score_levels,
+    LEADERBOARD_COLUMNS,
     best_so_far,
     iso_score_lines,
     leaderboard,
@@ -32,6 +29,16 @@ from nas.report.page import (
     trials_frame,
     write_report,
 )
+from nas.report.figures import (
+    _get_fidelity_info,
+    _get_history_info,
+    _get_parallel_info,
+    _get_pareto3d_info,
+    _get_pareto_info,
+)
+from nas.report.frame import frame_of
+from nas.report.importance import _get_importance_info
+from nas.report.pareto import iso_score_levels
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -196,8 +203,8 @@ def test_pareto_info_front_sorted_baselines_and_iso_levels(hand_df):
 
 
 def test_iso_levels_keep_best_and_baselines_and_drop_crowding():
-    assert _iso_score_levels(100.0, [400.0]) == [50.0, 100.0, 200.0, 400.0]
-    assert _iso_score_levels(100.0, [198.0]) == [50.0, 100.0, 198.0]  # 2x best within 5 % of a baseline
+    assert iso_score_levels(100.0, [400.0]) == [50.0, 100.0, 200.0, 400.0]
+    assert iso_score_levels(100.0, [198.0]) == [50.0, 100.0, 198.0]  # 2x best within 5 % of a baseline
 
 
 def test_iso_score_lines_have_constant_score():
@@ -256,6 +263,35 @@ def test_parallel_info_encodes_backbone(hand_df):
     assert info.log_score == pytest.approx(np.log10(best_so_far(hand_df)["score"]).tolist())
 
 
+def test_history_info_runs_best_and_draws_each_baseline_once(hand_df):
+    info = _get_history_info(hand_df)
+    assert info.number == [0, 1, 2, 3, 4, 5, 9] and len(info.hover) == len(info.number)
+    assert info.best[-1] == pytest.approx(score(0.20, 1.50, 6.00)) and info.best == sorted(info.best, reverse=True)
+    assert [name for name, _ in info.baselines] == [V2_BASE, V3_BASE]
+    assert info.baselines[1][1] == pytest.approx(score(0.474, 2.585, 5.966))
+    assert info.hover[info.number.index(9)].startswith("trial 9<br>mobilenetv3_small x0.35 | head 1x0.25")
+
+
+def test_pareto3d_info_splits_measured_complete_trials(hand_df):
+    info = _get_pareto3d_info(hand_df)
+    front = {p.number for p in info.front}
+    assert front | {p.number for p in info.others} == {0, 1, 2, 3, 4, 5, 9}  # no pruned, failed or running
+    assert front == set(hand_df.loc[pareto_mask_3d(hand_df), "number"]) and {3, 4, 9} <= front
+
+
+def test_summary_and_leaderboard_on_hand_frames():
+    retried = [complete("score", 0.5, 2.0, 7.0, baseline=V3_BASE), complete("score", 0.5, 2.0, 6.0, baseline=V3_BASE),
+               complete("score", 0.2, 1.0, 6.5)]
+    s = summary(frame_of(make_study(trials=retried).trials))
+    assert s["best"]["number"] == 2 and s["best"]["baseline"] == ""
+    assert s["baselines"] == [{"baseline": V3_BASE, "number": 1, "score": pytest.approx(score(0.5, 2.0, 6.0)),
+                               "ratio": pytest.approx(score(0.2, 1.0, 6.5) / score(0.5, 2.0, 6.0))}]
+    unranked = frame_of(hand_trials("score")[6:9])  # skipped, pruned, failed: nothing to rank
+    assert summary(unranked) == {"best": None, "baselines": [], "counts": {
+        "trials": 3, "complete": 0, "pruned": 2, "skipped": 1, "failed": 1, "running": 0, "retried": 0}}
+    assert leaderboard(unranked).empty and tuple(leaderboard(unranked).columns) == LEADERBOARD_COLUMNS
+
+
 # --- importances --------------------------------------------------------------------------------
 @pytest.mark.parametrize("objective", ["score", "pareto"])
 def test_param_importances_for_both_objectives(objective):
@@ -270,6 +306,31 @@ def test_param_importances_none_when_not_meaningful():
     same = [complete("score", 0.2, 1.0, 6.0 + i / 10) for i in range(8)]  # params identical everywhere
     info = _get_importance_info(make_study(trials=same).trials, ["minimize"])
     assert info.importances is None and "never varied" in info.reason
+
+
+# --- proxy fidelity -----------------------------------------------------------------------------
+def fidelity_run() -> dict:
+    """A stored fidelity run as `nas.search.fidelity` writes it (two retrains, one error correlation NaN)."""
+    rows = [
+        {"number": 3, "baseline": "", "arch": "mobilenetv3_small <x0.50>", "gflops": 0.2, "mparams": 1.5,
+         "proxy_score": 80.0, "proxy_px_error": 6.0, "full_score": 60.0, "full_px_error": 5.7},
+        {"number": 0, "baseline": V2_BASE, "arch": "mobilenetv2 x1.00", "gflops": 1.0, "mparams": 4.1,
+         "proxy_score": 700.0, "proxy_px_error": 5.1, "full_score": 500.0, "full_px_error": 4.8},
+    ]
+    return {"rows": rows, "n": 2, "kendall_tau_score": 1.0, "spearman_rho_score": 1.0,
+            "kendall_tau_error": float("nan"), "spearman_rho_error": None, "recipe": {}}
+
+
+def test_fidelity_info_from_a_stored_run():
+    info = _get_fidelity_info(fidelity_run())
+    assert info.number == [3, 0] and info.proxy_score == [80.0, 700.0] and info.full_score == [60.0, 500.0]
+    assert info.text == ["#3", f"#0 {V2_BASE}"]
+    assert info.diagonal == (60.0, 700.0) and info.n == 2
+    assert info.correlations == {"kendall_tau_score": 1.0, "kendall_tau_error": None, "spearman_rho_score": 1.0,
+                                 "spearman_rho_error": None}  # NaN and missing both mean "not computable"
+    assert info.hover[0] == "trial 3: mobilenetv3_small &lt;x0.50&gt;<br>proxy 80 (6.00 px)<br>full 60 (5.70 px)"
+    for nothing in (None, {}, {"rows": []}, "junk"):
+        assert _get_fidelity_info(nothing) is None
 
 
 # --- the written report -------------------------------------------------------------------------
@@ -320,3 +381,42 @@ def test_write_report_without_complete_trial_raises_and_writes_nothing(tmp_path)
     with pytest.raises(StudyError, match="study 'empty' has no complete trial to report"):
         write_report(study, tmp_path / "r.html")
     assert list(Path(tmp_path).iterdir()) == []
+
+
+def _without_code(page: str) -> str:
+    """The page without its JavaScript (the inline plotly bundle is full of `$`); JSON blocks stay."""
+    return re.sub(r"<script(?![^>]*application/json)[^>]*>.*?</script>", "", page, flags=re.DOTALL)
+
+
+def test_written_page_carries_every_section_and_no_placeholder(tmp_path):
+    study = make_study(trials=hand_trials("score") + random_trials("score", 12), name="hands <&> more")
+    study.set_user_attr("fidelity", fidelity_run())
+    page = write_report(study, tmp_path / "r.html")[0].read_text()
+    facts = summary(trials_frame(study))
+    for i in range(6):  # pareto, 3-D, history, parameters, importances, fidelity
+        assert f'id="fig-{i}"' in page
+    assert f"<b>Best trial #{facts['best']['number']}</b>" in page
+    assert f"<b>score {facts['best']['score']:.4g}</b>" in page
+    assert f"<td>{facts['baselines'][0]['ratio']:.3f}</td>" in page and V2_BASE in page
+    c = facts["counts"]
+    assert f"{c['trials']} trials: {c['complete']} complete, {c['pruned']} pruned ({c['skipped']} skipped" in page
+    assert "Objective: score." in page
+    assert "<b>Kendall tau</b> proxy vs full: score 1.000, error n/a" in page
+    assert "<title>handkp-search report: hands &lt;&amp;&gt; more</title>" in page
+    assert "<&>" not in _without_code(page)  # the name is escaped wherever it appears
+    for heading in ("Summary", "Pareto front: cost vs pixel error", "GFLOPs, MParams, pixel error", "History",
+                    "Search parameters", "Parameter importances", "Proxy fidelity: proxy vs full-retrain score",
+                    "All trials"):
+        assert f"<h2>{heading}</h2>" in page
+    assert "Not shown" not in page and "Not measured yet" not in page
+    assert _json_block(page, "summary-data") == json.loads(json.dumps(facts))
+    assert not re.search(r"\$\{?[A-Za-z_]", _without_code(page))
+
+
+def test_written_page_explains_what_is_missing(tmp_path):
+    study = make_study(name="a<b", trials=[complete("score", 0.2, 1.0, 6.0), complete("score", 0.3, 1.0, 5.0)])
+    page = write_report(study, tmp_path / "small.html")[0].read_text()
+    assert "No complete baseline trial in this study." in page
+    assert "Not measured yet: <code>handkp-search fidelity --study-name a&lt;b</code>" in page
+    assert 'id="fig-3"' in page and 'id="fig-4"' not in page  # no importance or fidelity figure
+    assert not re.search(r"\$\{?[A-Za-z_]", _without_code(page))

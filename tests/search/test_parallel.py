@@ -15,8 +15,7 @@ import uuid
 
 import optuna
 import pytest
-from conftest import cli
-from test_study_cli import TINY_SPACE
+from conftest import TINY_SPACE, cli
 
 DONE = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 ATTRS = ("arch", "recipe", "gflops", "mparams", "px_error", "pck", "score", "train_seconds", "images_per_s")

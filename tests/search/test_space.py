@@ -63,3 +63,60 @@ def test_single_values_fix_a_parameter():
     assert space.choices.backbone == ("mobilenetv3_small",)
     assert space.choices.head_depth.low == space.choices.head_depth.high == 2
     assert space.choices.backbone_width.low == 0.5
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("proxy: {lr: 2.0}", "proxy.lr: 2.0 is out of range (allowed: 1e-07 to 1.0)"),  # TrainConfig
+        ("proxy: {lr: 0.001, lr_min: 0.01}", "proxy.lr_min: 0.01 is above lr 0.001"),  # TrainConfig, across fields
+        ("proxy: {train_images: 2}", "proxy.train_images: 2 is out of range (allowed: 8 to"),  # ProxyBudget
+        ("data: {max_bad: 1.5}", "data.max_bad: 1.5 is out of range (allowed: 0.0 to 0.99)"),  # DataSpec
+        ("data: {format: xml}", "data.format: 'xml' is not allowed (allowed: auto, csv"),  # DataSpec choice
+        ("search: {startup_trials: 2.5}", "search.startup_trials: 2.5 is not an integer"),  # SearchSettings
+        ("space: {head_depth: {low: 1, high: 9}}", "space.head_depth.high: 9 is out of range (allowed: 1 to 8)"),
+        ("space: {aug_multiplier: 0}", "space.aug_multiplier: 0 is out of range (allowed: 1 to 32)"),
+        ("input_size: 2048", "input_size: 2048 is out of range (allowed: 32 to 1024)"),  # ArchConfig's bounds
+    ],
+)
+def test_out_of_bounds_values_name_file_and_key_path(tmp_path, text, needle):
+    p = tmp_path / "quick.yaml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_space(p)
+    assert str(info.value).startswith(f"{p}: ")
+    assert needle in str(info.value)
+
+
+def test_ranges_use_the_bounds_the_configs_declare():
+    from nas.model.arch import ArchConfig
+    from nas.training.recipe import TrainConfig
+
+    # the largest head depth an ArchConfig accepts is also the largest a space may sample, and no more
+    top = parse_space({"space": {"head_depth": {"low": 1, "high": 8}}}).choices.head_depth.high
+    ArchConfig(head_depth=top)
+    with pytest.raises(ConfigError):
+        ArchConfig(head_depth=top + 1)
+    TrainConfig(aug_multiplier=parse_space({"space": {"aug_multiplier": 32}}).choices.aug_multiplier.high)
+
+
+@pytest.mark.parametrize("name", ["default.yaml", "quick.yaml", "quick128.yaml"])
+def test_the_flat_proxy_section_is_the_proxy_recipe_and_round_trips(name):
+    import yaml
+
+    raw = yaml.safe_load((ROOT / "search_spaces" / name).read_text())
+    space = load_space(ROOT / "search_spaces" / name)
+    recipe = space.proxy.recipe
+    assert (recipe.epochs, recipe.batch_size, recipe.lr, recipe.lr_min, recipe.loss) == tuple(
+        raw["proxy"][k] for k in ("epochs", "batch_size", "lr", "lr_min", "loss"))
+    # the stored form is the flat section as written: a study stored before compares equal
+    assert space.to_dict()["proxy"] == {k: raw["proxy"][k] for k in space.to_dict()["proxy"]}
+    assert space.to_dict()["data"] == {"source": "synthetic", "seed": 0, "format": "auto", "max_bad": 0.01}
+    assert parse_space(space.to_dict(), space.source) == space
+
+
+def test_updated_proxy_changes_recipe_and_budget_keys_alike():
+    proxy = load_space(ROOT / "search_spaces/quick.yaml").proxy.updated(epochs=2, train_images=64)
+    assert proxy.recipe.epochs == 2 and proxy.train_images == 64
+    with pytest.raises(ConfigError, match="proxy.epochs: 0 is out of range"):
+        proxy.updated(epochs=0)

@@ -158,3 +158,41 @@ def test_checkpoint_errors_name_the_file(tmp_path):
     torch.save({"hello": 1}, tmp_path / "other.pt")
     with pytest.raises(ConfigError, match="other.pt: not a handkp-search checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+@pytest.mark.parametrize("loss", ["mse", "integral"])
+def test_each_loss_trains_and_its_model_is_evaluated_with_its_decoder(tiny_data, loss):
+    # the trainer's validation and a later evaluate read the maps the same way (one decoder per loss)
+    train_data, val_data = tiny_data
+    model = build_model(ARCH)
+    cfg = TrainConfig(epochs=1, batch_size=16, device="cpu", loss=loss)
+    result = train(model, train_data, val_data, cfg)
+    assert math.isfinite(result.loss) and result.best_epoch == 1
+    assert evaluate(model, val_data, loss).px_error == pytest.approx(result.px_error, rel=1e-5)
+
+
+def test_resuming_past_the_recipe_is_a_config_error(tiny_data, tmp_path):
+    from nas.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+
+    train_data, val_data = tiny_data
+    cfg = TrainConfig(epochs=1, batch_size=16, device="cpu")
+    path = tmp_path / "ck.pt"
+    save = lambda state: save_checkpoint(path, Checkpoint(ARCH, cfg, state))  # noqa: E731
+    train(build_model(ARCH), train_data, val_data, cfg, on_state=save)
+    state = load_checkpoint(path).state
+    assert state.epoch == 1
+    # a finished run resumed with the same recipe trains no further and returns its result
+    again = train(build_model(ARCH), train_data, val_data, cfg, resume=state)
+    assert [h.epoch for h in again.history] == [1]
+    state.epoch = 2
+    with pytest.raises(ConfigError, match="cannot resume after epoch 2: the recipe has only 1"):
+        train(build_model(ARCH), train_data, val_data, cfg, resume=state)
+
+
+def test_reading_a_recipe_or_an_architecture_does_not_import_timm():
+    import subprocess
+    import sys
+
+    code = "import sys, nas.training.recipe, nas.model.arch, nas.model, nas.training; print('timm' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -14,6 +14,7 @@ in the JSON file name (e.g. `val2017` for `person_keypoints_val2017.json`, or fo
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -24,9 +25,35 @@ from nas.data.dataset import NUM_KEYPOINTS
 from nas.data.records import SPLITS, HandRecord, check_keypoints, load_json
 from nas.errors import DataError
 
-__all__ = ["read_coco", "coco_annotation_files"]
+__all__ = ["read_coco", "coco_annotation_files", "is_coco"]
 
 _SIDES = ("left", "right")
+_NAME_HINTS = ("coco", "keypoints", "wholebody")
+
+
+def is_coco(path: Path) -> bool:
+    """A `.json` file, or a folder (or its `annotations/`) with a `*.json` whose name has a COCO hint
+    or whose content has "annotations"."""
+    if path.is_file():
+        return path.suffix.lower() == ".json"
+    return _has_coco_json(path) or _has_coco_json(path / "annotations")
+
+
+def _has_coco_json(folder: Path) -> bool:
+    if not folder.is_dir():
+        return False
+    for p in sorted(folder.glob("*.json")):
+        if not p.is_file():
+            continue
+        if any(hint in p.name.lower() for hint in _NAME_HINTS):
+            return True
+        try:
+            data = json.loads(p.read_bytes())
+        except (OSError, ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(data, dict) and "annotations" in data:
+            return True
+    return False
 
 
 def coco_annotation_files(folder: Path) -> list[Path]:
@@ -71,6 +98,33 @@ def split_from_name(name: str) -> str | None:
 
 
 def _read_file(json_path: Path) -> list[HandRecord]:
+    data = _document(json_path)
+    images = _image_names(data["images"], json_path)
+    category_points = _category_points(data.get("categories"), json_path)
+    wholebody = _is_wholebody(data["annotations"])
+    split, finder = split_from_name(json_path.name), _ImageFinder(json_path)
+    records: list[HandRecord] = []
+    for index, ann in enumerate(data["annotations"]):
+        if not isinstance(ann, dict):
+            raise DataError(f"{json_path}: annotations[{index}] is not an object")
+        ann_id = ann.get("id", f"#{index}")
+        where = f"{json_path} annotation {ann_id}"
+        file_name = _file_name(images, ann.get("image_id"), where)
+        hands = _wholebody_hands(ann, where) if wholebody else _plain_hand(ann, where, category_points)
+        for side, keypoints, visibility, box in hands:
+            if not visibility.any():
+                continue  # nothing labelled: nothing to learn from
+            suffix = f" ({side} hand)" if side else ""
+            records.append(HandRecord(image=finder.find(file_name, where + suffix), keypoints=keypoints,
+                                      visibility=visibility, box=box, crop=True, split=split,
+                                      ref=f"{json_path.name} annotation {ann_id}{suffix}"))
+    if not records:
+        raise DataError(f"{json_path}: no valid hand annotation")
+    return records
+
+
+def _document(json_path: Path) -> dict:
+    """The JSON object, checked to have "images" and "annotations" lists."""
     data = load_json(json_path)
     if not isinstance(data, dict):
         raise DataError(f"{json_path}: expected a COCO JSON object, got {type(data).__name__}")
@@ -79,49 +133,25 @@ def _read_file(json_path: Path) -> list[HandRecord]:
             raise DataError(f'{json_path}: missing "{key}" key (not a COCO annotation file)')
         if not isinstance(data[key], list):
             raise DataError(f'{json_path}: "{key}" must be a list, got {type(data[key]).__name__}')
-    images = _image_names(data["images"], json_path)
-    category_points = _category_points(data.get("categories"), json_path)
-    annotations = data["annotations"]
-    wholebody = any(
+    return data
+
+
+def _is_wholebody(annotations: list) -> bool:
+    """COCO-WholeBody when any annotation has per-side hand fields."""
+    return any(
         isinstance(ann, dict) and any(f"{side}hand_kpts" in ann or f"{side}hand_valid" in ann for side in _SIDES)
         for ann in annotations
     )
-    split = split_from_name(json_path.name)
-    finder = _ImageFinder(json_path)
 
-    records: list[HandRecord] = []
-    for index, ann in enumerate(annotations):
-        if not isinstance(ann, dict):
-            raise DataError(f"{json_path}: annotations[{index}] is not an object")
-        ann_id = ann.get("id", f"#{index}")
-        where = f"{json_path} annotation {ann_id}"
-        image_id = ann.get("image_id")
-        try:
-            file_name = images.get(image_id)
-        except TypeError:  # unhashable id
-            file_name = None
-        if file_name is None:
-            raise DataError(f'{where}: image_id {image_id!r} is not in "images"')
 
-        hands = _wholebody_hands(ann, where) if wholebody else _plain_hand(ann, where, category_points)
-        for side, keypoints, visibility, box in hands:
-            if not visibility.any():
-                continue  # nothing labelled: nothing to learn from
-            suffix = f" ({side} hand)" if side else ""
-            records.append(
-                HandRecord(
-                    image=finder.find(file_name, where + suffix),
-                    keypoints=keypoints,
-                    visibility=visibility,
-                    box=box,
-                    crop=True,
-                    split=split,
-                    ref=f"{json_path.name} annotation {ann_id}{suffix}",
-                )
-            )
-    if not records:
-        raise DataError(f"{json_path}: no valid hand annotation")
-    return records
+def _file_name(images: dict, image_id, where: str) -> str:
+    try:
+        file_name = images.get(image_id)
+    except TypeError:  # unhashable id
+        file_name = None
+    if file_name is None:
+        raise DataError(f'{where}: image_id {image_id!r} is not in "images"')
+    return file_name
 
 
 def _image_names(images: list, json_path: Path) -> dict:

@@ -16,7 +16,7 @@ from nas.data.dataset import NUM_KEYPOINTS
 from nas.data.records import HandRecord, load_json
 from nas.errors import DataError
 
-__all__ = ["read_freihand", "MAX_VERSIONS"]
+__all__ = ["read_freihand", "is_freihand", "MAX_VERSIONS"]
 
 MAX_VERSIONS = 4  # FreiHAND ships each training sample with 4 backgrounds
 _IMAGE_NAME = re.compile(r"^(\d{8})\.jpg$")
@@ -63,6 +63,11 @@ def _project(K: np.ndarray, xyz: np.ndarray, k_path: Path, xyz_path: Path) -> np
     return uv
 
 
+def is_freihand(path: Path) -> bool:
+    """A folder with `training_xyz.json`."""
+    return path.is_dir() and (path / "training_xyz.json").is_file()
+
+
 def read_freihand(root: Path) -> list[HandRecord]:
     """One record per `training/rgb/%08d.jpg` under `root`, sorted by image id.
 
@@ -70,17 +75,25 @@ def read_freihand(root: Path) -> list[HandRecord]:
     Raises DataError for missing or malformed files and inconsistent counts.
     """
     root = Path(root)
-    k_path = root / "training_K.json"
-    xyz_path = root / "training_xyz.json"
     rgb = root / "training" / "rgb"
-    for needed in (k_path, xyz_path):
+    for needed in (root / "training_K.json", root / "training_xyz.json"):
         if not needed.is_file():
             raise DataError(f"{needed}: FreiHAND annotation file not found")
     if not rgb.is_dir():
         raise DataError(f"{rgb}: FreiHAND image folder not found")
+    uv = _keypoints(root)
+    return [
+        HandRecord(image=rgb / name, keypoints=uv[image_id % len(uv)].copy(),
+                   visibility=np.full(NUM_KEYPOINTS, 2, dtype=np.uint8), box=None, crop=False, split=None,
+                   ref=f"training/rgb/{name} (annotation {image_id % len(uv)})")
+        for image_id, name in _image_ids(rgb, len(uv))
+    ]
 
-    k_raw = load_json(k_path)
-    xyz_raw = load_json(xyz_path)
+
+def _keypoints(root: Path) -> np.ndarray:
+    """(N, 21, 2) image points of the N annotations, checked."""
+    k_path, xyz_path = root / "training_K.json", root / "training_xyz.json"
+    k_raw, xyz_raw = load_json(k_path), load_json(xyz_path)
     for path, raw in ((k_path, k_raw), (xyz_path, xyz_raw)):
         if not isinstance(raw, list):
             raise DataError(f"{path}: expected a JSON list, got {type(raw).__name__}")
@@ -88,48 +101,30 @@ def read_freihand(root: Path) -> list[HandRecord]:
         raise DataError(
             f"{root}: training_K.json has {len(k_raw)} entries but training_xyz.json has {len(xyz_raw)}"
         )
-    n = len(xyz_raw)
-    if n == 0:
+    if not xyz_raw:
         raise DataError(f"{xyz_path}: no annotations")
     K = _stack(k_raw, k_path, (3, 3), "a 3x3 camera matrix")
     xyz = _stack(xyz_raw, xyz_path, (NUM_KEYPOINTS, 3), f"{NUM_KEYPOINTS}x3 points")
-    uv = _project(K, xyz, k_path, xyz_path)
+    return _project(K, xyz, k_path, xyz_path)
 
-    ids = []
-    for name in _list_names(rgb):
-        match = _IMAGE_NAME.match(name)
-        if match:
-            ids.append((int(match.group(1)), name))
-    ids.sort()
-    count = len(ids)
-    if count == 0:
+
+def _image_ids(rgb: Path, n: int) -> list[tuple[int, str]]:
+    """(image id, file name) of the %08d.jpg images, sorted; their count must be a multiple of the
+    `n` annotations and their ids below MAX_VERSIONS * n."""
+    ids = sorted((int(m.group(1)), name) for name in _list_names(rgb) if (m := _IMAGE_NAME.match(name)))
+    if not ids:
         raise DataError(f"{rgb}: no %08d.jpg images")
-    if count % n:
+    if len(ids) % n:
         raise DataError(
-            f"{rgb}: {count} images is not a multiple of the {n} annotations in training_xyz.json"
+            f"{rgb}: {len(ids)} images is not a multiple of the {n} annotations in training_xyz.json"
         )
-    if ids[-1][0] >= MAX_VERSIONS * n:
-        image_id, name = ids[-1]
+    image_id, name = ids[-1]
+    if image_id >= MAX_VERSIONS * n:
         raise DataError(
             f"{rgb / name}: image id {image_id} is beyond the {MAX_VERSIONS} x {n} = {MAX_VERSIONS * n} "
             "images the annotations cover"
         )
-
-    records = []
-    for image_id, name in ids:
-        ann = image_id % n
-        records.append(
-            HandRecord(
-                image=rgb / name,
-                keypoints=uv[ann].copy(),
-                visibility=np.full(NUM_KEYPOINTS, 2, dtype=np.uint8),
-                box=None,
-                crop=False,
-                split=None,
-                ref=f"training/rgb/{name} (annotation {ann})",
-            )
-        )
-    return records
+    return ids
 
 
 def _list_names(folder: Path) -> list[str]:

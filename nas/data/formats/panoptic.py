@@ -13,9 +13,21 @@ import numpy as np
 from nas.data.records import SPLITS, HandRecord, check_keypoints, load_json
 from nas.errors import DataError
 
-__all__ = ["read_panoptic", "panoptic_folders"]
+__all__ = ["read_panoptic", "panoptic_folders", "is_panoptic"]
 
 _PREFIX = "manual_"
+
+
+def is_panoptic(path: Path) -> bool:
+    """A folder with `hand_labels/`, `manual_train/` or `manual_test/`, or a `manual_*` folder of
+    `.json` files beside `.jpg` images."""
+    if not path.is_dir():
+        return False
+    if (path / "hand_labels").is_dir() or (path / "manual_train").is_dir() or (path / "manual_test").is_dir():
+        return True
+    if path.name.startswith(_PREFIX):
+        return any(p.with_suffix(".jpg").is_file() for p in path.glob("*.json"))
+    return False
 
 
 def panoptic_folders(root: Path) -> list[Path]:

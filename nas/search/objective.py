@@ -1,0 +1,156 @@
+"""One trial: sample -> build -> cost -> skip? -> train (pruned per epoch) -> record.
+
+Everything a trial did is stored on it as user attributes, so the report, `pick` and
+optuna-dashboard read only the storage. Two objectives:
+
+- score (default): minimise GFLOPs x MParams x exp(px error). Each epoch reports the partial score
+  cost x exp(current validation error), so the percentile pruner compares trials on the real
+  ranking score; a trial whose cost alone cannot win is skipped before training (`nas.search.skip`).
+- pareto: three objectives (GFLOPs, MParams, px error). Optuna cannot prune multi-objective
+  trials, so every trial trains to the end.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+import torch
+from optuna.trial import Trial
+
+from nas.data.dataset import KeypointDataset
+from nas.errors import NasError, TrainingDiverged
+from nas.model.arch import ArchConfig
+from nas.model.cost import Cost, count_cost
+from nas.search.candidate import CandidateResult, evaluate_candidate
+from nas.search.hooks import StudyHooks
+from nas.search.sampling import arch_from_params, suggest_params
+from nas.search.skip import skip_reason
+from nas.search.space import SearchSpace
+from nas.training.recipe import TrainConfig
+from nas.training.trainer import EpochStats
+
+__all__ = ["Objective", "TrialFailed", "recipe_for"]
+
+Value = float | tuple[float, float, float]
+
+
+class TrialFailed(NasError):
+    """A trial could not finish (diverged, out of memory); recorded as FAIL, the study goes on."""
+
+
+def recipe_for(space: SearchSpace, aug_multiplier: int, device: str, seed: int) -> TrainConfig:
+    """The space's proxy recipe with the trial's augmentation multiplier, on this worker's device."""
+    return dataclasses.replace(space.proxy.recipe, aug_multiplier=aug_multiplier, device=device, seed=seed)
+
+
+def _set_attrs(trial: Trial, attrs: dict[str, Any]) -> None:
+    for k, v in attrs.items():
+        trial.set_user_attr(k, v)
+
+
+def _cost_attrs(cost: Cost) -> dict[str, float]:
+    return {"gflops": cost.gflops, "mparams": cost.mparams, "true_gmacs": cost.true_gmacs, "cost": cost.cost}
+
+
+def _result_attrs(result: CandidateResult) -> dict[str, Any]:
+    t = result.training
+    return {
+        "px_error": result.px_error, "px_error_is_estimate": result.estimate, "pck": t.pck, "auc": t.auc,
+        "score": result.score, "train_seconds": t.train_seconds, "images_per_s": t.images_per_s,
+        "best_epoch": t.best_epoch, "history_px": [h.px_error for h in t.history],
+    }
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)) or "out of memory" in str(exc).lower()
+
+
+@dataclass
+class Objective:
+    """Called once per trial; holds what stays fixed across a worker's trials (space, data, device)."""
+
+    space: SearchSpace
+    objective: str
+    train_data: KeypointDataset
+    val_data: KeypointDataset
+    device: str = "auto"
+    seed: int = 0
+    hooks: StudyHooks | None = None
+    skip_hopeless: bool = True  # skip, untrained, trials whose cost alone cannot win
+
+    def __call__(self, trial: Trial) -> Value:
+        params = self._sample(trial)
+        arch = arch_from_params(params, self.space)
+        recipe = recipe_for(self.space, params["aug_multiplier"], self.device, self.seed)
+        baseline = trial.user_attrs.get("baseline")
+        if self.hooks:
+            self.hooks.trial_started(trial.number, arch, baseline)
+        cost = count_cost(arch)
+        _set_attrs(trial, {"arch": arch.to_dict(), "recipe": recipe.to_dict(), **_cost_attrs(cost)})
+        contender = self.objective == "score" and baseline is None  # baselines are references: always trained
+        if contender and self.skip_hopeless:
+            self._skip_if_hopeless(trial, cost)
+        result = self._train(trial, arch, recipe, cost, prune=contender)
+        return self._record(trial, cost, result)
+
+    def _sample(self, trial: Trial) -> dict[str, Any]:
+        with warnings.catch_warnings():
+            # baselines are fixed points that may lie outside a narrowed space; optuna warns, we know
+            warnings.filterwarnings("ignore", message="Fixed parameter .* is out of range")
+            return suggest_params(trial, self.space)
+
+    def _skip_if_hopeless(self, trial: Trial, cost: Cost) -> None:
+        reason = skip_reason(trial.study, cost, self.space.search.pre_train_margin_px)
+        if reason:
+            _set_attrs(trial, {"skipped": True, "reason": reason})
+            raise optuna.TrialPruned(reason)
+
+    def _record(self, trial: Trial, cost: Cost, result: CandidateResult) -> Value:
+        _set_attrs(trial, _result_attrs(result))
+        if self.objective == "score":
+            return result.score
+        return cost.gflops, cost.mparams, result.px_error
+
+    def _on_epoch(self, trial: Trial, cost: Cost, prune: bool) -> Callable[[EpochStats], None]:
+        """Per epoch: report the partial score cost x exp(epoch error); stop the trial if the pruner says so."""
+        history: list[float] = []
+
+        def on_epoch(stats: EpochStats) -> None:
+            history.append(stats.px_error)
+            if self.hooks:
+                self.hooks.epoch(stats)
+            if self.objective != "score":
+                return
+            partial = cost.cost * math.exp(stats.px_error)
+            trial.report(partial, stats.epoch)
+            if prune and trial.should_prune():
+                reason = (f"pruned at epoch {stats.epoch}: partial score {partial:.4g} ({stats.px_error:.2f} px) "
+                          f"worse than the {self.space.search.prune_percentile:g}th percentile")
+                _set_attrs(trial, {"reason": reason, "history_px": history})
+                raise optuna.TrialPruned(reason)
+
+        return on_epoch
+
+    def _train(self, trial: Trial, arch: ArchConfig, recipe: TrainConfig, cost: Cost, prune: bool) -> CandidateResult:
+        """The proxy training; divergence and running out of memory fail this trial, not the study."""
+        started = time.perf_counter()
+        on_epoch = self._on_epoch(trial, cost, prune)
+        on_step = self.hooks.step if self.hooks else None
+        try:
+            return evaluate_candidate(arch, recipe, self.train_data, self.val_data, cost, on_epoch, on_step)
+        except TrainingDiverged as exc:
+            trial.set_user_attr("reason", f"diverged: {exc}")
+            raise TrialFailed(f"trial {trial.number} diverged: {exc}") from None
+        except (RuntimeError, MemoryError) as exc:
+            if not _is_oom(exc):
+                raise
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            trial.set_user_attr("reason", f"out of memory after {time.perf_counter() - started:.0f} s: {exc}")
+            raise TrialFailed(f"trial {trial.number} ran out of memory") from None

@@ -1,0 +1,139 @@
+"""The worker loop: take the next trial under the study's storage lock, run it, record it.
+
+Several processes (any machines) may run `run_study` on one study. Checking the count and
+creating a trial happen under one storage-wide lock, so `n_trials` is the study's total across
+workers and no trial runs twice; the objective runs outside the lock, with heartbeats, and its
+outcome is told afterwards.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from typing import Any
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages._heartbeat import get_heartbeat_thread
+from optuna.trial import Trial, TrialState
+
+from nas.data.dataset import KeypointDataset
+from nas.search.baselines import enqueue_baselines
+from nas.search.hooks import StudyHooks
+from nas.search.objective import Objective, TrialFailed
+from nas.search.space import SearchSpace
+from nas.search.storage import storage_lock
+from nas.search.study import DONE_STATES
+
+__all__ = ["run_study"]
+
+
+def _lock(storage_url: str | None, study: optuna.Study) -> contextlib.AbstractContextManager:
+    if storage_url is None:  # an in-memory study: this process is the only worker
+        return contextlib.nullcontext()
+    return storage_lock(storage_url, f"study:{study.study_name}")
+
+
+def _counts(study: optuna.Study) -> tuple[int, int]:
+    """(finished, running) trials, every worker's."""
+    trials = study.get_trials(deepcopy=False, states=(*DONE_STATES, TrialState.RUNNING))
+    running = sum(t.state == TrialState.RUNNING for t in trials)
+    return len(trials) - running, running
+
+
+def _fail_stale_trials(study: optuna.Study) -> None:
+    """Dead workers' trials (no heartbeat within the grace period) -> failed, and retried once."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def _ask(study: optuna.Study) -> Trial:
+    with warnings.catch_warnings():
+        # Optuna warns that heartbeats are meant for optimize(); _run_trial runs them as optimize does
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        return study.ask()
+
+
+def _fail(study: optuna.Study, trial: Trial) -> None:
+    """Record the trial as failed, unless another worker already did (it judged the trial stale)."""
+    with contextlib.suppress(UpdateFinishedTrialError):
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+
+
+def _outcome(study: optuna.Study, trial: Trial, objective: Objective) -> tuple[Any, TrialState | None]:
+    """(values, state) for `study.tell`. Ctrl-C and unexpected errors fail the trial, then propagate."""
+    try:
+        return objective(trial), None
+    except optuna.TrialPruned:
+        return None, TrialState.PRUNED
+    except TrialFailed:
+        return None, TrialState.FAIL
+    except KeyboardInterrupt:
+        with contextlib.suppress(UpdateFinishedTrialError):
+            trial.set_user_attr("reason", "interrupted")
+        _fail(study, trial)
+        raise
+    except Exception:
+        _fail(study, trial)
+        raise
+
+
+def _run_trial(study: optuna.Study, trial: Trial, objective: Objective, hooks: StudyHooks | None) -> None:
+    try:
+        with get_heartbeat_thread(trial._trial_id, study._storage):  # as optimize() runs the objective
+            values, state = _outcome(study, trial, objective)
+        finished = study.tell(trial, values, state, skip_if_finished=True)
+    except UpdateFinishedTrialError:
+        # another worker judged this trial stale (no heartbeat within the grace period, e.g. an
+        # overloaded machine), failed it and enqueued its retry: go on with the next trial
+        return
+    if hooks:
+        hooks.trial_finished(finished)
+
+
+def run_study(
+    study: optuna.Study,
+    space: SearchSpace,
+    n_trials: int,
+    train_data: KeypointDataset,
+    val_data: KeypointDataset,
+    timeout: float | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    hooks: StudyHooks | None = None,
+    storage_url: str | None = None,
+    poll_s: float = 2.0,
+    baselines: bool = True,
+    skip_hopeless: bool = True,
+) -> int:
+    """Run trials until the study holds `n_trials` finished (complete or pruned) trials, counting
+    every worker's; returns how many this process ran.
+
+    While the remaining trials are all running elsewhere, a worker waits: if one of those workers
+    dies, its trial goes stale (heartbeats), is marked failed, retried once, and a waiting worker
+    picks the retry up. Failed trials (diverged, out of memory, interrupted) are recorded with
+    their reason and do not count. `storage_url` names the lock (None: an in-memory study).
+    `baselines=False` and `skip_hopeless=False` turn off the baselines and the pre-training skip
+    (benchmarks).
+    """
+    objective = Objective(space, study.user_attrs.get("objective", "score"), train_data, val_data, device, seed,
+                          hooks, skip_hopeless=skip_hopeless)
+    if baselines:
+        with _lock(storage_url, study):
+            enqueue_baselines(study, space)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    ran = 0
+    while (deadline is None or time.monotonic() < deadline) and ran <= 3 * n_trials:  # all failing: stop
+        _fail_stale_trials(study)
+        with _lock(storage_url, study):
+            finished, running = _counts(study)
+            trial = _ask(study) if finished + running < n_trials else None
+        if trial is None:
+            if finished >= n_trials:
+                break
+            time.sleep(poll_s)  # the rest is running elsewhere: wait for it
+            continue
+        _run_trial(study, trial, objective, hooks)
+        ran += 1
+    return ran

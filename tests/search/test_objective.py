@@ -1,0 +1,52 @@
+"""The objective's per-epoch pruning on exact numbers: a replayed training, a real study and pruner."""
+from __future__ import annotations
+
+import math
+
+import pytest
+from fake_training import FIXED_SPACE, replay
+from optuna.trial import TrialState
+
+import nas.search.objective as objective_mod
+from nas.search import open_study, parse_space, run_study
+
+GOOD, LATE, BAD = [5.0, 4.0], [3.0, 2.0], [9.0, 8.0]
+
+
+@pytest.fixture()
+def space():
+    return parse_space(FIXED_SPACE, "fixed")
+
+
+@pytest.fixture()
+def storage(tmp_path):
+    return f"sqlite:///{tmp_path / 's.db'}"
+
+
+def test_epochs_report_cost_times_exp_error_and_the_pruner_decides_on_them(space, storage, monkeypatch):
+    # 3 start-up trials complete, then one worse than the best at epoch 1 (pruned there) and one better (kept)
+    monkeypatch.setattr(objective_mod, "evaluate_candidate", replay([GOOD, GOOD, GOOD, BAD, LATE]))
+    st = open_study("prune", storage, "score", space)
+    run_study(st, space, 5, None, None, device="cpu", baselines=False)  # the replay needs no data
+    trials = st.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3 + [TrialState.PRUNED, TrialState.COMPLETE]
+    cost = trials[0].user_attrs["cost"]
+    assert trials[0].intermediate_values == pytest.approx({1: cost * math.exp(5.0), 2: cost * math.exp(4.0)})
+    pruned = trials[3]
+    assert pruned.intermediate_values == pytest.approx({1: cost * math.exp(9.0)})  # stopped after epoch 1
+    assert pruned.user_attrs["reason"].startswith("pruned at epoch 1: partial score")
+    assert pruned.user_attrs["history_px"] == [9.0] and "score" not in pruned.user_attrs
+    kept = trials[4]
+    assert kept.intermediate_values == pytest.approx({1: cost * math.exp(3.0), 2: cost * math.exp(2.0)})
+    assert kept.value == pytest.approx(cost * math.exp(2.0)) == pytest.approx(kept.user_attrs["score"])
+
+
+def test_pareto_trials_are_never_pruned(space, storage, monkeypatch):
+    # the same replay that prunes under `score`: a multi-objective trial cannot be pruned, it trains to the end
+    monkeypatch.setattr(objective_mod, "evaluate_candidate", replay([GOOD, GOOD, GOOD, BAD]))
+    st = open_study("front", storage, "pareto", space)
+    run_study(st, space, 4, None, None, device="cpu", baselines=False)
+    trials = st.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    assert all(t.intermediate_values == {} for t in trials)
+    assert trials[3].values[2] == 8.0  # the bad trial's best error, after both epochs
