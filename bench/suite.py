@@ -57,7 +57,8 @@ search: {startup_trials: 4, prune_percentile: 50, prune_warmup_epochs: 1, pre_tr
 """
 
 SIZES = {
-    "small": dict(space=None, trials=10, seeds=3, trainer=["--size", "128", "--images", "512", "--repeats", "3"],
+    "small": dict(space=None, trials=10, seeds=3, trainer=["--size", "128", "--images", "512", "--repeats", "3",
+                           "--backbone", "mobilenetv3_small"],
                   retrain=dict(train=800, val=200, test=200), recipe=dict(epochs=3, lr=4e-3, lr_min=1e-4),
                   top=4, random=2),
     # a pipeline check only (a minute or two): its figures mean nothing

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from nas.cli.app import app, console, err_console
 from nas.cli.hooks import _RichRetrainHooks
-from nas.cli.options import DEFAULT_STORAGE, Aug, Device, RetrainOptions, Storage, with_options
+from nas.cli.options import DEFAULT_STORAGE, Aug, Device, RetrainOptions, Storage, use_threads, with_options
 
 OutFolder = Annotated[Path | None, typer.Option("-o", "--out", help="Output folder (default "
                                                 "reports/retrain/<file stem>).")]
@@ -88,6 +88,7 @@ def retrain_cmd(
     from nas.training.device import resolve_device
 
     resolve_device(opts.device)
+    use_threads(opts.threads)
     spec = ArchSpec.load(arch_file)
     spec = replace(spec, recipe=replace(spec.recipe, **opts.recipe_overrides(aug)))
     data = opts.data_spec()
@@ -213,6 +214,7 @@ def fidelity_cmd(
     from nas.training.device import resolve_device
 
     resolve_device(opts.device)
+    use_threads(opts.threads)
     data = opts.data_spec()
     st = load_existing_study(study_name, storage)
     numbers = select_trials(st, top, random_count, seed)

@@ -4,6 +4,14 @@ from __future__ import annotations
 from nas.cli.app import console
 
 
+def worker_line(info) -> str:
+    """A starting worker's threads in one line: how many workers share this host's cores, or what fixed them."""
+    workers = f"{info.live} live worker{'s' if info.live != 1 else ''} of study {info.study} on this host"
+    if info.shared:
+        return f"worker {info.worker}: {workers} -> {info.threads} of {info.cores} cores (set --threads to override)"
+    return f"worker {info.worker}: {info.threads} thread(s) from {info.source} ({workers}, {info.cores} cores)"
+
+
 class RichStudyHooks:
     """Bars over trials and over the current trial's epochs (rich), for a terminal."""
 
@@ -11,6 +19,9 @@ class RichStudyHooks:
         self.progress, self.trials_task, self.epochs = progress, trials_task, epochs
         self.epoch_task = progress.add_task("  trial", total=epochs, info="")
         self.step_task = progress.add_task("  steps", total=1, info="")
+
+    def worker_started(self, info) -> None:
+        self.progress.console.print(worker_line(info))
 
     def trial_started(self, number, arch, baseline) -> None:
         label = f"  trial {number}" + (f" [{baseline}]" if baseline else "")
@@ -53,6 +64,9 @@ class LineHooks:
 
     def __init__(self, worker: int | None = None) -> None:
         self.tag = "" if worker is None else f"[worker {worker}] "
+
+    def worker_started(self, info) -> None:
+        print(self.tag + worker_line(info), flush=True)
 
     def trial_started(self, number, arch, baseline) -> None:
         pass

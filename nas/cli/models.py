@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from nas.cli.app import app, console
-from nas.cli.options import ArchOptions, CacheDir, Device, with_options, within, within_data
+from nas.cli.options import ArchOptions, CacheDir, Device, Threads, use_threads, with_options, within, within_data
 from nas.model.arch import ArchConfig
 from nas.training.recipe import TrainConfig
 
@@ -59,6 +59,7 @@ class ProxyRunOptions:
     device: Device = TrainConfig.device
     seed: Annotated[int, typer.Option(**within_data("seed"), help="Seed for data and training.")] = TrainConfig.seed
     cache_dir: CacheDir = None
+    threads: Threads = None
 
     def recipe(self) -> TrainConfig:
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, lr_min=self.lr_min,
@@ -80,6 +81,7 @@ def train_cmd(
     from nas.training.device import resolve_device
 
     resolve_device(run.device)  # a bad --device fails before the data is rendered
+    use_threads(run.threads)  # and a bad HANDKP_THREADS
     arch, recipe = arch_opts.arch(), run.recipe()
     with render_progress(console, "synthetic hands", run.images + run.val_images) as advance:
         train_data, val_data = load_for_space(DataSpec(seed=run.seed), run.images, run.val_images, run.train_size,

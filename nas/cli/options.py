@@ -26,8 +26,10 @@ from nas.training.recipe import TrainConfig
 
 if TYPE_CHECKING:
     from nas.data.spec import DataSpec
+    from nas.training.threads import ThreadChoice
 
-__all__ = ["with_options", "within", "within_data", "ArchOptions", "RetrainOptions", "DEFAULT_STORAGE", "DATA_BOUNDS"]
+__all__ = ["with_options", "within", "within_data", "use_threads", "ArchOptions", "RetrainOptions", "Threads",
+           "DEFAULT_STORAGE", "DATA_BOUNDS"]
 
 
 def within(cls: type, name: str) -> dict[str, float]:
@@ -94,6 +96,18 @@ Aug = Annotated[int | None, typer.Option("--aug", **within(TrainConfig, "aug_mul
                                          help="Augmentation multiplier: passes per epoch, freshly augmented "
                                          "(default: the recipe's).")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")]
+Threads = Annotated[int | None, typer.Option(min=1, help="CPU threads to train with (default: $HANDKP_THREADS, else "
+                                             "$OMP_NUM_THREADS, else every core; a study's workers on one machine "
+                                             "split the cores between them).")]
+
+
+def use_threads(option: int | None) -> ThreadChoice:
+    """Take the threads of a run that trains alone (`train`, `retrain`, `fidelity`): fixed, or every core."""
+    from nas.training.threads import choose_threads, set_threads
+
+    choice = choose_threads(option)
+    set_threads(choice.threads)
+    return choice
 
 
 # --- option groups -------------------------------------------------------------------------------
@@ -118,8 +132,8 @@ class ArchOptions:
 
 @dataclass(frozen=True)
 class RetrainOptions:
-    """What `retrain` and `fidelity` share: the data a full training uses and its recipe overrides.
-    The data defaults are `DataSpec()`'s, restated like `DATA_BOUNDS`."""
+    """What `retrain` and `fidelity` share: the data a full training uses, its recipe overrides and
+    its threads. The data defaults are `DataSpec()`'s, restated like `DATA_BOUNDS`."""
 
     data: DataOpt = "synthetic"
     train_images: TrainImages = 20000
@@ -134,6 +148,7 @@ class RetrainOptions:
     batch_size: BatchSize = None
     device: Device = TrainConfig.device
     cache_dir: CacheDir = None
+    threads: Threads = None
 
     def data_spec(self) -> DataSpec:
         from nas.data.spec import DataSpec

@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from nas.cli.app import app, console
-from nas.cli.hooks import LineHooks, RichStudyHooks, _say_format
-from nas.cli.options import DEFAULT_STORAGE, CacheDir, Device, Storage, StudyName
+from nas.cli.hooks import LineHooks, RichStudyHooks, _say_format, worker_line
+from nas.cli.options import DEFAULT_STORAGE, CacheDir, Device, Storage, StudyName, Threads
 
 if TYPE_CHECKING:
+    import optuna
+
+    from nas.data.dataset import KeypointDataset
     from nas.search import SearchSpace, StudyHooks, StudyOptions
 
 SpaceFile = Annotated[Path, typer.Option("--space", help="Search space YAML.")]
@@ -31,8 +34,8 @@ Objective = Annotated[str, typer.Option(help="score: minimise GFLOPs x MParams x
                                         "end.")]
 Seed = Annotated[int, typer.Option(min=0, help="Sampler and training seed.")]
 Report = Annotated[Path | None, typer.Option("-o", "--report", help="Report HTML (default reports/<study>.html).")]
-Workers = Annotated[int, typer.Option(min=1, help="Worker processes on this machine (needs PostgreSQL or journal "
-                                      "storage; with the default storage, N > 1 uses "
+Workers = Annotated[int, typer.Option(min=1, help="Worker processes on this machine, splitting its cores (needs "
+                                      "PostgreSQL or journal storage; with the default storage, N > 1 uses "
                                       "journal:///reports/studies.journal).")]
 
 
@@ -40,27 +43,30 @@ Workers = Annotated[int, typer.Option(min=1, help="Worker processes on this mach
 def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyData = None, fmt: StudyFormat = None,
           max_bad: StudyMaxBad = None, trials: Trials = 12, timeout: Timeout = None, study_name: StudyName = None,
           storage: Storage = DEFAULT_STORAGE, objective: Objective = "score", seed: Seed = 0, device: Device = "auto",
-          cache_dir: CacheDir = None, report: Report = None, workers: Workers = 1) -> None:
+          cache_dir: CacheDir = None, report: Report = None, workers: Workers = 1, threads: Threads = None) -> None:
     """Search architectures: each trial's exact cost, a short proxy training, the ranking score.
 
     Rerunning the same command resumes the study: completed trials are kept and --trials counts
-    the study's total. Started on several machines (or with --workers) against one PostgreSQL or
-    journal storage, the processes cooperate on one study.
+    the study's total. Started on several machines (or several times on one, or with --workers)
+    against one PostgreSQL or journal storage, the processes cooperate on one study; those on one
+    machine split its cores.
     """
     import optuna
 
     from nas import search
     from nas.training.device import resolve_device
+    from nas.training.threads import fixed_threads
 
     space = search.load_space(space_file)
     resolve_device(device)  # fail early on a bad --device
+    fixed = fixed_threads(threads)  # and on a bad HANDKP_THREADS
     shared = search.storage_for_workers(storage, workers)
     if shared != storage:
         console.print(f"{workers} workers: SQLite is not for parallel work, using {shared} "
                       "(pass it as --storage to report, trials and pick)")
     name, storage = study_name or space_file.stem, shared
     options = search.StudyOptions(space_file, name, storage, objective, trials, timeout, data, fmt, max_bad, seed,
-                                  device, cache_dir)
+                                  device, cache_dir, fixed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     st = search.open_study(name, storage, objective, space, seed)
     train_data, val_data = _load_data(options, space)  # fills the cache the workers read
@@ -69,9 +75,21 @@ def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyD
     if workers > 1:  # each worker enqueues the baselines itself, under the storage lock
         search.run_workers(options, workers, LineHooks)
     else:
-        with _study_hooks(space, trials, done) as hooks:
-            search.run_study(st, space, trials, train_data, val_data, timeout, device, seed, hooks, storage_url=storage)
+        _run_here(st, options, space, (train_data, val_data), done)
     _leaderboard_and_report(st, report or Path("reports") / f"{name}.html")
+
+
+def _run_here(st: optuna.Study, options: StudyOptions, space: SearchSpace,
+              data: tuple[KeypointDataset, KeypointDataset], done: int) -> None:
+    """This process as one worker of the study: registered, on its share of the cores, and saying so."""
+    from nas import search
+
+    o = options
+    with search.worker_share(st, o.storage, o.threads) as (share, info):
+        console.print(worker_line(info))
+        with _study_hooks(space, o.trials, done) as hooks:
+            search.run_study(st, space, o.trials, *data, o.timeout, o.device, o.seed, hooks, storage_url=o.storage,
+                             share=share)
 
 
 def _load_data(options: StudyOptions, space: SearchSpace):

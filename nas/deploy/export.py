@@ -19,6 +19,7 @@ from nas.io import write_bytes_atomic
 from nas.keypoints.decoding import decode, decoder_name
 from nas.model.network import HEATMAP_STRIDE
 from nas.training.checkpoint import load_trained_model
+from nas.training.device import to_memory_format
 from nas.training.evaluation import predict_keypoints
 
 __all__ = ["ExportError", "OnnxCheck", "export_onnx", "check_onnx", "onnxruntime_available"]
@@ -71,6 +72,11 @@ def export_onnx(checkpoint: str | Path, out: str | Path) -> tuple[Path, nn.Modul
     except ImportError:
         raise ExportError("ONNX export needs the optional extra: pip install 'handkp-search[onnx]'") from None
     model, ckpt = load_trained_model(checkpoint)
+    # whatever layout the run trained in, export a contiguous (NCHW) model: ONNX tensors have no memory
+    # format (a shape and row-major data; each runtime picks its own layout), torch.export traces the
+    # same ops either way but records strides, so the trace and the onnxruntime check below then
+    # describe exactly the NCHW input the file's users feed
+    to_memory_format(model, "contiguous")
     size = ckpt.arch.input_size
     meta = {
         "handkp.arch": ckpt.arch.to_json(), "handkp.input": f"images float32 Nx3x{size}x{size} RGB in [0,1]",

@@ -20,6 +20,7 @@ from torch import nn
 from nas.data.dataset import NUM_KEYPOINTS
 from nas.errors import ConfigError
 from nas.io import write_text_atomic
+from nas.training.device import resolve_memory_format, to_memory_format
 from nas.training.evaluation import predict_keypoints
 
 __all__ = ["Prediction", "PredictResult", "letterbox", "list_images", "predict_folder", "write_csv", "csv_header"]
@@ -71,11 +72,13 @@ def _read(path: Path) -> np.ndarray | None:
 @torch.no_grad()
 def predict_folder(model: nn.Module, input_size: int, loss: str, folder: str | Path, batch_size: int = 32,
                    device: torch.device | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> PredictResult:
-    """Predict every image of `folder`; `progress(done, total)` after each file."""
+                   progress: Callable[[int, int], None] | None = None, memory_format: str = "auto") -> PredictResult:
+    """Predict every image of `folder`; `progress(done, total)` after each file. The model is moved
+    to `device` and converted to `memory_format` (`auto`: the faster layout there, as in training;
+    prediction runs in float32) in place; the batches follow it."""
     files = list_images(folder)
     device = device or torch.device("cpu")
-    model.eval().to(device)
+    to_memory_format(model.eval().to(device), resolve_memory_format(memory_format, device))
     result = PredictResult()
     batch: list[tuple[str, np.ndarray, float]] = []
 

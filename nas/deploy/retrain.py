@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,14 +33,14 @@ from nas.io import write_json_atomic
 from nas.model.cost import count_cost, score
 from nas.model.network import build_model
 from nas.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from nas.training.device import resolve_recipe
 from nas.training.evaluation import keypoint_distances, predict_keypoints, scaled_metrics
+from nas.training.recipe import RUNTIME_FIELDS
 from nas.training.trainer import EpochStats, TrainState, train
 
 __all__ = ["RetrainHooks", "RetrainResult", "retrain", "evaluate_test", "write_outputs", "CHECKPOINT", "METRICS"]
 
 CHECKPOINT, METRICS, CURVES, GRID, ARCH = "checkpoint.pt", "metrics.json", "curves.html", "predictions.png", "arch.yaml"
-# recipe fields that may change between an interrupted run and its resumption
-_RUNTIME_FIELDS = ("device", "amp", "eval_batch_size")
 _GRID_IMAGES = 16
 
 
@@ -60,7 +60,7 @@ class RetrainResult:
 
 # --- the run's identity (a resume must match it) ------------------------------------------------
 def _identity(spec: ArchSpec, data: DataSpec) -> dict[str, Any]:
-    recipe = {k: v for k, v in spec.recipe.to_dict().items() if k not in _RUNTIME_FIELDS}
+    recipe = {k: v for k, v in spec.recipe.to_dict().items() if k not in RUNTIME_FIELDS}
     return {"arch": spec.arch.to_dict(), "recipe": recipe, "data": data.to_dict()}
 
 
@@ -165,12 +165,15 @@ def retrain(
     """Train `spec` fully on `data`, resuming from `out_dir/checkpoint.pt` when it holds the same run.
 
     Raises ConfigError when the folder holds a different run (unless `restart`), TrainingDiverged
-    when the loss becomes NaN/inf (the last good checkpoint stays).
+    when the loss becomes NaN/inf (the last good checkpoint stays). The checkpoint and metrics.json
+    record the recipe with its memory format resolved (the layout this run trains in); arch.yaml
+    keeps the file's recipe as given.
     """
     out = Path(out_dir)
     resume = _resume_state(out / CHECKPOINT, spec, data, restart)
     out.mkdir(parents=True, exist_ok=True)
     spec.save(out / ARCH)
+    spec = replace(spec, recipe=resolve_recipe(spec.recipe))
     splits = load_splits(data, spec.arch.input_size, cache_dir, None if hooks is None else hooks.data)
     model = build_model(spec.arch, seed=spec.recipe.seed)
     if hooks:

@@ -14,13 +14,14 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial
 
-__all__ = ["COLUMNS", "INT_COLUMNS", "arch_label", "fmt", "frame_of", "plain", "scored", "to_float", "trials_frame"]
+__all__ = ["COLUMNS", "INT_COLUMNS", "arch_label", "fmt", "frame_of", "plain", "scored", "to_float", "trials_frame",
+           "worker_label"]
 
 COLUMNS = (
     "number", "state", "baseline",
     "backbone", "backbone_width", "head_depth", "head_width", "aug_multiplier", "input_size",
     "gflops", "mparams", "true_gmacs", "cost", "px_error", "pck", "auc", "score",
-    "train_seconds", "images_per_s",
+    "train_seconds", "images_per_s", "worker",
     "skipped", "reason", "retried_from", "datetime_start", "duration_s",
 )
 _FLOAT_ATTRS = (
@@ -57,6 +58,18 @@ def to_float(value: Any) -> float:
         return math.nan
 
 
+def worker_label(attrs: dict[str, Any]) -> str:
+    """The worker that ran a trial, short: `host:pid x threads` (host up to its first dot), with
+    `>N` when its share of the cores changed during the trial to N; "" for trials from before workers
+    were recorded."""
+    if not attrs.get("worker_host"):
+        return ""
+    host = str(attrs["worker_host"]).split(".")[0]
+    label = f"{host}:{attrs.get('worker_pid', '?')} x{attrs.get('worker_threads', '?')}"
+    end = attrs.get("worker_threads_end")
+    return label if end is None or end == attrs.get("worker_threads") else f"{label}>{end}"
+
+
 def _row(t: FrozenTrial) -> dict[str, Any]:
     ua = t.user_attrs
     arch = ua.get("arch") if isinstance(ua.get("arch"), dict) else {}
@@ -78,6 +91,7 @@ def _row(t: FrozenTrial) -> dict[str, Any]:
         row["cost"] = row["gflops"] * row["mparams"]  # stays NaN when either is missing
     retried = ua.get("retried_from", t.system_attrs.get("failed_trial"))
     row.update(
+        worker=worker_label(ua),
         skipped=bool(ua.get("skipped", False)),
         reason=str(ua.get("reason") or ""),
         retried_from=to_float(retried),

@@ -11,7 +11,7 @@ __all__ = ["LEADERBOARD_COLUMNS", "best_so_far", "leaderboard", "summary"]
 
 LEADERBOARD_COLUMNS = (
     "rank", "trial", "baseline", "backbone", "backbone_width", "head_width", "head_depth", "aug_multiplier",
-    "gflops", "mparams", "px_error", "score",
+    "gflops", "mparams", "px_error", "score", "worker",
 )
 _BEST_FIELDS = (
     "number", "baseline", "backbone", "backbone_width", "head_depth", "head_width", "input_size",

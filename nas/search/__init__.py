@@ -8,12 +8,13 @@ from typing import Any
 
 __all__ = [
     "DEFAULT_JOURNAL", "DEFAULT_URL", "DONE_STATES", "OBJECTIVES", "SEED_BASELINES", "CandidateResult", "Constraints",
-    "FidelityResult", "Objective", "SearchSpace", "StepRoundingSampler", "StudyHooks", "StudyOptions", "TrialFailed",
-    "arch_from_params", "enqueue_baselines", "evaluate_candidate", "finished_count", "is_parallel_safe",
-    "load_existing_study", "load_space", "load_study_data", "make_pruner", "make_sampler", "open_storage",
-    "open_study", "parse_space", "ranked_trials", "recipe_for", "run_fidelity", "run_study", "run_worker",
-    "run_workers", "sampler_seed", "select_trials", "skip_reason", "spec_for_trial", "storage_for_workers",
-    "storage_lock", "suggest_params",
+    "CoreShare", "FidelityResult", "Objective", "SearchSpace", "ShareInfo", "StepRoundingSampler", "StudyHooks",
+    "StudyOptions", "TrialFailed", "WorkerEntry", "arch_from_params", "enqueue_baselines", "evaluate_candidate",
+    "finished_count", "is_parallel_safe", "live_on_host", "load_existing_study", "load_space", "load_study_data",
+    "make_pruner", "make_sampler", "open_storage", "open_study", "parse_space", "ranked_trials", "recipe_for",
+    "run_fidelity", "run_study", "run_worker", "run_workers", "sampler_seed", "select_trials", "share_of",
+    "skip_reason", "spec_for_trial", "storage_for_workers", "storage_lock", "study_lock", "suggest_params",
+    "worker_share",
 ]
 
 _HOME = {
@@ -30,7 +31,9 @@ _HOME = {
     "StudyOptions": "options", "load_study_data": "options",
     "run_worker": "workers", "run_workers": "workers", "storage_for_workers": "workers",
     "DEFAULT_JOURNAL": "storage", "DEFAULT_URL": "storage", "is_parallel_safe": "storage", "open_storage": "storage",
-    "storage_lock": "storage",
+    "storage_lock": "storage", "study_lock": "storage",
+    "WorkerEntry": "registry", "live_on_host": "registry",
+    "CoreShare": "share", "ShareInfo": "share", "share_of": "share", "worker_share": "share",
     "CandidateResult": "candidate", "evaluate_candidate": "candidate",
     "Constraints": "pick", "ranked_trials": "pick", "spec_for_trial": "pick",
     "FidelityResult": "fidelity", "run_fidelity": "fidelity", "select_trials": "fidelity",

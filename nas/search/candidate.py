@@ -9,6 +9,7 @@ from nas.data.dataset import KeypointDataset
 from nas.model.arch import ArchConfig
 from nas.model.cost import Cost, count_cost, score
 from nas.model.network import build_model
+from nas.training.device import resolve_recipe
 from nas.training.recipe import TrainConfig
 from nas.training.trainer import EpochStats, TrainResult, train
 
@@ -52,6 +53,7 @@ def evaluate_candidate(
     on_step: Callable[[int, int], None] | None = None,
 ) -> CandidateResult:
     """Cost is counted at `arch.input_size`; training runs at the data's size, errors in target pixels."""
+    recipe = resolve_recipe(recipe)  # the result records the memory format that ran
     cost = cost or count_cost(arch)
     model = build_model(arch, seed=recipe.seed)
     result = train(model, train_data, val_data, recipe, arch.input_size, on_epoch, on_step)

@@ -7,12 +7,14 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from nas.model.arch import ArchConfig
+    from nas.search.share import ShareInfo
     from nas.training.trainer import EpochStats
 
 __all__ = ["StudyHooks"]
 
 
 class StudyHooks(Protocol):
+    def worker_started(self, info: ShareInfo) -> None: ...
     def trial_started(self, number: int, arch: ArchConfig, baseline: str | None) -> None: ...
     def epoch(self, stats: EpochStats) -> None: ...
     def step(self, done: int, total: int) -> None: ...

@@ -16,7 +16,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
@@ -30,8 +30,10 @@ from nas.model.cost import Cost, count_cost
 from nas.search.candidate import CandidateResult, evaluate_candidate
 from nas.search.hooks import StudyHooks
 from nas.search.sampling import arch_from_params, suggest_params
+from nas.search.share import CoreShare, worker_attrs
 from nas.search.skip import skip_reason
 from nas.search.space import SearchSpace
+from nas.training.device import resolve_recipe
 from nas.training.recipe import TrainConfig
 from nas.training.trainer import EpochStats
 
@@ -46,7 +48,8 @@ class TrialFailed(NasError):
 
 def recipe_for(space: SearchSpace, aug_multiplier: int, device: str, seed: int) -> TrainConfig:
     """The space's proxy recipe with the trial's augmentation multiplier, on this worker's device."""
-    return dataclasses.replace(space.proxy.recipe, aug_multiplier=aug_multiplier, device=device, seed=seed)
+    recipe = dataclasses.replace(space.proxy.recipe, aug_multiplier=aug_multiplier, device=device, seed=seed)
+    return resolve_recipe(recipe)  # memory format resolved for this device, so the trial records what ran
 
 
 def _set_attrs(trial: Trial, attrs: dict[str, Any]) -> None:
@@ -83,8 +86,13 @@ class Objective:
     seed: int = 0
     hooks: StudyHooks | None = None
     skip_hopeless: bool = True  # skip, untrained, trials whose cost alone cannot win
+    share: CoreShare | None = None  # this worker's share of the cores (None: leave torch's threads alone)
+    _threads: int = field(default=0, init=False, repr=False)  # the current trial's last recorded threads
 
     def __call__(self, trial: Trial) -> Value:
+        attrs = worker_attrs(self.share)  # re-counts the study's workers: this trial starts with its share
+        self._threads = attrs["worker_threads"]
+        _set_attrs(trial, attrs)
         params = self._sample(trial)
         arch = arch_from_params(params, self.space)
         recipe = recipe_for(self.space, params["aug_multiplier"], self.device, self.seed)
@@ -117,6 +125,16 @@ class Objective:
             return result.score
         return cost.gflops, cost.mparams, result.px_error
 
+    def _follow_share(self, trial: Trial) -> None:
+        """Between epochs: take a new share of the cores if workers came or went; the trial keeps the last
+        value as `worker_threads_end` (beside `worker_threads`, the value it started with)."""
+        if self.share is None:
+            return
+        threads = self.share.refresh()
+        if threads != self._threads:
+            trial.set_user_attr("worker_threads_end", threads)
+            self._threads = threads
+
     def _on_epoch(self, trial: Trial, cost: Cost, prune: bool) -> Callable[[EpochStats], None]:
         """Per epoch: report the partial score cost x exp(epoch error); stop the trial if the pruner says so."""
         history: list[float] = []
@@ -125,6 +143,7 @@ class Objective:
             history.append(stats.px_error)
             if self.hooks:
                 self.hooks.epoch(stats)
+            self._follow_share(trial)
             if self.objective != "score":
                 return
             partial = cost.cost * math.exp(stats.px_error)

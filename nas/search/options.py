@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from nas.data.dataset import KeypointDataset
     from nas.search.space import SearchSpace
+    from nas.training.threads import ThreadChoice
 
 __all__ = ["StudyOptions", "load_study_data"]
 
@@ -27,6 +28,7 @@ class StudyOptions:
     seed: int = 0  # training seed; sampler seeds derive from it
     device: str = "auto"
     cache_dir: Path | None = None  # synthetic data cache (None: the default one)
+    threads: ThreadChoice | None = None  # threads fixed by the user; None: a share of this host's cores
 
 
 def load_study_data(

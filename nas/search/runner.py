@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -22,16 +22,13 @@ from nas.search.baselines import enqueue_baselines
 from nas.search.hooks import StudyHooks
 from nas.search.objective import Objective, TrialFailed
 from nas.search.space import SearchSpace
-from nas.search.storage import storage_lock
+from nas.search.storage import study_lock
 from nas.search.study import DONE_STATES
 
+if TYPE_CHECKING:
+    from nas.search.share import CoreShare
+
 __all__ = ["run_study"]
-
-
-def _lock(storage_url: str | None, study: optuna.Study) -> contextlib.AbstractContextManager:
-    if storage_url is None:  # an in-memory study: this process is the only worker
-        return contextlib.nullcontext()
-    return storage_lock(storage_url, f"study:{study.study_name}")
 
 
 def _counts(study: optuna.Study) -> tuple[int, int]:
@@ -106,6 +103,7 @@ def run_study(
     poll_s: float = 2.0,
     baselines: bool = True,
     skip_hopeless: bool = True,
+    share: CoreShare | None = None,
 ) -> int:
     """Run trials until the study holds `n_trials` finished (complete or pruned) trials, counting
     every worker's; returns how many this process ran.
@@ -115,18 +113,19 @@ def run_study(
     picks the retry up. Failed trials (diverged, out of memory, interrupted) are recorded with
     their reason and do not count. `storage_url` names the lock (None: an in-memory study).
     `baselines=False` and `skip_hopeless=False` turn off the baselines and the pre-training skip
-    (benchmarks).
+    (benchmarks). `share`: this worker's share of the cores, re-counted at each trial start and
+    epoch (`nas.search.share.worker_share`); None leaves torch's threads as they are.
     """
     objective = Objective(space, study.user_attrs.get("objective", "score"), train_data, val_data, device, seed,
-                          hooks, skip_hopeless=skip_hopeless)
+                          hooks, skip_hopeless=skip_hopeless, share=share)
     if baselines:
-        with _lock(storage_url, study):
+        with study_lock(storage_url, study.study_name):
             enqueue_baselines(study, space)
     deadline = None if timeout is None else time.monotonic() + timeout
     ran = 0
     while (deadline is None or time.monotonic() < deadline) and ran <= 3 * n_trials:  # all failing: stop
         _fail_stale_trials(study)
-        with _lock(storage_url, study):
+        with study_lock(storage_url, study.study_name):
             finished, running = _counts(study)
             trial = _ask(study) if finished + running < n_trials else None
         if trial is None:

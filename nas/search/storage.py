@@ -22,7 +22,7 @@ import optuna
 
 from nas.errors import StudyError
 
-__all__ = ["open_storage", "storage_lock", "is_parallel_safe", "JOURNAL_PREFIX", "HEARTBEAT_S", "GRACE_S",
+__all__ = ["open_storage", "storage_lock", "study_lock", "is_parallel_safe", "JOURNAL_PREFIX", "HEARTBEAT_S", "GRACE_S",
            "DEFAULT_URL", "DEFAULT_JOURNAL"]
 
 JOURNAL_PREFIX = "journal:///"
@@ -75,8 +75,10 @@ class RetryStaleTrial:
         # a trial killed before it sampled anything has no params yet: keep what it was enqueued with (a baseline)
         params = {**trial.system_attrs.get("fixed_params", {}), **trial.params}
         system_attrs = {"fixed_params": params, "failed_trial": trial.number, "retry_history": history}
+        # the retry is run by whichever worker takes it up, which records itself
+        user_attrs = {k: v for k, v in trial.user_attrs.items() if not k.startswith("worker_")}
         study.add_trial(optuna.trial.create_trial(
-            state=optuna.trial.TrialState.WAITING, system_attrs=system_attrs, user_attrs=dict(trial.user_attrs)))
+            state=optuna.trial.TrialState.WAITING, system_attrs=system_attrs, user_attrs=user_attrs))
 
 
 def _make(url: str, heartbeat_interval: int | None, grace_period: int | None):
@@ -158,6 +160,13 @@ def storage_lock(url: str, name: str = "handkp") -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def study_lock(storage_url: str | None, study_name: str) -> contextlib.AbstractContextManager:
+    """The lock of one study in its storage (`storage_url` None: an in-memory study, one process: no lock)."""
+    if storage_url is None:
+        return contextlib.nullcontext()
+    return storage_lock(storage_url, f"study:{study_name}")
 
 
 _ENGINES: dict[str, object] = {}

@@ -2,8 +2,10 @@
 
 Each worker is a fresh process (spawned: no CUDA or storage connection is inherited) that opens the
 study with its own sampler seed, loads the data (from the cache the parent filled) and runs
-`run_study`; the CPU threads are split between them. Ctrl-C reaches every worker: each records its
-trial as interrupted, and the parent raises KeyboardInterrupt once all have stopped.
+`run_study`. The cores are split between them: each registers in the study like a worker started by
+hand and takes its share (`nas.search.share`), counting at least N workers until all N have come.
+Ctrl-C reaches every worker: each records its trial as interrupted, and the parent raises
+KeyboardInterrupt once all have stopped.
 """
 from __future__ import annotations
 
@@ -40,30 +42,39 @@ def storage_for_workers(storage: str, workers: int) -> str:
     return DEFAULT_JOURNAL
 
 
-def run_worker(options: StudyOptions, index: int | None = None, hooks: StudyHooks | None = None) -> int:
-    """One worker's whole run on the study (sampler seeded by `index`); returns how many trials it ran."""
+def run_worker(options: StudyOptions, index: int | None = None, hooks: StudyHooks | None = None,
+               floor: int = 1) -> int:
+    """One worker's whole run on the study (sampler seeded by `index`), registered in it with its
+    share of the cores (`floor`: the live workers to assume until that many have come); returns how
+    many trials it ran."""
     from nas.search.runner import run_study
+    from nas.search.share import worker_share
     from nas.search.space import load_space
     from nas.search.study import open_study
 
     space = load_space(options.space_file)
     study = open_study(options.study_name, options.storage, options.objective, space, options.seed, index)
     train, val = load_study_data(options, space)
-    return run_study(study, space, options.trials, train, val, options.timeout, options.device, options.seed,
-                     hooks, storage_url=options.storage)
+    with worker_share(study, options.storage, options.threads, floor) as (share, info):
+        if hooks is not None:
+            hooks.worker_started(info)
+        return run_study(study, space, options.trials, train, val, options.timeout, options.device, options.seed,
+                         hooks, storage_url=options.storage, share=share)
 
 
-def _worker_main(options: StudyOptions, index: int, threads: int, hooks: HooksFactory | None,
+def _worker_main(options: StudyOptions, index: int, workers: int, hooks: HooksFactory | None,
                  errors: SimpleQueue) -> None:
-    """A spawned worker process: its share of the threads, quiet Optuna, errors sent to the parent."""
-    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    """A spawned worker process: quiet Optuna, its share of the cores, errors sent to the parent."""
     import optuna
-    import torch
 
-    torch.set_num_threads(threads)
+    from nas.search.share import share_of
+    from nas.training.threads import available_cores, set_threads
+
+    # until it registers, a worker assumes all N share the cores (its data loading computes too)
+    set_threads(options.threads.threads if options.threads else share_of(available_cores(), workers))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        run_worker(options, index, hooks(index) if hooks else None)
+        run_worker(options, index, hooks(index) if hooks else None, floor=workers)
     except NasError as exc:
         errors.put((index, str(exc)))
         sys.exit(2)
@@ -87,8 +98,7 @@ def run_workers(options: StudyOptions, workers: int, hooks: HooksFactory | None 
     """Run `workers` worker processes on the study and wait for all; StudyError names the failed ones."""
     ctx = multiprocessing.get_context("spawn")
     errors = ctx.SimpleQueue()
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    procs = [ctx.Process(target=_worker_main, args=(options, i, threads, hooks, errors), name=f"worker {i}")
+    procs = [ctx.Process(target=_worker_main, args=(options, i, workers, hooks, errors), name=f"worker {i}")
              for i in range(workers)]
     for p in procs:
         p.start()

@@ -8,6 +8,7 @@ from nas.data.dataset import KeypointDataset
 from nas.keypoints.decoding import decode
 from nas.keypoints.metrics import KeypointMetrics, keypoint_errors, summarise
 from nas.model.network import HEATMAP_STRIDE
+from nas.training.device import memory_format_of, to_memory_format
 
 __all__ = ["predict_keypoints", "keypoint_distances", "scaled_metrics", "evaluate", "to_input"]
 
@@ -18,8 +19,11 @@ def to_input(images_u8: torch.Tensor) -> torch.Tensor:
 
 
 def predict_keypoints(model: nn.Module, images_u8: torch.Tensor, loss: str) -> torch.Tensor:
-    """Decoded keypoints (B, K, 2) in input pixels for a batch of uint8 images (model in eval mode)."""
-    return decode(model(to_input(images_u8)), loss, HEATMAP_STRIDE)
+    """Decoded keypoints (B, K, 2) in input pixels for a batch of uint8 images (model in eval mode).
+    The batch takes the model's memory format, so a model trained or converted to channels_last is
+    fed channels_last without every caller passing the format along."""
+    x = to_memory_format(to_input(images_u8), memory_format_of(model))
+    return decode(model(x), loss, HEATMAP_STRIDE)
 
 
 @torch.no_grad()

@@ -14,7 +14,13 @@ from typing import Any
 
 from nas.config import FieldError, bounds, check_fields, choices, from_mapping
 
-__all__ = ["TrainConfig", "FULL_EPOCHS", "FULL_BATCH_SIZE", "FULL_LR", "FULL_LR_MIN", "FULL_AUG", "full_recipe"]
+__all__ = ["TrainConfig", "MEMORY_FORMATS", "RUNTIME_FIELDS", "FULL_EPOCHS", "FULL_BATCH_SIZE", "FULL_LR",
+           "FULL_LR_MIN", "FULL_AUG", "full_recipe"]
+
+
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
+# fields that choose how a run computes, not what it learns: a resumed run may change them
+RUNTIME_FIELDS = ("device", "amp", "eval_batch_size", "memory_format")
 
 
 def _losses() -> tuple[str, ...]:
@@ -40,6 +46,9 @@ class TrainConfig:
     amp: bool = True  # mixed precision (CUDA only)
     seed: int = field(default=0, metadata=bounds(0, 2**63 - 1))
     eval_batch_size: int = field(default=128, metadata=bounds(1, 65536))
+    # layout of the model and its batches: auto (channels_last on CPU and on CUDA with amp, else contiguous)
+    # | channels_last | contiguous. The same model either way; nas/training/device.py says why and how close
+    memory_format: str = field(default="auto", metadata=choices(MEMORY_FORMATS))
 
     def __post_init__(self) -> None:
         check_fields(self)

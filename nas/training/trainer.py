@@ -18,7 +18,7 @@ from nas.errors import ConfigError, TrainingDiverged
 from nas.keypoints.augment import random_affine
 from nas.keypoints.losses import heatmap_loss
 from nas.model.network import HEATMAP_STRIDE
-from nas.training.device import resolve_device
+from nas.training.device import resolve_device, resolve_memory_format, to_memory_format
 from nas.training.evaluation import evaluate, to_input
 from nas.training.recipe import TrainConfig
 
@@ -47,6 +47,7 @@ class TrainResult:
     images_per_s: float
     train_seconds: float
     px_scale: float  # target-input pixels per training pixel
+    memory_format: str = "contiguous"  # the layout the run trained in (runs saved before the choice existed: NCHW)
     history: list[EpochStats] = field(default_factory=list)
     state_dict: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
 
@@ -99,6 +100,7 @@ class _Run:
     model: nn.Module
     config: TrainConfig
     device: torch.device
+    memory_format: str  # channels_last | contiguous, of the model and every batch
     batch: int
     steps_per_pass: int  # batches in one pass over the training set
     steps_per_epoch: int  # aug_multiplier passes
@@ -123,25 +125,31 @@ class _Run:
 
 
 def _set_up(model: nn.Module, config: TrainConfig, device: torch.device, n: int, px_scale: float) -> _Run:
-    """Adam with one half-cosine over all steps of the run; a seeded generator on the device."""
+    """Adam with one half-cosine over all steps of the run; a seeded generator on the device; the
+    model on the device in the run's memory format (before Adam creates its state, which follows it)."""
+    fmt = resolve_memory_format(config.memory_format, device, config.amp)
+    model = to_memory_format(model.to(device), fmt)
     batch = min(config.batch_size, n)
     steps_per_pass = max(1, n // batch)  # drop the ragged last batch (BatchNorm needs > 1 sample)
     steps_per_epoch = config.aug_multiplier * steps_per_pass
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    # foreach: the arithmetic of the per-parameter loop PyTorch runs by default on the CPU (bitwise
+    # equal results) in a few batched calls per step instead of ~10 small ops per parameter
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, foreach=True)
     total_steps = steps_per_epoch * config.epochs
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps, eta_min=config.lr_min)
     scaler = torch.amp.GradScaler(device.type, enabled=config.amp and device.type == "cuda")
     gen = torch.Generator(device=device).manual_seed(config.seed)
-    result = TrainResult(math.inf, 0.0, 0.0, math.nan, 0, 0.0, 0.0, px_scale)
-    return _Run(model, config, device, batch, steps_per_pass, steps_per_epoch, opt, sched, scaler, gen, result)
+    result = TrainResult(math.inf, 0.0, 0.0, math.nan, 0, 0.0, 0.0, px_scale, fmt)
+    return _Run(model, config, device, fmt, batch, steps_per_pass, steps_per_epoch, opt, sched, scaler, gen, result)
 
 
 def _restore(run: _Run, state: TrainState) -> None:
     """Continue after `state.epoch` exactly as if the run had not stopped."""
     if state.epoch > run.config.epochs:
         raise ConfigError(f"cannot resume after epoch {state.epoch}: the recipe has only {run.config.epochs}")
-    run.model.load_state_dict(state.model)
+    run.model.load_state_dict(state.model)  # copied into the model's own layout
     run.opt.load_state_dict(state.optimizer)
+    _follow_param_layout(run.opt)
     run.sched.load_state_dict(state.scheduler)
     run.scaler.load_state_dict(state.scaler)
     try:
@@ -150,7 +158,17 @@ def _restore(run: _Run, state: TrainState) -> None:
         raise ConfigError(f"cannot resume on {run.device.type}: the run was checkpointed on another device type"
                           ) from None
     run.result, run.images_seen, run.loop_seconds = state.result, state.images_seen, state.loop_seconds
+    run.result.memory_format = run.memory_format  # a resume may change the layout (a runtime field)
     run.epoch = state.epoch
+
+
+def _follow_param_layout(opt: torch.optim.Optimizer) -> None:
+    """Optimizer state loaded from a run in another layout takes its parameter's layout (same values):
+    Adam's update then runs on matching strides. Within one layout this changes nothing."""
+    for p, state in opt.state.items():
+        for k, v in state.items():
+            if isinstance(v, torch.Tensor) and v.shape == p.shape and v.stride() != p.stride():
+                state[k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
 
 
 def _batches(run: _Run, data: KeypointDataset) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -161,8 +179,9 @@ def _batches(run: _Run, data: KeypointDataset) -> Iterator[tuple[torch.Tensor, t
         if step % run.steps_per_pass == 0:
             perm = torch.randperm(len(data), generator=run.gen, device=run.device)
         idx = perm[(step % run.steps_per_pass) * run.batch :][: run.batch]
-        yield random_affine(to_input(data.images[idx]), data.keypoints[idx], data.visibility[idx],
-                            cfg.rotation, cfg.flip, run.gen)
+        images, kp, vis = random_affine(to_input(data.images[idx]), data.keypoints[idx], data.visibility[idx],
+                                        cfg.rotation, cfg.flip, run.gen)
+        yield to_memory_format(images, run.memory_format), kp, vis
 
 
 def _loss(run: _Run, images: torch.Tensor, keypoints: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
@@ -235,7 +254,8 @@ def train(
     resume: TrainState | None = None,
     on_state: Callable[[TrainState], None] | None = None,
 ) -> TrainResult:
-    """Train `model` in place and load its best-validation weights before returning.
+    """Train `model` in place and load its best-validation weights before returning. The model is
+    left on the run's device and in its memory format (`TrainResult.memory_format`).
 
     Args:
         target_size: input side the errors are reported at (default: the data's own size); when it
@@ -250,7 +270,7 @@ def train(
     """
     device = resolve_device(config.device)
     train_d, val_d = train_data.to(device), val_data.to(device)
-    run = _set_up(model.to(device), config, device, len(train_d), (target_size or train_d.size) / train_d.size)
+    run = _set_up(model, config, device, len(train_d), (target_size or train_d.size) / train_d.size)
     if resume is not None:
         _restore(run, resume)
     while run.epoch < config.epochs:

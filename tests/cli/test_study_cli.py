@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import socket
 import subprocess
 
 import optuna
@@ -128,8 +130,48 @@ def test_piped_output_is_one_plain_line_per_finished_trial(tiny_study):
     assert "━" not in r.stdout.split("top ")[0]  # no progress bar before the leaderboard table
 
 
+def test_every_trial_records_its_worker_and_trials_shows_it(tiny_study):
+    # nothing fixes the threads: this worker, alone in the study on this host, takes every core
+    space, storage, tmp, env = tiny_study
+    env = {k: v for k, v in env.items() if k not in ("OMP_NUM_THREADS", "HANDKP_THREADS")}
+    space.write_text(TINY_SPACE.replace("epochs: 2", "epochs: 1"))
+    r = run(["study", "--space", str(space), "--trials", "2", "--storage", storage, "--device", "cpu",
+             "--study-name", "who"], env, tmp)
+    assert r.returncode == 0, r.stderr
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    (said,) = [ln for ln in r.stdout.splitlines() if ln.startswith("worker ")]
+    host, pid = said.split(":")[0].removeprefix("worker "), int(said.split(":")[1])
+    assert said.endswith(f": 1 live worker of study who on this host -> {cores} of {cores} cores "
+                         "(set --threads to override)")
+    study = optuna.load_study(study_name="who", storage=storage)
+    assert host == socket.gethostname() and pid != os.getpid()
+    for t in study.trials:
+        assert (t.user_attrs["worker_host"], t.user_attrs["worker_pid"], t.user_attrs["worker_threads"]) == (
+            host, pid, cores)
+    label = f"{host.split('.')[0]}:{pid} x{cores}"
+    out = run(["trials", "--study-name", "who", "--storage", storage], env, tmp)
+    assert out.returncode == 0 and "worker" in out.stdout and out.stdout.count(label) == len(study.trials)
+    rows = list(csv.DictReader((tmp / "reports" / "who.csv").open()))
+    assert [row["worker"] for row in rows] == [label] * len(study.trials)
+
+    # a count fixed by the environment is kept, and said where it came from
+    r = run(["study", "--space", str(space), "--trials", "3", "--storage", storage, "--device", "cpu",
+             "--study-name", "who"], {**env, "HANDKP_THREADS": "1"}, tmp)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^worker \S+: 1 thread\(s\) from HANDKP_THREADS \(1 live worker", r.stdout, re.M), r.stdout
+    last = optuna.load_study(study_name="who", storage=storage).trials[-1]
+    assert last.user_attrs["worker_threads"] == 1
+
+
+def test_a_bad_handkp_threads_fails_before_any_work(tiny_study):
+    space, _, tmp, env = tiny_study
+    r = run(["study", "--space", str(space)], {**env, "HANDKP_THREADS": "0"}, tmp, timeout=120)
+    assert r.returncode == 2 and r.stderr.startswith("error: HANDKP_THREADS='0'"), r.stderr
+    assert sorted(p.name for p in tmp.iterdir()) == ["tiny.yaml"]
+
+
 @pytest.mark.parametrize("option, value", [("--trials", "-3"), ("--workers", "0"), ("--timeout", "-1"),
-                                           ("--max-bad", "2")])
+                                           ("--max-bad", "2"), ("--threads", "0")])
 def test_bad_numbers_fail_before_any_work(tiny_study, option, value):
     space, _, tmp, env = tiny_study
     r = run(["study", "--space", str(space), option, value], env, tmp, timeout=120)  # the default storage

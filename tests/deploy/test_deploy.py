@@ -100,3 +100,59 @@ def test_the_onnx_check_decides_pass_or_fail():
     for bad in (replace(ok, max_abs_heatmap_diff=1e-3), replace(ok, max_keypoint_diff_px=0.5)):
         with pytest.raises(ExportError, match="m.onnx: onnxruntime output differs from torch beyond tolerance"):
             bad.raise_if_failed()
+
+
+def test_the_run_records_the_memory_format_it_trained_in(finished_run):
+    from nas.training.checkpoint import load_checkpoint
+
+    spec, out, result = finished_run
+    assert spec.recipe.memory_format == "auto"
+    assert result.metrics["recipe"]["memory_format"] == "channels_last"  # auto on the CPU
+    ck = load_checkpoint(out / "checkpoint.pt")
+    assert ck.recipe.memory_format == "channels_last" and ck.state.result.memory_format == "channels_last"
+    assert ArchSpec.load(out / "arch.yaml").recipe.memory_format == "auto"  # the file as given
+
+
+def test_a_retrain_resumed_in_another_memory_format_is_accepted(tmp_path, synth_cache):
+    from nas.training.checkpoint import load_checkpoint
+
+    spec = ArchSpec(ARCH, full_recipe(1, epochs=2, batch_size=16, device="cpu", memory_format="contiguous"))
+    out = tmp_path / "run"
+
+    class Stop(Exception):
+        pass
+
+    def stop(epoch: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        retrain(spec, DATA, out, cache_dir=synth_cache, on_checkpoint=stop)
+    assert load_checkpoint(out / "checkpoint.pt").epoch == 1
+    fast = replace(spec, recipe=replace(spec.recipe, memory_format="channels_last"))
+    result = retrain(fast, DATA, out, cache_dir=synth_cache)
+    assert result.metrics["epochs"] == 2 and len(result.metrics["history"]) == 2
+    assert result.metrics["recipe"]["memory_format"] == "channels_last"
+
+
+def test_prediction_is_the_same_in_both_memory_formats(finished_run, tmp_path):
+    import cv2
+    import numpy as np
+
+    from nas.data.synth import render_batch
+    from nas.deploy.predict import predict_folder
+    from nas.training.checkpoint import load_trained_model
+    from nas.training.device import memory_format_of
+
+    _, out, _ = finished_run
+    images, _, _ = render_batch(3, 80, seed=5)
+    for i, im in enumerate(images):
+        cv2.imwrite(str(tmp_path / f"hand{i}.png"), cv2.cvtColor(np.ascontiguousarray(im.transpose(1, 2, 0)),
+                                                                cv2.COLOR_RGB2BGR))
+    preds = {}
+    for fmt in ("contiguous", "channels_last", "auto"):
+        model, ck = load_trained_model(out / "checkpoint.pt")
+        result = predict_folder(model, ck.arch.input_size, ck.recipe.loss, tmp_path, batch_size=2, memory_format=fmt)
+        assert memory_format_of(model) == ("channels_last" if fmt == "auto" else fmt)  # auto on the CPU
+        preds[fmt] = np.stack([p.keypoints for p in result.predictions])
+    assert np.abs(preds["channels_last"] - preds["contiguous"]).max() < 1e-3
+    assert np.array_equal(preds["auto"], preds["channels_last"])

@@ -154,6 +154,16 @@ def test_retry_read_from_system_attr_alone():
     assert df.loc[0, "retried_from"] == 3
 
 
+def test_worker_column_names_the_worker_short_and_a_share_that_changed():
+    moved, kept, old = (complete("score", 0.2, 1.0, 6.0) for _ in range(3))
+    moved.user_attrs.update(worker_host="node7.cluster.example", worker_pid=4242, worker_threads=4,
+                            worker_threads_end=2)
+    kept.user_attrs.update(worker_host="node7", worker_pid=17, worker_threads=1, worker_threads_end=1)
+    df = trials_frame(make_study(trials=[moved, kept, old]))  # `old`: from before workers were recorded
+    assert df["worker"].tolist() == ["node7:4242 x4>2", "node7:17 x1", ""]
+    assert leaderboard(df)["worker"].tolist() == ["node7:4242 x4>2", "node7:17 x1", ""]
+
+
 # --- pareto -------------------------------------------------------------------------------------
 def brute_non_dominated(points: np.ndarray) -> np.ndarray:
     n = len(points)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -183,6 +184,10 @@ def test_two_workers_with_the_journal_file_storage(cli_env, tmp_path):
     check_complete_trials(study)
     assert sum("baseline" in t.user_attrs for t in study.trials) == 2
     assert (tmp_path / "jr.html").exists()
+    # each worker process registered and said so; every trial names the one that ran it
+    said = re.findall(r"^\[worker \d\] worker [^:]+:(\d+): .*\b2 live workers of study jr on this host", r.stdout, re.M)
+    assert len(said) == 2
+    assert {t.user_attrs["worker_pid"] for t in study.trials} <= {int(pid) for pid in said}
 
 
 def test_parallel_workers_refuse_sqlite(cli_env, tmp_path):
