@@ -40,6 +40,7 @@ from nas.training.trainer import EpochStats
 __all__ = ["Objective", "TrialFailed", "recipe_for"]
 
 Value = float | tuple[float, float, float]
+SHARE_RECOUNT_S = 5.0  # how often a training worker re-counts the study's workers on its host (one storage read)
 
 
 class TrialFailed(NasError):
@@ -126,14 +127,30 @@ class Objective:
         return cost.gflops, cost.mparams, result.px_error
 
     def _follow_share(self, trial: Trial) -> None:
-        """Between epochs: take a new share of the cores if workers came or went; the trial keeps the last
-        value as `worker_threads_end` (beside `worker_threads`, the value it started with)."""
+        """Between epochs (and every few seconds of steps): take a new share of the cores if workers came
+        or went; the trial keeps the last value as `worker_threads_end` (beside `worker_threads`)."""
         if self.share is None:
             return
         threads = self.share.refresh()
         if threads != self._threads:
             trial.set_user_attr("worker_threads_end", threads)
             self._threads = threads
+
+    def _on_step(self, trial: Trial) -> Callable[[int, int], None] | None:
+        """Per step: progress, and a re-count of the workers at most every SHARE_RECOUNT_S seconds, so a
+        worker that started alone gives up its extra cores within seconds when another one joins."""
+        if self.share is None and self.hooks is None:
+            return None
+        last = [time.monotonic()]
+
+        def on_step(done: int, total: int) -> None:
+            if self.hooks:
+                self.hooks.step(done, total)
+            if self.share is not None and time.monotonic() - last[0] >= SHARE_RECOUNT_S:
+                last[0] = time.monotonic()
+                self._follow_share(trial)
+
+        return on_step
 
     def _on_epoch(self, trial: Trial, cost: Cost, prune: bool) -> Callable[[EpochStats], None]:
         """Per epoch: report the partial score cost x exp(epoch error); stop the trial if the pruner says so."""
@@ -160,7 +177,7 @@ class Objective:
         """The proxy training; divergence and running out of memory fail this trial, not the study."""
         started = time.perf_counter()
         on_epoch = self._on_epoch(trial, cost, prune)
-        on_step = self.hooks.step if self.hooks else None
+        on_step = self._on_step(trial)
         try:
             return evaluate_candidate(arch, recipe, self.train_data, self.val_data, cost, on_epoch, on_step)
         except TrainingDiverged as exc:
