@@ -20,12 +20,8 @@ trainer / best loop >= 0.95.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -35,6 +31,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from run_info import run_info  # noqa: E402
 
 from nas.data import DataSpec, KeypointDataset, load_for_space  # noqa: E402
 from nas.keypoints.losses import heatmap_loss  # noqa: E402
@@ -119,19 +117,6 @@ def measure(arch: ArchConfig, data: KeypointDataset, val: KeypointDataset, devic
     }
 
 
-def machine() -> str:
-    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads")
-
-
-def commit() -> str:
-    def git(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-
-    head = git("rev-parse", "--short", "HEAD").stdout.strip() or "unknown"
-    return head + ("+uncommitted" if git("diff", "--quiet", "HEAD").returncode else "")
-
-
 def parse_args() -> argparse.Namespace:
     intro, rest = __doc__.split("\n\n", 1)
     ap = argparse.ArgumentParser(description=intro.replace("\n", " "), epilog=rest,
@@ -160,9 +145,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     device = resolve_device(args.device)
-    context = {"bench": "trainer_format", "date": datetime.date.today().isoformat(), "machine": machine(),
-               "commit": commit(), "command": " ".join([".venv/bin/python bench/bench_trainer.py", *sys.argv[1:]]),
-               "device": str(device)}
+    context = {"bench": "trainer_format", **run_info("bench/bench_trainer.py"), "device": str(device)}
     lines = []
     for size in args.size:
         data, val = load_for_space(DataSpec(seed=5), args.images, BATCH, size)

@@ -22,10 +22,8 @@ arm and a summary line are printed and appended to docs/results/workers-threads.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -36,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from run_info import run_info  # noqa: E402
 
 OUT = ROOT / "docs" / "results" / "workers-threads.jsonl"
 TITLE = "Two workers of one study on one machine: thread shares (bench/bench_workers.py)"
@@ -56,22 +56,6 @@ search: {{startup_trials: 0, prune_percentile: 100, prune_warmup_epochs: 1000, p
 ARMS = ("1 worker", "2 by hand, as before (each --threads = every core)", "2 by hand, new default", "--workers 2")
 
 
-def machine() -> dict[str, object]:
-    import torch
-
-    from nas.training.threads import available_cores
-
-    return {"platform": platform.platform(), "cores": available_cores(), "torch": torch.__version__}
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    except OSError:
-        return "unknown"
-    return out.stdout.strip() or "unknown"
-
-
 def _env(cache: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "HANDKP_THREADS")}
     return {**env, "HANDKP_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
@@ -86,7 +70,9 @@ def _study_cmd(tmp: Path, name: str, trials: int, *extra: str) -> list[str]:
 def run_arm(tmp: Path, arm: int, trials: int) -> tuple[str, float]:
     """Run one arm to the end; (study name, wall seconds)."""
     name = f"arm{arm}-{uuid.uuid4().hex[:6]}"
-    every = str(machine()["cores"])
+    from nas.training.threads import available_cores
+
+    every = str(available_cores())
     cmds = {1: [_study_cmd(tmp, name, trials)],
             2: [_study_cmd(tmp, name, trials, "--threads", every)] * 2,
             3: [_study_cmd(tmp, name, trials)] * 2,
@@ -165,9 +151,7 @@ def main() -> None:
                     help=f"JSON lines appended here (default: {OUT.relative_to(ROOT)})")
     args = ap.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
-    run = {"title": TITLE, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "machine": machine(), "commit": git_commit(),
-           "command": " ".join(["python", "bench/bench_workers.py", *sys.argv[1:]]), **sizes}
+    run = {"title": TITLE, **run_info("bench/bench_workers.py"), **sizes}
     if args.quick:
         run["caveats"] = "a --quick smoke: its figures mean nothing"
     with tempfile.TemporaryDirectory(prefix="handkp-workers-") as tmp:

@@ -11,11 +11,7 @@ half cosine lr -> lr/20 and is printed and appended as one JSON line to docs/res
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
+from run_info import run_info  # noqa: E402
 
 from nas.data import load_for_space  # noqa: E402
 from nas.data.spec import DataSpec  # noqa: E402
@@ -40,18 +37,6 @@ ARCHS = {
     "small": ArchConfig("mobilenetv3_small", 0.35, 1, 1.0, input_size=64),
 }
 SIZE, TRAIN_IMAGES, VAL_IMAGES, BATCH, AUG, SEED = 64, 4000, 500, 32, 1, 0
-
-
-def machine() -> dict[str, object]:
-    return {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__}
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    except OSError:
-        return "unknown"
-    return out.stdout.strip() or "unknown"
 
 
 def run_one(name: str, arch: ArchConfig, lr: float, epochs: int, data, val,
@@ -82,8 +67,7 @@ def main() -> None:
     epochs, n_train, n_val = (1, 256, 64) if args.quick else (5, TRAIN_IMAGES, VAL_IMAGES)
     data, val = load_for_space(DataSpec(seed=SEED), n_train, n_val, SIZE)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    run = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
-           "commit": git_commit(), "command": " ".join(["python", "bench/lr_screen.py", *sys.argv[1:]])}
+    run = run_info("bench/lr_screen.py")
     for name, arch in ARCHS.items():
         for lr in LRS:
             record = run_one(name, arch, lr, epochs, data, val, run)

@@ -1,0 +1,39 @@
+"""What every benchmark line carries about its run: date, machine, commit and the command."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["run_info", "commit"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def commit() -> str:
+    """The short commit of the checkout, marked `+uncommitted` when the working tree differs from it."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+    try:
+        head = git("rev-parse", "--short", "HEAD").stdout.strip() or "unknown"
+        return head + ("+uncommitted" if git("diff", "--quiet", "HEAD").returncode else "")
+    except OSError:
+        return "unknown"
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def run_info(script: str) -> dict[str, object]:
+    """One run's context (one date for every line it writes): `script` is the path from the repository root."""
+    import torch
+
+    machine = {"platform": platform.platform(), "cores": _cores(), "torch": torch.__version__,
+               "threads": torch.get_num_threads()}
+    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "machine": machine,
+            "commit": commit(), "command": " ".join(["python", script, *sys.argv[1:]])}
