@@ -1,18 +1,13 @@
 """The terminal leaderboard: the report's ranked trials as a rich table."""
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 from rich.table import Table
 
-from nas.report import LEADERBOARD_COLUMNS, leaderboard, plain
+from nas.report import LEADERBOARD_COLUMNS, leaderboard
+from nas.report.frame import fmt
 
 __all__ = ["leaderboard_table"]
-
-
-def _fmt(value: Any, spec: str = "") -> str:
-    return "" if plain(value) is None else format(value, spec)
 
 
 _SHORT_HEADERS = {
@@ -39,6 +34,6 @@ def leaderboard_table(df: pd.DataFrame, top: int | None = 10) -> Table:
         left = col in ("baseline", "backbone", "worker")
         table.add_column(_SHORT_HEADERS.get(col, col), justify="left" if left else "right", no_wrap=True)
     for row in board.itertuples(index=False):
-        cells = [_fmt(getattr(row, c), specs.get(c, "")) for c in LEADERBOARD_COLUMNS]
+        cells = [fmt(getattr(row, c), specs.get(c, "")) for c in LEADERBOARD_COLUMNS]
         table.add_row(*(_short(c) for c in cells))
     return table

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nas.config import field_bounds
+from nas.data.spec import DataSpec
 from nas.model.arch import BACKBONES, ArchConfig
 from nas.training.recipe import TrainConfig
 
 if TYPE_CHECKING:
-    from nas.data.spec import DataSpec
     from nas.training.threads import ThreadChoice
 
 __all__ = ["with_options", "within", "within_data", "use_threads", "ArchOptions", "RetrainOptions", "Threads",
@@ -38,10 +38,9 @@ def within(cls: type, name: str) -> dict[str, float]:
     return {"min": lo, "max": hi}
 
 
-# `DataSpec`'s declared bounds, restated: importing `nas.data` imports torch, which `--help` and a
-# bad command line should not wait for (tests/cli/test_option_groups.py checks they agree).
-DATA_BOUNDS = {"train_images": (2, 10_000_000), "val_images": (2, 10_000_000), "test_images": (2, 10_000_000),
-               "seed": (0, 2**31 - 1), "max_bad": (0.0, 0.99)}
+# `DataSpec`'s declared bounds (`nas.data.spec` imports no torch, so `--help` stays quick)
+DATA_BOUNDS = {name: field_bounds(DataSpec, name)
+               for name in ("train_images", "val_images", "test_images", "seed", "max_bad")}
 
 
 def within_data(name: str) -> dict[str, float]:
@@ -133,15 +132,15 @@ class ArchOptions:
 @dataclass(frozen=True)
 class RetrainOptions:
     """What `retrain` and `fidelity` share: the data a full training uses, its recipe overrides and
-    its threads. The data defaults are `DataSpec()`'s, restated like `DATA_BOUNDS`."""
+    its threads. The data defaults are `DataSpec`'s."""
 
-    data: DataOpt = "synthetic"
-    train_images: TrainImages = 20000
-    val_images: ValImages = 2000
-    test_images: TestImages = 2000
-    data_seed: DataSeed = 0
-    fmt: FormatOpt = "auto"
-    max_bad: MaxBad = 0.01
+    data: DataOpt = DataSpec.source
+    train_images: TrainImages = DataSpec.train_images
+    val_images: ValImages = DataSpec.val_images
+    test_images: TestImages = DataSpec.test_images
+    data_seed: DataSeed = DataSpec.seed
+    fmt: FormatOpt = DataSpec.format
+    max_bad: MaxBad = DataSpec.max_bad
     epochs: Epochs = None
     lr: Lr = None
     lr_min: LrMin = None

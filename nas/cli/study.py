@@ -10,7 +10,7 @@ import typer
 
 from nas.cli.app import app, console
 from nas.cli.hooks import LineHooks, RichStudyHooks, _say_format, worker_line
-from nas.cli.options import DEFAULT_STORAGE, CacheDir, Device, Storage, StudyName, Threads
+from nas.cli.options import DEFAULT_STORAGE, CacheDir, Device, Storage, StudyName, Threads, within_data
 
 if TYPE_CHECKING:
     import optuna
@@ -22,9 +22,10 @@ SpaceFile = Annotated[Path, typer.Option("--space", help="Search space YAML.")]
 StudyData = Annotated[str | None, typer.Option(help="'synthetic' (built in) or a dataset path; default: the space's.")]
 StudyFormat = Annotated[str | None, typer.Option("--format", help="Dataset format: auto, csv, freihand, coco or "
                                                  "panoptic (default: the space's, auto).")]
-StudyMaxBad = Annotated[float | None, typer.Option(min=0.0, max=0.99, help="Share of unreadable images tolerated "
-                                                   "(skipped and listed in a log) before loading fails (default: "
-                                                   "the space's, 0.01).")]
+StudyMaxBad = Annotated[float | None, typer.Option(
+    **within_data("max_bad"),
+    help="Share of unreadable images tolerated (skipped and listed in a log) before loading fails (default: the "
+         "space's, 0.01).")]
 Trials = Annotated[int, typer.Option(min=1, help="Finished (complete or pruned) trials the study should hold in "
                                      "total.")]
 Timeout = Annotated[float | None, typer.Option(min=0.0, help="Stop starting new trials after this many seconds.")]
