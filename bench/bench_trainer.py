@@ -11,7 +11,8 @@ the median of the repeats is reported, per model and input size:
   eager           the plain loop: pre-loaded float tensors, fixed order, forward + loss + backward +
                   Adam step, in the default (contiguous) memory format
   channels_last   the same loop with model and batches in channels_last
-  compiled        channels_last + torch.compile (--compile; compilation excluded from the timing)
+  channels_last_ftz  channels_last with denormal floats flushed to zero, as the trainer runs on the CPU
+  compiled        channels_last_ftz + torch.compile (--compile; compilation excluded from the timing)
 The trainer also augments every batch on the device (rotation and flip), which the loops do not
 ("trainer_extra" in the output); its Adam runs `foreach` (the same arithmetic as the per-parameter
 loop the plain loops get by default on the CPU, in fewer calls). Goals: trainer / eager >= 1.2;
@@ -38,7 +39,7 @@ from nas.data import DataSpec, KeypointDataset, load_for_space  # noqa: E402
 from nas.keypoints.losses import heatmap_loss  # noqa: E402
 from nas.model.arch import ArchConfig  # noqa: E402
 from nas.model.network import HEATMAP_STRIDE, build_model  # noqa: E402
-from nas.training.device import resolve_device, resolve_recipe, to_memory_format  # noqa: E402
+from nas.training.device import flush_denormals, resolve_device, resolve_recipe, to_memory_format  # noqa: E402
 from nas.training.recipe import TrainConfig  # noqa: E402
 from nas.training.trainer import train  # noqa: E402
 
@@ -49,8 +50,12 @@ GOAL_VS_EAGER, GOAL_VS_BEST = 1.2, 0.95
 
 
 def plain_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, fmt: str,
-               compiled: bool = False) -> float:
-    """Images/s of the plainest training loop in memory format `fmt` (optionally torch.compile'd)."""
+               compiled: bool = False, ftz: bool = False) -> float:
+    """Images/s of the plainest training loop in memory format `fmt` (optionally torch.compile'd,
+    optionally with denormals flushed)."""
+    if ftz:
+        with flush_denormals(device):
+            return plain_loop(arch, data, device, fmt, compiled)
     model = to_memory_format(build_model(arch).to(device).train(), fmt)
     step_model = torch.compile(model) if compiled else model
     opt = torch.optim.Adam(model.parameters(), lr=TrainConfig().lr)
@@ -97,9 +102,10 @@ def measure(arch: ArchConfig, data: KeypointDataset, val: KeypointDataset, devic
         "trainer": lambda d: trainer(arch, d, val, device),
         "eager": lambda d: plain_loop(arch, d, device, "contiguous"),
         "channels_last": lambda d: plain_loop(arch, d, device, "channels_last"),
+        "channels_last_ftz": lambda d: plain_loop(arch, d, device, "channels_last", ftz=True),
     }
     if compiled:
-        arms["compiled"] = lambda d: plain_loop(arch, d, device, "channels_last", compiled=True)
+        arms["compiled"] = lambda d: plain_loop(arch, d, device, "channels_last", compiled=True, ftz=True)
     names, ips = list(arms), {name: [] for name in arms}
     for name in names:
         arms[name](data.subset(slice(0, 2 * BATCH)))

@@ -18,7 +18,7 @@ from nas.errors import ConfigError, TrainingDiverged
 from nas.keypoints.augment import random_affine
 from nas.keypoints.losses import heatmap_loss
 from nas.model.network import HEATMAP_STRIDE
-from nas.training.device import resolve_device, resolve_memory_format, to_memory_format
+from nas.training.device import flush_denormals, resolve_device, resolve_memory_format, to_memory_format
 from nas.training.evaluation import evaluate, to_input
 from nas.training.recipe import TrainConfig
 
@@ -273,11 +273,12 @@ def train(
     run = _set_up(model, config, device, len(train_d), (target_size or train_d.size) / train_d.size)
     if resume is not None:
         _restore(run, resume)
-    while run.epoch < config.epochs:
-        stats = _epoch(run, train_d, val_d, on_step)
-        if on_state is not None:
-            on_state(run.state())
-        if on_epoch is not None:
-            on_epoch(stats)
+    with flush_denormals(device):
+        while run.epoch < config.epochs:
+            stats = _epoch(run, train_d, val_d, on_step)
+            if on_state is not None:
+                on_state(run.state())
+            if on_epoch is not None:
+                on_epoch(stats)
     model.load_state_dict(run.result.state_dict)
     return run.result

@@ -136,3 +136,18 @@ def test_a_checkpoint_from_before_the_memory_format_loads(tiny_data, tmp_path):
     assert ck.state.result.memory_format == "contiguous"  # what every run trained in before the field
     again = train(build_model(ARCH), *tiny_data, cfg, resume=ck.state)  # finished: returns its result
     assert [h.epoch for h in again.history] == [1] and again.memory_format == "channels_last"
+
+
+def test_training_flushes_denormals_and_puts_the_setting_back(tiny_data):
+    from nas.training.device import _denormals_flushed, flush_denormals
+
+    seen = []
+    train_d, val_d = tiny_data
+    assert not _denormals_flushed()
+    train(build_model(ARCH), train_d.subset(slice(0, 8)), val_d, TrainConfig(epochs=1, batch_size=8, device="cpu"),
+          on_epoch=lambda _: seen.append(_denormals_flushed()))
+    assert seen == [True] and not _denormals_flushed()
+    with pytest.raises(KeyError), flush_denormals(torch.device("cpu")):
+        assert _denormals_flushed()
+        raise KeyError("left early")
+    assert not _denormals_flushed()
