@@ -1,34 +1,53 @@
-"""The arithmetic of the benchmark suite (`bench/suite.py`), kept apart so tests can pin it on
-fixed inputs: search-vs-random time ratios, pruning savings, medians and rank correlations."""
+"""The arithmetic of the evidence suite (`bench/suite.py`), kept apart so tests pin it on fixed
+inputs: the four-arm search comparison, measured pruning savings and the pre-training skip audit.
+
+Definitions (each chosen so that an arm identical to plain Random cannot meet the goal):
+
+- target (per seed): the best score plain Random reaches by its end.
+- time to target: seconds from a study's start until its best score is <= the target; infinity when
+  it never gets there. An arm's time ratio is its time to target / plain Random's own time to target
+  (the moment Random found its final best), so a copy of Random scores exactly 1.
+- pruning savings: the wall time of the same sampler with and without pruning and the skip, both
+  executed and timed; nothing is extrapolated.
+- skip audit: for every trial of a run that trained everything, the skip rule's decision at the
+  moment the trial started (from the trials complete by then), and whether the trial then beat the
+  best score of that moment (a false skip when the rule would have skipped it).
+"""
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["TrialRecord", "best_curve", "time_to_reach", "search_vs_random", "pruning_summary", "ratio"]
+__all__ = ["TrialRecord", "best_curve", "time_to_reach", "best_score", "wall_time", "four_arms",
+           "pruning_measured", "SkipDecision", "skip_decisions", "skip_audit", "safe_margin", "ratio",
+           "median_or_inf", "finite", "evenly_spaced"]
 
 
 @dataclass(frozen=True)
 class TrialRecord:
-    """One finished trial as the suite sees it: when it ended (seconds since the search started),
-    its state, its score (complete trials) and how long it trained."""
+    """One finished trial as the suite sees it: when it started and ended (seconds since its study
+    started), its state, cost and result, and whether it was skipped before training."""
 
     end_s: float
     state: str  # COMPLETE | PRUNED | FAIL
     score: float | None
-    train_s: float
+    cost: float = math.nan
+    px_error: float | None = None
+    start_s: float = 0.0
     skipped: bool = False  # pruned before training
-    epochs_run: int = 0
-    epochs_planned: int = 0
+
+
+def _complete(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    return [r for r in records if r.state == "COMPLETE" and r.score is not None]
 
 
 def best_curve(records: Sequence[TrialRecord]) -> list[tuple[float, float]]:
-    """(time, best score so far) at each complete trial, in time order."""
+    """(time, best score so far) at each improvement, in time order."""
     best, out = math.inf, []
-    for r in sorted(records, key=lambda r: r.end_s):
-        if r.state == "COMPLETE" and r.score is not None and r.score < best:
+    for r in sorted(_complete(records), key=lambda r: r.end_s):
+        if r.score < best:
             best = r.score
             out.append((r.end_s, best))
     return out
@@ -36,78 +55,129 @@ def best_curve(records: Sequence[TrialRecord]) -> list[tuple[float, float]]:
 
 def time_to_reach(records: Sequence[TrialRecord], target: float) -> float:
     """Seconds until the best score is <= target (inf if never)."""
-    for t, best in best_curve(records):
-        if best <= target:
-            return t
-    return math.inf
+    return next((t for t, best in best_curve(records) if best <= target), math.inf)
 
 
-def search_vs_random(runs: Sequence[tuple[Sequence[TrialRecord], Sequence[TrialRecord]]]) -> dict[str, float]:
-    """Per seed (default, random) records -> medians of: the default's best / random's best score,
-    the time the default needed to reach random's final best / random's total time, and both
-    arms' wall times. Goal: time ratio <= 0.5."""
-    score_ratios, time_ratios, t_default, t_random = [], [], [], []
-    for default, rand in runs:
-        rand_best = min((r.score for r in rand if r.state == "COMPLETE" and r.score is not None), default=math.inf)
-        def_best = min((r.score for r in default if r.state == "COMPLETE" and r.score is not None),
-                       default=math.inf)
-        rand_total = max(r.end_s for r in rand)
-        score_ratios.append(def_best / rand_best)
-        time_ratios.append(time_to_reach(default, rand_best) / rand_total)
-        t_default.append(max(r.end_s for r in default))
-        t_random.append(rand_total)
-    return {
-        "seeds": len(runs),
-        "median_best_score_ratio": statistics.median(score_ratios),
-        "median_time_to_random_best_ratio": statistics.median(time_ratios),
-        "median_default_seconds": statistics.median(t_default),
-        "median_random_seconds": statistics.median(t_random),
-        "time_ratios": time_ratios,
-        "score_ratios": score_ratios,
-    }
+def best_score(records: Sequence[TrialRecord]) -> float:
+    return min((r.score for r in _complete(records)), default=math.inf)
 
 
-def pruning_summary(pruned_runs: Sequence[Sequence[TrialRecord]],
-                    unpruned_runs: Sequence[Sequence[TrialRecord]]) -> dict[str, float]:
-    """Pruning's effect, per seed the same sampler with and without pruning.
-
-    share_stopped: trials pruned or skipped before training / all finished trials.
-    saved_fraction: estimated training time saved / the time the pruned run would have needed had
-    every trial trained to the end (a stopped trial's full time is extrapolated from its epochs).
-    best_ratio: median over seeds of best score with pruning / without (<= 1: not worse).
-    """
-    stopped = total = 0
-    spent = would = 0.0
-    best_ratios = []
-    for pruned, unpruned in zip(pruned_runs, unpruned_runs):
-        for r in pruned:
-            if r.state not in ("COMPLETE", "PRUNED"):
-                continue
-            total += 1
-            spent += r.train_s
-            if r.state == "PRUNED":
-                stopped += 1
-            if r.state == "PRUNED" and r.epochs_run > 0 and r.epochs_planned > r.epochs_run:
-                would += r.train_s * r.epochs_planned / r.epochs_run
-            elif r.state == "PRUNED" and r.epochs_run == 0:
-                would += _mean_full_time(pruned)
-            else:
-                would += r.train_s
-        best_p = min((r.score for r in pruned if r.state == "COMPLETE" and r.score is not None), default=math.inf)
-        best_u = min((r.score for r in unpruned if r.state == "COMPLETE" and r.score is not None), default=math.inf)
-        best_ratios.append(best_p / best_u)
-    return {
-        "share_stopped": stopped / total if total else math.nan,
-        "saved_fraction": 1.0 - spent / would if would else math.nan,
-        "median_best_ratio": statistics.median(best_ratios) if best_ratios else math.nan,
-        "best_ratios": best_ratios,
-    }
-
-
-def _mean_full_time(records: Sequence[TrialRecord]) -> float:
-    full = [r.train_s for r in records if r.state == "COMPLETE"]
-    return sum(full) / len(full) if full else 0.0
+def wall_time(records: Sequence[TrialRecord]) -> float:
+    return max((r.end_s for r in records), default=0.0)
 
 
 def ratio(a: float, b: float) -> float:
     return a / b if b else math.inf
+
+
+def median_or_inf(values: Sequence[float]) -> float:
+    """The median, with infinities (never reached) counted as the largest values."""
+    return statistics.median(values) if values else math.nan
+
+
+def finite(x: float) -> float | str:
+    """A JSON-safe number: infinity written as "inf" (JSON has no infinity)."""
+    return "inf" if math.isinf(x) else round(x, 4)
+
+
+def four_arms(runs: Mapping[str, Sequence[Sequence[TrialRecord]]], reference: str = "random") -> dict[str, dict]:
+    """Per arm (runs[arm][seed], seeds aligned across arms): time-to-target ratios against the
+    reference arm's own time to its final best, per seed and median, the share of seeds reaching the
+    target, and final-best ratios (arm's best / reference's best)."""
+    ref = runs[reference]
+    out = {}
+    for arm, arm_runs in runs.items():
+        times, bests = [], []
+        for recs, ref_recs in zip(arm_runs, ref, strict=True):
+            target = best_score(ref_recs)
+            times.append(ratio(time_to_reach(recs, target), time_to_reach(ref_recs, target)))
+            bests.append(ratio(best_score(recs), target))
+        out[arm] = {
+            "time_ratio_median": median_or_inf(times), "time_ratio_per_seed": times,
+            "reached_share": sum(not math.isinf(t) for t in times) / len(times),
+            "best_ratio_median": median_or_inf(bests), "best_ratio_per_seed": bests,
+            "wall_s_median": statistics.median(wall_time(r) for r in arm_runs),
+        }
+    return out
+
+
+def pruning_measured(with_runs: Sequence[Sequence[TrialRecord]],
+                     without_runs: Sequence[Sequence[TrialRecord]]) -> dict[str, object]:
+    """The same sampler and seeds with and without pruning and the skip, both executed: measured
+    wall times, the share of time saved, trials stopped, and best-score ratios (with / without)."""
+    saved, bests, stopped, total = [], [], 0, 0
+    for w, wo in zip(with_runs, without_runs, strict=True):
+        saved.append(1.0 - ratio(wall_time(w), wall_time(wo)))
+        bests.append(ratio(best_score(w), best_score(wo)))
+        stopped += sum(r.state == "PRUNED" for r in w)
+        total += sum(r.state in ("COMPLETE", "PRUNED") for r in w)
+    return {
+        "wall_s_with": [wall_time(r) for r in with_runs], "wall_s_without": [wall_time(r) for r in without_runs],
+        "saved_share_median": statistics.median(saved), "saved_share_per_seed": saved,
+        "stopped_share": stopped / total if total else math.nan,
+        "best_ratio_median": statistics.median(bests), "best_ratio_per_seed": bests,
+    }
+
+
+@dataclass(frozen=True)
+class SkipDecision:
+    """A trial seen by the skip rule when it started: the best score and lowest error of the trials
+    complete by then, its exact cost, and what it then scored when trained anyway."""
+
+    cost: float
+    best_before: float
+    min_error_before: float
+    score: float
+    px_error: float
+
+    def skipped(self, margin: float) -> bool:
+        """The rule: skip when cost x exp(max(0, min error seen - margin)) >= best score."""
+        return self.cost * math.exp(max(0.0, self.min_error_before - margin)) >= self.best_before
+
+    @property
+    def beat_best(self) -> bool:
+        return self.score < self.best_before
+
+    @property
+    def gain(self) -> float:
+        """How far below the lowest error seen this trial ended (negative: above it)."""
+        return self.min_error_before - self.px_error
+
+
+def skip_decisions(records: Sequence[TrialRecord]) -> list[SkipDecision]:
+    """One decision per complete trial that started after at least one other had completed."""
+    done = sorted(_complete(records), key=lambda r: r.end_s)
+    out = []
+    for r in done:
+        before = [d for d in done if d.end_s <= r.start_s]
+        if before and r.px_error is not None:
+            out.append(SkipDecision(r.cost, min(d.score for d in before), min(d.px_error for d in before),
+                                    r.score, r.px_error))
+    return out
+
+
+def skip_audit(decisions: Sequence[SkipDecision], margins: Sequence[float]) -> list[dict[str, float]]:
+    """Per margin: how many trials the rule would skip and how many of those beat the best of
+    their moment (false skips)."""
+    return [{"margin_px": m, "decisions": len(decisions), "would_skip": sum(d.skipped(m) for d in decisions),
+             "false_skips": sum(d.skipped(m) and d.beat_best for d in decisions)} for m in margins]
+
+
+def safe_margin(decisions: Sequence[SkipDecision]) -> float:
+    """The margin above which none of `decisions` is a false skip (0 when no winner is at risk).
+
+    A trial that beat its moment's best is skipped at margin m iff min error seen - m >=
+    ln(best / cost), i.e. iff m <= min error seen - ln(best / cost); this is the largest such bound
+    among the winners. It is at most a winner's gain (min error seen - its error), since its score
+    cost x exp(error) was below the best."""
+    bounds = [d.min_error_before - math.log(d.best_before / d.cost) for d in decisions if d.beat_best]
+    return max([0.0, *bounds])
+
+
+def evenly_spaced(n: int, k: int) -> list[int]:
+    """Indices of k of n sorted items, evenly spaced from the first to the last (all when k >= n)."""
+    if k >= n:
+        return list(range(n))
+    if k == 1:
+        return [0]
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})

@@ -1,45 +1,75 @@
-"""The benchmark suite: every figure a user needs to trust the tool, as JSON lines, measured side by
-side in one run on the built-in synthetic hands.
+"""The evidence suite: does the search beat what a user gets without it? Every figure measured side
+by side in one run on the built-in synthetic hands, written as JSON lines.
 
-    .venv/bin/python bench/suite.py --size small      # <= ~30 min on a 2-core CPU (make bench)
-    .venv/bin/python bench/suite.py --size full       # the GPU-sized run
+    .venv/bin/python bench/suite.py --size small    # make bench: <= 75 min on a 2-core CPU
+    .venv/bin/python bench/suite.py --size full     # make bench-full: the GPU size
+    .venv/bin/python bench/suite.py --size smoke    # a pipeline check (minutes; figures meaningless)
 
-Figures (each a JSON line on stdout, all collected in reports/bench-<size>.jsonl):
-  1 trainer_efficiency   proxy trainer images/s / bare loop images/s (goal >= 0.95)
-  2 search_vs_random     default sampler + pruning vs RandomSampler without pruning, same space and
-                         budget, median over seeds: time for the default to reach random's final best
-                         / random's total time (goal <= 0.5), and the best-score ratio
-  3 pruning              TPE with vs without pruning (same seeds): share pruned or skipped, training
-                         time saved, best-score ratio (must not get worse: <= 1)
-  4 headline             best trial of the default study, retrained, / the seed report's final model
-                         retrained with the same recipe and data: score ratio (goal <= 0.5)
-  5 proxy_fidelity       Kendall tau (and Spearman rho) proxy vs retrained score over >= 6
-                         architectures, and on the error alone (goal >= 0.7)
-  6 overheads            cost counting s/model, report build s for 500 trials (goal < 5)
+Figures (`figure` field of each line; small and full append to docs/results/suite-<size>.jsonl):
+  search_run     one line per arm and seed: best score, wall time, trials complete / pruned / skipped
+  four_arms      Random, Random + pruning/skip, TPE, TPE + pruning/skip (the default), same space,
+                 data, trial budget and seeds: time to reach plain Random's final best / Random's own
+                 time to it (never = inf), median and per seed, share of seeds reaching it, final-best
+                 ratio. Goal for the default: <= 0.5 on the median.
+  pruning        the same sampler with and without pruning/skip, both executed: wall times, time saved
+  skip_audit     every trial of the arms that train everything, judged by the skip rule at its start:
+                 decisions, would-be skips and false skips (it beat the best of its moment) per margin,
+                 and the margin above which there are none. Goal: 0 false skips at the space's margin.
+  proxy_noise    architectures spread over the cost range, each trained with several seeds at the proxy
+                 budget: error spread within an architecture vs across the space's architectures
+  retrain        the trivial baselines, each fully retrained with one shared recipe and several seeds:
+                 the default study's pick, the cheapest architecture of the space, random ones, the
+                 course report's final model. Goal: the pick scores below the cheapest and every random.
+  retrain_noise  the retrains' seed spread against their spread across architectures
+  fidelity       architectures spread over the cost range of the Random studies' trials, retrained:
+                 Kendall tau and Spearman rho of proxy vs retrain, on score and on error, with bootstrap
+                 95% intervals. Goal: tau on error >= 0.6.
+  overheads      cost counting s/model, report build s for 500 trials
 """
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
+import shutil
+import statistics
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import optuna  # noqa: E402
 import yaml  # noqa: E402
-from benchmarks import TrialRecord, pruning_summary, ratio, search_vs_random  # noqa: E402
+from benchmarks import (  # noqa: E402
+    best_score,
+    evenly_spaced,
+    finite,
+    four_arms,
+    pruning_measured,
+    safe_margin,
+    skip_audit,
+    skip_decisions,
+    wall_time,
+)
+from evidence import (  # noqa: E402
+    ARMS,
+    cheapest_arch,
+    course_arch,
+    proxy_errors,
+    random_archs,
+    retrain_arch,
+    run_arm,
+)
+from run_info import run_info  # noqa: E402
 
 from nas.data import DataSpec, load_for_space  # noqa: E402
-from nas.deploy.retrain import retrain  # noqa: E402
-from nas.deploy.spec import ArchSpec, full_recipe  # noqa: E402
-from nas.io import write_text_atomic  # noqa: E402
-from nas.search import SEED_BASELINES, run_study  # noqa: E402
-from nas.search.fidelity import run_fidelity, select_trials  # noqa: E402
+from nas.deploy.spec import full_recipe  # noqa: E402
+from nas.model.arch import ArchConfig  # noqa: E402
+from nas.search.fidelity import correlations  # noqa: E402
+from nas.search.noise import proxy_noise  # noqa: E402
 from nas.search.space import load_space, parse_space  # noqa: E402
 
 SMALL_SPACE = """
@@ -48,153 +78,227 @@ space:
   backbone_width: {low: 0.25, high: 1.5, step: 0.05}
   head_width: {low: 0.125, high: 2.0, step: 0.125}
   head_depth: {low: 1, high: 4}
-  aug_multiplier: {low: 1, high: 4}
-input_size: 128
-proxy: {train_size: 64, epochs: 3, train_images: 400, val_images: 200, batch_size: 32, lr: 4.0e-3,
+  aug_multiplier: {low: 1, high: 3}
+input_size: 64
+proxy: {train_size: 64, epochs: 2, train_images: 300, val_images: 150, batch_size: 32, lr: 4.0e-3,
         lr_min: 1.0e-4, loss: dsnt, rotation: 180, sigma: 2.0}
 data: {source: synthetic, seed: 0}
-search: {startup_trials: 4, prune_percentile: 50, prune_warmup_epochs: 1, pre_train_margin_px: 1.7}
+search: {startup_trials: 4, prune_percentile: 50, prune_warmup_epochs: 1, pre_train_margin_px: 1.0}
 """
+MARGINS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+
+
+@dataclass(frozen=True)
+class Size:
+    trials: int  # per study
+    seeds: int  # per arm
+    retrain: tuple[int, int, int]  # train / val / test images of the full retrains
+    recipe: dict[str, Any]  # the shared full-retrain recipe: full_recipe() with these fields changed
+    fidelity: int  # architectures retrained for the fidelity figure
+    noise_archs: int  # architectures repeated for the proxy-noise figure
+    noise_seeds: int  # seeds per repeated architecture (proxy and retrain)
+    random_archs: int = 3  # random architectures among the trivial baselines
+    space: Path | None = None  # None: SMALL_SPACE
+    proxy: dict[str, Any] = field(default_factory=dict)  # proxy: keys changed
+
 
 SIZES = {
-    "small": dict(space=None, trials=10, seeds=3, trainer=["--size", "128", "--images", "512", "--repeats", "3",
-                           "--backbone", "mobilenetv3_small"],
-                  retrain=dict(train=800, val=200, test=200), recipe=dict(epochs=3, lr=4e-3, lr_min=1e-4),
-                  top=4, random=2),
-    # a pipeline check only (a minute or two): its figures mean nothing
-    "smoke": dict(space=None, trials=3, seeds=1, trainer=["--size", "64", "--images", "64", "--repeats", "1"],
-                  retrain=dict(train=64, val=32, test=32), recipe=dict(epochs=1, lr=4e-3, lr_min=1e-4),
-                  top=2, random=1, proxy=dict(train_images=64, val_images=32, epochs=2)),
-    "full": dict(space=ROOT / "search_spaces" / "default.yaml", trials=60, seeds=3,
-                 trainer=["--size", "224", "--images", "4096", "--repeats", "3"],
-                 retrain=dict(train=20000, val=2000, test=2000), recipe={}, top=6, random=4),
+    "small": Size(trials=10, seeds=5, retrain=(1000, 200, 300), recipe=dict(epochs=3, aug_multiplier=2),
+                  fidelity=12, noise_archs=4, noise_seeds=3),
+    "smoke": Size(trials=4, seeds=2, retrain=(64, 32, 32), recipe=dict(epochs=1, aug_multiplier=1), fidelity=3,
+                  noise_archs=2, noise_seeds=2, random_archs=1, proxy=dict(train_images=48, val_images=32)),
+    "full": Size(trials=60, seeds=5, retrain=(20000, 2000, 2000), recipe={}, fidelity=16, noise_archs=6,
+                 noise_seeds=3, space=ROOT / "search_spaces" / "default.yaml"),
 }
-ARMS = ("default", "tpe_noprune", "random")
 
 
-def emit(lines: list[dict], record: dict) -> None:
-    lines.append(record)
-    print(json.dumps(record), flush=True)
+class Suite:
+    """One run: its settings, the lines it has written, and what later figures reuse."""
+
+    def __init__(self, size: str, device: str, out: Path, work: Path) -> None:
+        self.name, self.cfg, self.device, self.out, self.work = size, SIZES[size], device, out, work
+        space = load_space(self.cfg.space) if self.cfg.space else parse_space(yaml.safe_load(SMALL_SPACE), "small")
+        self.space = replace(space, proxy=space.proxy.updated(**self.cfg.proxy)) if self.cfg.proxy else space
+        self.context = {"bench": "suite", "size": size, **run_info("bench/suite.py")}
+        self.lines: list[dict] = []
+        self.studies: dict[tuple[str, int], optuna.Study] = {}
+        self.runs: dict[str, list] = {arm.name: [] for arm in ARMS}
+
+    def emit(self, figure: str, **values: Any) -> None:
+        line = {**self.context, "figure": figure, **values}
+        self.lines.append(line)
+        print(json.dumps(line), flush=True)
+
+    # --- search ---------------------------------------------------------------------------------
+    def search(self) -> None:
+        p = self.space.proxy
+        data = load_for_space(DataSpec(seed=self.space.data.seed), p.train_images, p.val_images, p.train_size)
+        for seed in range(self.cfg.seeds):
+            for arm in ARMS[seed % len(ARMS):] + ARMS[:seed % len(ARMS)]:  # machine drift hits every arm alike
+                study, recs = run_arm(arm, self.space, seed, self.cfg.trials, data, self.device)
+                self.studies[arm.name, seed] = study
+                self.runs[arm.name].append(recs)
+                self.emit("search_run", arm=arm.name, seed=seed, best_score=finite(best_score(recs)),
+                          wall_s=round(wall_time(recs), 1), complete=sum(r.state == "COMPLETE" for r in recs),
+                          pruned=sum(r.state == "PRUNED" and not r.skipped for r in recs),
+                          skipped=sum(r.skipped for r in recs))
+
+    def comparisons(self) -> None:
+        for arm, s in four_arms(self.runs).items():
+            goal = {"goal": "time_ratio_median <= 0.5"} if arm == "tpe_prune" else {}
+            self.emit("four_arms", arm=arm, seeds=self.cfg.seeds, trials=self.cfg.trials,
+                      **{k: _json(v) for k, v in s.items()}, **goal)
+        for sampler in ("tpe", "random"):
+            m = pruning_measured(self.runs[f"{sampler}_prune"], self.runs[sampler])
+            self.emit("pruning", sampler=sampler, **{k: _json(v) for k, v in m.items()})
+
+    def skips(self) -> None:
+        decisions = [d for arm in ("random", "tpe") for recs in self.runs[arm] for d in skip_decisions(recs)]
+        space_margin = self.space.search.pre_train_margin_px
+        for row in skip_audit(decisions, sorted({*MARGINS, space_margin})):
+            self.emit("skip_audit", **row, space_margin=row["margin_px"] == space_margin)
+        self.emit("skip_safe_margin", decisions=len(decisions), safe_margin_px=round(safe_margin(decisions), 3),
+                  space_margin_px=space_margin, units=f"px at {self.space.input_size} px input")
+
+    # --- proxies and retrains ---------------------------------------------------------------------
+    def pooled(self) -> list[dict[str, Any]]:
+        """Every complete trial of the Random studies (uniform draws from the space), cheapest first."""
+        rows = [{"arch": ArchConfig.from_dict(t.user_attrs["arch"]), "aug": t.params["aug_multiplier"],
+                 "cost": t.user_attrs["cost"], "px": t.user_attrs["px_error"], "score": t.user_attrs["score"]}
+                for (arm, _), st in self.studies.items() if arm == "random"
+                for t in st.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+        return sorted(rows, key=lambda r: r["cost"])
+
+    def noise(self) -> None:
+        p, pool = self.space.proxy, self.pooled()
+        data = load_for_space(DataSpec(seed=self.space.data.seed), p.train_images, p.val_images, p.train_size)
+        chosen = [pool[i] for i in evenly_spaced(len(pool), self.cfg.noise_archs)]
+        groups = {r["arch"].short(): proxy_errors(r["arch"], self.space, r["aug"], range(self.cfg.noise_seeds),
+                                                  data, self.device) for r in chosen}
+        summary = proxy_noise(groups, [r["px"] for r in pool])
+        self.emit("proxy_noise", errors_by_arch={k: [round(x, 3) for x in v] for k, v in groups.items()},
+                  across_trials=len(pool), **_noise(summary))
+
+    def shared_recipe(self):
+        return full_recipe(**{"device": self.device, **self.cfg.recipe})
+
+    def data_spec(self) -> DataSpec:
+        tr, va, te = self.cfg.retrain
+        return DataSpec(train_images=tr, val_images=va, test_images=te, seed=self.space.data.seed)
+
+    def trivial(self) -> None:
+        roles = {"pick": self.pick(), "cheapest": cheapest_arch(self.space), "course_report": course_arch(self.space),
+                 **{f"random{i + 1}": a for i, a in enumerate(random_archs(self.space, self.cfg.random_archs, 7))}}
+        results = {role: [self.retrain(role, arch, s) for s in range(self.cfg.noise_seeds)] for role, arch in
+                   roles.items()}
+        means = {role: statistics.mean(r.score for r in rs) for role, rs in results.items()}
+        trivial = [r for r in means if r not in ("pick", "course_report")]  # what a user gets without a search
+        for role in roles:
+            self.emit("trivial", role=role, arch=roles[role].short(), seeds=self.cfg.noise_seeds,
+                      mean_score=round(means[role], 6), pick_over_this=round(means["pick"] / means[role], 3),
+                      mean_px=round(statistics.mean(r.px_error for r in results[role]), 3))
+        beaten = [r for r in trivial if means["pick"] < means[r]]
+        self.emit("trivial_goal", goal="pick below the cheapest and every random architecture (mean over seeds)",
+                  met=len(beaten) == len(trivial), beaten=beaten, not_beaten=[r for r in trivial if r not in beaten],
+                  pick_over_course_report=round(means["pick"] / means["course_report"], 3))
+        summary = proxy_noise({k: [r.px_error for r in rs] for k, rs in results.items()},
+                              [statistics.mean(r.px_error for r in rs) for rs in results.values()])
+        self.emit("retrain_noise", **_noise(summary), recipe=_recipe(self.shared_recipe()),
+                  images=list(self.cfg.retrain))
+
+    def pick(self) -> ArchConfig:
+        """The default arm's best trial on seed 0, as `pick` would take it."""
+        st = self.studies["tpe_prune", 0]
+        best = min((t for t in st.trials if t.state.name == "COMPLETE"), key=lambda t: t.user_attrs["score"])
+        return ArchConfig.from_dict(best.user_attrs["arch"])
+
+    def retrain(self, role: str, arch: ArchConfig, seed: int):
+        r = retrain_arch(role, arch, self.shared_recipe(), seed, self.data_spec(), self.work)
+        self.emit("retrain", **asdict(r))
+        return r
+
+    def fidelity(self) -> None:
+        pool = self.pooled()
+        chosen = [pool[i] for i in evenly_spaced(len(pool), self.cfg.fidelity)]
+        full = [self.retrain(f"fidelity{i}", r["arch"], 0) for i, r in enumerate(chosen)]
+        c = correlations([r["score"] for r in chosen], [f.score for f in full], [r["px"] for r in chosen],
+                         [f.px_error for f in full])
+        self.emit("fidelity", **{k: _json(v) for k, v in c.items()}, goal="kendall_tau_error >= 0.6",
+                  recipe=_recipe(self.shared_recipe()))
+
+    def overheads(self) -> None:
+        import subprocess
+
+        for script in ("bench_cost.py", "bench_report.py"):
+            out = subprocess.run([sys.executable, str(ROOT / "bench" / script)], capture_output=True, text=True,
+                                 check=True).stdout
+            for line in out.splitlines():
+                if line.startswith("{"):
+                    values = json.loads(line)
+                    self.emit("overheads", measure=values.pop("bench"), **values)
 
 
-def run_script(lines: list[dict], script: str, *args: str) -> None:
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True,
-                         check=True).stdout
-    for line in out.splitlines():
-        if line.startswith("{"):
-            emit(lines, json.loads(line))
+def _json(v: Any) -> Any:
+    if isinstance(v, float):
+        return finite(v)
+    if isinstance(v, list):
+        return [_json(x) for x in v]
+    return v
 
 
-def make_study(arm: str, space, seed: int) -> optuna.Study:
-    if arm == "random":
-        sampler, pruner = optuna.samplers.RandomSampler(seed=seed), optuna.pruners.NopPruner()
-    else:
-        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=space.search.startup_trials,
-                                             multivariate=True, constant_liar=True)
-        pruner = (optuna.pruners.PercentilePruner(space.search.prune_percentile, n_startup_trials=3,
-                                                  n_warmup_steps=space.search.prune_warmup_epochs)
-                  if arm == "default" else optuna.pruners.NopPruner())
-    study = optuna.create_study(study_name=f"{arm}-{seed}", direction="minimize", sampler=sampler, pruner=pruner)
-    study.set_user_attr("objective", "score")
-    return study
+def _noise(summary) -> dict[str, Any]:
+    if summary is None:
+        return {"snr": None}
+    return {k: _json(v) for k, v in asdict(summary).items()}
 
 
-def records(study: optuna.Study, t0: float, epochs: int) -> list[TrialRecord]:
-    out = []
-    for t in study.trials:
-        if t.datetime_complete is None:
-            continue
-        ua = t.user_attrs
-        out.append(TrialRecord(
-            end_s=t.datetime_complete.timestamp() - t0, state=t.state.name, score=ua.get("score"),
-            train_s=t.duration.total_seconds(), skipped=bool(ua.get("skipped")),
-            epochs_run=len(ua.get("history_px") or []), epochs_planned=epochs,
-        ))
-    return out
+def _recipe(r) -> dict[str, Any]:
+    return {k: getattr(r, k) for k in ("epochs", "aug_multiplier", "lr", "lr_min", "batch_size")}
+
+
+STEPS = ("search", "noise", "retrain", "fidelity", "overheads")
+
+
+def parse_args() -> argparse.Namespace:
+    intro, rest = __doc__.split("\n\n", 1)
+    ap = argparse.ArgumentParser(description=intro.replace("\n", " "), epilog=rest,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", choices=sorted(SIZES), default="small")
+    ap.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="JSON lines file to append to (default docs/results/suite-<size>.jsonl; smoke: "
+                         "reports/bench-smoke.jsonl)")
+    ap.add_argument("--skip", action="append", default=[], choices=STEPS[1:],
+                    help="leave out a step (the search always runs: every later figure reads its studies)")
+    return ap.parse_args()
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", choices=sorted(SIZES), default="small")
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--out", type=Path, default=None, help="JSON lines file (default reports/bench-<size>.jsonl)")
-    ap.add_argument("--skip", action="append", default=[], choices=["trainer", "search", "retrain", "overheads"])
-    args = ap.parse_args()
-    cfg = SIZES[args.size]
-    out = args.out or ROOT / "reports" / f"bench-{args.size}.jsonl"
+    args = parse_args()
+    default_out = (ROOT / "reports" / "bench-smoke.jsonl" if args.size == "smoke"
+                   else ROOT / "docs" / "results" / f"suite-{args.size}.jsonl")
     work = ROOT / "reports" / "bench" / args.size
-    lines: list[dict] = []
-    started = time.perf_counter()
+    shutil.rmtree(work, ignore_errors=True)  # retrains resume from checkpoints: a fresh run starts clean
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    space = load_space(cfg["space"]) if cfg["space"] else parse_space(yaml.safe_load(SMALL_SPACE), "bench small space")
-    if "proxy" in cfg:
-        space = replace(space, proxy=space.proxy.updated(**cfg["proxy"]))
-    emit(lines, {"bench": "suite", "size": args.size, "trials": cfg["trials"], "seeds": cfg["seeds"],
-                 "input_size": space.input_size, "proxy_px": space.proxy.train_size})
+    suite, started = Suite(args.size, args.device, args.out or default_out, work), time.perf_counter()
+    suite.search()
+    suite.comparisons()
+    suite.skips()
+    for step in STEPS[1:]:
+        if step not in args.skip:
+            {"noise": suite.noise, "retrain": suite.trivial, "fidelity": suite.fidelity,
+             "overheads": suite.overheads}[step]()
+    suite.emit("suite_done", seconds=round(time.perf_counter() - started), size_settings=_settings(suite))
+    suite.out.parent.mkdir(parents=True, exist_ok=True)
+    with suite.out.open("a") as f:
+        f.writelines(json.dumps(line) + "\n" for line in suite.lines)
+    print(f"figures appended to {suite.out}", file=sys.stderr)
 
-    if "trainer" not in args.skip:  # 1
-        run_script(lines, "bench_trainer.py", *cfg["trainer"], "--device", args.device)
 
-    studies: dict[tuple[str, int], optuna.Study] = {}
-    if "search" not in args.skip:  # 2, 3
-        p = space.proxy
-        train, val = load_for_space(DataSpec(seed=space.data.seed), p.train_images, p.val_images, p.train_size)
-        runs: dict[str, list[list[TrialRecord]]] = {arm: [] for arm in ARMS}
-        for seed in range(cfg["seeds"]):
-            for arm in ARMS:
-                study = make_study(arm, space, seed)
-                t0 = time.time()
-                run_study(study, space, cfg["trials"], train, val, device=args.device, seed=seed, baselines=False,
-                          skip_hopeless=arm == "default")
-                studies[arm, seed] = study
-                runs[arm].append(records(study, t0, p.recipe.epochs))
-                best = min((r.score for r in runs[arm][-1] if r.score is not None and r.state == "COMPLETE"),
-                           default=None)
-                emit(lines, {"bench": "search_run", "arm": arm, "seed": seed, "best_score": best,
-                             "seconds": round(max(r.end_s for r in runs[arm][-1]), 1),
-                             "complete": sum(r.state == "COMPLETE" for r in runs[arm][-1]),
-                             "pruned": sum(r.state == "PRUNED" for r in runs[arm][-1])})
-        svr = search_vs_random(list(zip(runs["default"], runs["random"])))
-        emit(lines, {"bench": "search_vs_random", "trials": cfg["trials"], **svr, "goal_time_ratio": 0.5})
-        pr = pruning_summary(runs["default"], runs["tpe_noprune"])
-        emit(lines, {"bench": "pruning", **pr, "goal_best_ratio_max": 1.0})
-
-    if "retrain" not in args.skip and studies:  # 4, 5
-        rc, data = cfg["recipe"], DataSpec(train_images=cfg["retrain"]["train"], val_images=cfg["retrain"]["val"],
-                                           test_images=cfg["retrain"]["test"], seed=0)
-        overrides = {**rc, "device": args.device}
-        base = studies["tpe_noprune", 0]  # every trial complete: the widest choice of architectures
-        numbers = select_trials(base, cfg["top"], cfg["random"], seed=0)
-        fid = run_fidelity(base, numbers, data, work / "fidelity", overrides)
-        c = fid.correlations
-        emit(lines, {"bench": "proxy_fidelity", "n": c["n"], "kendall_tau_score": c["kendall_tau_score"],
-                     "spearman_rho_score": c["spearman_rho_score"], "kendall_tau_error": c["kendall_tau_error"],
-                     "spearman_rho_error": c["spearman_rho_error"], "goal_tau": 0.7, "rows": fid.rows})
-        best_study = studies["default", 0]
-        best = min((t for t in best_study.trials if t.state.name == "COMPLETE"), key=lambda t: t.user_attrs["score"])
-        from nas.model.arch import ArchConfig
-
-        arch = ArchConfig.from_dict(best.user_attrs["arch"])
-        spec = ArchSpec(arch, replace(full_recipe(best.user_attrs["recipe"]["aug_multiplier"]), **overrides))
-        ours = retrain(spec, data, work / f"best_default_trial_{best.number}").metrics
-        seed_params = dict(SEED_BASELINES["seed_mobilenetv3_small_reduced"])
-        aug = seed_params.pop("aug_multiplier")
-        seed_arch = ArchConfig(**seed_params, input_size=space.input_size)
-        seed_spec = ArchSpec(seed_arch, replace(full_recipe(aug), **overrides))
-        theirs = retrain(seed_spec, data, work / "seed_reduced").metrics
-        emit(lines, {"bench": "headline", "best_trial": best.number, "best_arch": arch.short(),
-                     "best_score": ours["score"], "best_px": ours["test_px_error"], "seed_arch": seed_arch.short(),
-                     "seed_score": theirs["score"], "seed_px": theirs["test_px_error"],
-                     "score_ratio": ratio(ours["score"], theirs["score"]), "goal": 0.5,
-                     "recipe": {**spec.recipe.to_dict()}, "data": cfg["retrain"]})
-
-    if "overheads" not in args.skip:  # 6
-        run_script(lines, "bench_cost.py")
-        run_script(lines, "bench_report.py")
-
-    emit(lines, {"bench": "suite_done", "size": args.size, "seconds": round(time.perf_counter() - started)})
-    write_text_atomic(out, "".join(json.dumps(x) + "\n" for x in lines))
-    print(f"figures written to {out}", file=sys.stderr)
+def _settings(suite: Suite) -> dict[str, Any]:
+    c, p = suite.cfg, suite.space.proxy
+    return {"trials": c.trials, "seeds": c.seeds, "input_px": suite.space.input_size, "proxy_px": p.train_size,
+            "proxy_images": p.train_images, "proxy_epochs": p.recipe.epochs, "retrain_images": list(c.retrain)}
 
 
 if __name__ == "__main__":

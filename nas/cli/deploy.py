@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -196,6 +198,8 @@ def fidelity_cmd(
     study_name: Annotated[str, typer.Option("--study-name", help="Study whose proxy to check.")],
     storage: Storage = DEFAULT_STORAGE,
     top: Annotated[int, typer.Option(min=0, help="Retrain the K best trials by proxy score.")] = 4,
+    spread: Annotated[int, typer.Option("--spread", min=0, help="Plus N other complete trials evenly spaced "
+                                        "over the cost range (cheapest and dearest included).")] = 6,
     random_count: Annotated[int, typer.Option("--random", min=0, help="Plus M other complete trials drawn at "
                                               "random.")] = 2,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the random draw.")] = 0,
@@ -205,9 +209,11 @@ def fidelity_cmd(
     report: Annotated[Path | None, typer.Option("--report", help="Rewrite this report (default "
                                                 "reports/<study>.html).")] = None,
 ) -> None:
-    """Retrain the top K trials (plus M random ones) fully and report how well the proxy ranked
-    them: Kendall tau and Spearman rho on the score and on the error. Stored in the study; the
-    report shows them. Rerunning resumes unfinished retrains."""
+    """Retrain the top K trials, N more spread evenly over the cost range and M random ones (by
+    default 4 + 6 + 2 = 12 architectures) fully, and report how well the proxy ranked them: Kendall
+    tau and Spearman rho on the score and on the error, each with a bootstrap 95% interval over the
+    architectures (wide with few of them). Stored in the study; the report shows them. Rerunning
+    resumes unfinished retrains."""
     from nas.report import write_report
     from nas.search.fidelity import run_fidelity, select_trials
     from nas.search.study import load_existing_study
@@ -217,7 +223,7 @@ def fidelity_cmd(
     use_threads(opts.threads)
     data = opts.data_spec()
     st = load_existing_study(study_name, storage)
-    numbers = select_trials(st, top, random_count, seed)
+    numbers = select_trials(st, top, random_count, seed, spread=spread)
     out = out or Path("reports") / "fidelity" / study_name
     console.print(f"fidelity of study {study_name}: retraining trials {', '.join(map(str, numbers))} into {out}")
     with _retrain_bars(out, "  epochs") as (progress, hooks):
@@ -230,16 +236,37 @@ def fidelity_cmd(
     console.print(f"report: {html}")
 
 
+FEW_ARCHITECTURES = 12  # below this many retrains the fidelity intervals are too wide to conclude much
+_FIDELITY_FIGURES = (("kendall_tau_score", "Kendall tau on score"), ("kendall_tau_error", "Kendall tau on error"),
+                     ("spearman_rho_score", "Spearman rho on score"), ("spearman_rho_error", "Spearman rho on error"))
+
+
 def _print_fidelity(result) -> None:
     table = Table(title=f"proxy vs full retrain ({len(result.rows)} architectures)")
     for col in ("trial", "architecture", "proxy px", "full px", "proxy score", "full score"):
         table.add_column(col, justify="right")
     for r in result.rows:
-        table.add_row(str(r["number"]) + (f" [{r['baseline']}]" if r["baseline"] else ""), r["arch"],
+        table.add_row(escape(str(r["number"]) + (f" [{r['baseline']}]" if r["baseline"] else "")), escape(r["arch"]),
                       f"{r['proxy_px_error']:.2f}", f"{r['full_px_error']:.2f}", f"{r['proxy_score']:.4g}",
                       f"{r['full_score']:.4g}")
     console.print(table)
     c = result.correlations
-    console.print(f"Kendall tau: score {c['kendall_tau_score']:.3f}, error {c['kendall_tau_error']:.3f}; "
-                  f"Spearman rho: score {c['spearman_rho_score']:.3f}, error {c['spearman_rho_error']:.3f} "
-                  f"(n = {c['n']})")
+    for name, label in _FIDELITY_FIGURES:
+        console.print(f"{label} {_fmt_corr(c.get(name))} {_fmt_interval(c.get(name + '_ci'))}", markup=False,
+                      highlight=False)
+    level = c.get("ci_level", 0.95)
+    console.print(f"n = {c['n']} architectures; in brackets the bootstrap {level:.0%} interval over them "
+                  f"({c.get('n_boot', '?')} resamples)", markup=False, highlight=False)
+    if c["n"] < FEW_ARCHITECTURES:
+        console.print(f"only {c['n']} architectures (fewer than {FEW_ARCHITECTURES}): the intervals are wide; "
+                      "retrain more with --top/--spread/--random to narrow them", markup=False, highlight=False)
+
+
+def _fmt_corr(value) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def _fmt_interval(ci) -> str:
+    if not ci or any(v is None or math.isnan(v) for v in ci):
+        return "[n/a]"
+    return f"[{ci[0]:.2f}, {ci[1]:.2f}]"

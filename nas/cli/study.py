@@ -10,7 +10,8 @@ import typer
 
 from nas.cli.app import app, console
 from nas.cli.hooks import LineHooks, RichStudyHooks, _say_format, worker_line
-from nas.cli.options import DEFAULT_STORAGE, CacheDir, Device, Storage, StudyName, Threads, within_data
+from nas.cli.options import DEFAULT_STORAGE, CacheDir, Device, Storage, StudyName, Threads, within, within_data
+from nas.search.space import SearchSettings
 
 if TYPE_CHECKING:
     import optuna
@@ -35,6 +36,11 @@ Objective = Annotated[str, typer.Option(help="score: minimise GFLOPs x MParams x
                                         "end.")]
 Seed = Annotated[int, typer.Option(min=0, help="Sampler and training seed.")]
 Report = Annotated[Path | None, typer.Option("-o", "--report", help="Report HTML (default reports/<study>.html).")]
+Repeats = Annotated[int | None, typer.Option(
+    **within(SearchSettings, "repeats"),
+    help="Train the first K baselines once more with another seed, to measure the proxy's seed noise (the report's "
+         "'Proxy noise' section); repeats count towards --trials and are not ranked as candidates (default: the "
+         "space's search.repeats, 0).")]
 Workers = Annotated[int, typer.Option(min=1, help="Worker processes on this machine, splitting its cores (needs "
                                       "PostgreSQL or journal storage; with the default storage, N > 1 uses "
                                       "journal:///reports/studies.journal).")]
@@ -44,7 +50,8 @@ Workers = Annotated[int, typer.Option(min=1, help="Worker processes on this mach
 def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyData = None, fmt: StudyFormat = None,
           max_bad: StudyMaxBad = None, trials: Trials = 12, timeout: Timeout = None, study_name: StudyName = None,
           storage: Storage = DEFAULT_STORAGE, objective: Objective = "score", seed: Seed = 0, device: Device = "auto",
-          cache_dir: CacheDir = None, report: Report = None, workers: Workers = 1, threads: Threads = None) -> None:
+          cache_dir: CacheDir = None, report: Report = None, workers: Workers = 1, threads: Threads = None,
+          repeats: Repeats = None) -> None:
     """Search architectures: each trial's exact cost, a short proxy training, the ranking score.
 
     Rerunning the same command resumes the study: completed trials are kept and --trials counts
@@ -67,7 +74,7 @@ def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyD
                       "(pass it as --storage to report, trials and pick)")
     name, storage = study_name or space_file.stem, shared
     options = search.StudyOptions(space_file, name, storage, objective, trials, timeout, data, fmt, max_bad, seed,
-                                  device, cache_dir, fixed)
+                                  device, cache_dir, fixed, repeats)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     st = search.open_study(name, storage, objective, space, seed)
     train_data, val_data = _load_data(options, space)  # fills the cache the workers read
@@ -90,7 +97,7 @@ def _run_here(st: optuna.Study, options: StudyOptions, space: SearchSpace,
         console.print(worker_line(info))
         with _study_hooks(space, o.trials, done) as hooks:
             search.run_study(st, space, o.trials, *data, o.timeout, o.device, o.seed, hooks, storage_url=o.storage,
-                             share=share)
+                             share=share, repeats=o.repeats_in(space))
 
 
 def _load_data(options: StudyOptions, space: SearchSpace):
@@ -118,11 +125,24 @@ def _study_hooks(space: SearchSpace, trials: int, done: int) -> Iterator[StudyHo
         yield RichStudyHooks(progress, task, space.proxy.recipe.epochs)
 
 
+def _print_noise(df) -> None:
+    """The proxy-noise verdict under the leaderboard, when the study has repeats."""
+    from nas.report.noise import study_noise
+    from nas.search.noise import noise_verdict
+
+    noise = study_noise(df)
+    if noise is not None:
+        console.print(f"proxy noise: {noise_verdict(noise.snr)} (within {noise.within:.3g} px, across "
+                      f"{noise.across:.3g} px)")
+
+
 def _leaderboard_and_report(st, path: Path) -> None:
     from nas.cli.leaderboard import leaderboard_table
     from nas.report import trials_frame, write_report
 
-    console.print(leaderboard_table(trials_frame(st), top=15))
+    df = trials_frame(st)
+    console.print(leaderboard_table(df, top=15))
+    _print_noise(df)
     html, csv = write_report(st, path)
     console.print(f"report: {html}  table: {csv}")
 
@@ -156,4 +176,6 @@ def trials(
     from nas.search import load_existing_study
 
     st = load_existing_study(study_name, storage)
-    console.print(leaderboard_table(trials_frame(st), top=top))
+    df = trials_frame(st)
+    console.print(leaderboard_table(df, top=top))
+    _print_noise(df)

@@ -69,6 +69,8 @@ class _FidelityInfo(NamedTuple):
     diagonal: tuple[float, float]  # the y = x reference spans both scores' range
     n: int  # architectures retrained
     correlations: dict[str, float | None]  # Kendall tau / Spearman rho of score and error; None: not computable
+    intervals: dict[str, tuple[float | None, float | None] | None]  # bootstrap [lo, hi]; None: not stored
+    ci_level: float  # of the intervals (0.95)
 
 
 def _hover(r: Any) -> str:
@@ -181,7 +183,17 @@ def _get_fidelity_info(fidelity: Any) -> _FidelityInfo | None:
         diagonal=(min(both), max(both)),
         n=int(fidelity.get("n", len(rows))),
         correlations={k: plain(to_float(fidelity.get(k))) for k in _CORRELATIONS},
+        intervals={k: _interval(fidelity.get(f"{k}_ci")) for k in _CORRELATIONS},
+        ci_level=to_float(fidelity.get("ci_level", 0.95)),
     )
+
+
+def _interval(ci: Any) -> tuple[float | None, float | None] | None:
+    """A stored [lo, hi] bootstrap interval (NaN bounds: None); None when absent (runs stored before
+    intervals were computed) or malformed."""
+    if not isinstance(ci, (list, tuple)) or len(ci) != 2:
+        return None
+    return plain(to_float(ci[0])), plain(to_float(ci[1]))
 
 
 # --- drawing ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ __all__ = ["COLUMNS", "INT_COLUMNS", "arch_label", "fmt", "frame_of", "plain", "
            "worker_label"]
 
 COLUMNS = (
-    "number", "state", "baseline",
+    "number", "state", "baseline", "repeat",
     "backbone", "backbone_width", "head_depth", "head_width", "aug_multiplier", "input_size",
     "gflops", "mparams", "true_gmacs", "cost", "px_error", "pck", "auc", "score",
     "train_seconds", "images_per_s", "worker",
@@ -43,6 +43,7 @@ def frame_of(trials: Iterable[FrozenTrial]) -> pd.DataFrame:
     for col in _FLOAT_ATTRS + ("backbone_width", "head_width", "duration_s"):
         df[col] = df[col].astype(float)
     df["number"] = df["number"].astype(int)
+    df["repeat"] = df["repeat"].astype(int)
     df["skipped"] = df["skipped"].astype(bool)
     df["datetime_start"] = pd.to_datetime(df["datetime_start"])
     return df.sort_values("number", kind="stable").reset_index(drop=True)
@@ -70,6 +71,14 @@ def worker_label(attrs: dict[str, Any]) -> str:
     return label if end is None or end == attrs.get("worker_threads") else f"{label}>{end}"
 
 
+def _repeat(value: Any) -> int:
+    """A baseline's repeat number (0: not a repeat; anything unreadable counts as 1, a repeat)."""
+    number = to_float(value)
+    if value is None or number == 0:
+        return 0
+    return int(number) if math.isfinite(number) and number > 0 else 1
+
+
 def _row(t: FrozenTrial) -> dict[str, Any]:
     ua = t.user_attrs
     arch = ua.get("arch") if isinstance(ua.get("arch"), dict) else {}
@@ -78,6 +87,7 @@ def _row(t: FrozenTrial) -> dict[str, Any]:
         "number": t.number,
         "state": t.state.name,
         "baseline": str(ua.get("baseline") or ""),
+        "repeat": _repeat(ua.get("repeat")),
         # arch/recipe first: baselines and retries may carry them without sampled params
         "backbone": str(arch.get("backbone", t.params.get("backbone", "")) or ""),
         "backbone_width": to_float(arch.get("backbone_width", t.params.get("backbone_width"))),
@@ -102,8 +112,12 @@ def _row(t: FrozenTrial) -> dict[str, Any]:
 
 
 def scored(df: pd.DataFrame) -> pd.DataFrame:
-    """COMPLETE trials with a finite score, in trial-number order: the only ones that can be ranked."""
-    ok = (df["state"] == "COMPLETE") & np.isfinite(df["score"].to_numpy(dtype=float))
+    """COMPLETE trials with a finite score, in trial-number order: the only ones that can be ranked.
+
+    Repeats (a baseline trained again with another seed, to measure the proxy's noise) are left out:
+    they duplicate their baseline's architecture and are no candidates of their own.
+    """
+    ok = (df["state"] == "COMPLETE") & np.isfinite(df["score"].to_numpy(dtype=float)) & (df["repeat"] == 0)
     return df[ok].sort_values("number", kind="stable")
 
 

@@ -1,5 +1,5 @@
 """The study report: one offline HTML page (summary, Pareto fronts, history, parameters, importances,
-proxy fidelity, all trials) filled from `template.html`, plus a CSV of the same trials table.
+proxy fidelity, proxy noise, all trials) filled from `template.html`, plus a CSV of the same trials table.
 
 All wording and layout live in the template; here values are prepared and every text value is
 HTML-escaped on the way in, so a study or baseline name cannot inject markup.
@@ -40,7 +40,9 @@ from nas.report.figures import (
 )
 from nas.report.frame import INT_COLUMNS, arch_label, fmt, frame_of, plain, scored
 from nas.report.importance import _get_importance_info, _ImportanceInfo
+from nas.report.noise import repeat_groups, study_noise
 from nas.report.ranking import summary
+from nas.search.noise import noise_verdict
 
 __all__ = ["write_report"]
 
@@ -125,10 +127,31 @@ def _importance_html(info: _ImportanceInfo, div: _Html | None) -> _Html:
 
 
 def _fidelity_html(info: _FidelityInfo | None, div: _Html | None, study_name: str) -> _Html:
+    """Each figure as `0.467 [0.10, 0.78]` (its bootstrap interval), or without brackets when the run was
+    stored before intervals existed; `[n/a]` when the interval could not be computed."""
     if info is None or div is None:
         return _fill("no_fidelity", name=study_name)
-    correlations = {k: "n/a" if v is None else f"{v:.3f}" for k, v in info.correlations.items()}
-    return _fill("fidelity", figure=div, n=info.n, **correlations)
+    correlations = {}
+    for k, v in info.correlations.items():
+        ci = info.intervals.get(k)
+        bracket = "" if ci is None else " [n/a]" if None in ci else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+        correlations[k] = ("n/a" if v is None else f"{v:.3f}") + bracket
+    level = fmt(info.ci_level * 100, ".0f") or "95"
+    return _fill("fidelity", figure=div, n=info.n, ci_level=f"{level}%", **correlations)
+
+
+def _noise_html(df: pd.DataFrame) -> _Html:
+    """Each repeated baseline's errors, the spreads within and across architectures, their ratio and
+    what it means; without repeats, how to measure them."""
+    noise = study_noise(df)
+    if noise is None:
+        return _fill("no_noise")
+    groups = repeat_groups(df)
+    rows = "\n".join(_fill("noise_row", baseline=name, errors=", ".join(f"{e:.3f}" for e in groups[name]),
+                            range=f"{spread:.3f}") for name, spread in noise.ranges.items())
+    return _fill("noise", rows=_Html(rows), within=f"{noise.within:.3g}", across=fmt(noise.across, ".3g") or "n/a",
+                 snr=fmt(noise.snr, ".3g") or "n/a", verdict=noise_verdict(noise.snr), groups=noise.groups,
+                 repeats=noise.repeats)
 
 
 def _json(data: Any) -> _Html:
@@ -155,7 +178,7 @@ def _render_page(name: str, objective: str, df: pd.DataFrame, importance: _Impor
     page = _fill(
         "page", name=name, **_summary_values(facts, objective), **{f"fig_{k}": divs[k] for k in _ALWAYS_SHOWN},
         importance=_importance_html(importance, divs.get("importance")),
-        fidelity=_fidelity_html(fidelity, divs.get("fidelity"), name),
+        fidelity=_fidelity_html(fidelity, divs.get("fidelity"), name), noise=_noise_html(df),
         trials_table=_trials_table(df), pareto_json=_json(_pareto_data(pareto)), summary_json=_json(facts),
     )
     return page + "\n"

@@ -34,6 +34,8 @@ def non_dominated(points: np.ndarray) -> np.ndarray:
 def _front_mask(df: pd.DataFrame, cols: Sequence[str]) -> pd.Series:
     values = df[list(cols)].to_numpy(dtype=float, na_value=np.nan)
     ok = (df["state"] == "COMPLETE").to_numpy() & np.isfinite(values).all(axis=1)
+    if "repeat" in df:  # a baseline's repeat is no candidate of its own
+        ok &= (df["repeat"] == 0).to_numpy()
     mask = np.zeros(len(df), dtype=bool)
     mask[ok] = non_dominated(values[ok])
     return pd.Series(mask, index=df.index, name="pareto")

@@ -33,13 +33,19 @@ SEED_BASELINES: dict[str, dict[str, Any]] = {
 }
 
 
-def enqueue_baselines(study: optuna.Study, space: SearchSpace) -> None:
-    """Enqueue the baselines once per study (`skip_if_exists` makes a second call a no-op).
+def enqueue_baselines(study: optuna.Study, space: SearchSpace, repeats: int = 0) -> None:
+    """Enqueue the baselines once per study (`skip_if_exists` makes a second call a no-op), then the
+    first `repeats` of them once more as repeats (user attribute `repeat: 1`), also once per study.
 
     Baselines whose backbone the space excludes are left out; numeric values outside a narrowed
-    space are used as given: they are fixed reference points, not samples.
+    space are used as given: they are fixed reference points, not samples. A repeat trains the same
+    architecture with another seed, so its error differs from its baseline's by the proxy's seed noise
+    (`nas.search.noise`); it is not a candidate of its own. Call under the study's storage lock.
     """
-    for name, params in SEED_BASELINES.items():
-        if params["backbone"] not in space.choices.backbone:
-            continue
+    allowed = {name: params for name, params in SEED_BASELINES.items() if params["backbone"] in space.choices.backbone}
+    for name, params in allowed.items():
         study.enqueue_trial(params, user_attrs={"baseline": name}, skip_if_exists=True)
+    present = {(t.user_attrs.get("baseline"), t.user_attrs.get("repeat")) for t in study.get_trials(deepcopy=False)}
+    for name, params in list(allowed.items())[:repeats]:
+        if (name, 1) not in present:  # optuna's skip_if_exists would see the baseline's params and skip
+            study.enqueue_trial(params, user_attrs={"baseline": name, "repeat": 1})

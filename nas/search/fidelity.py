@@ -1,72 +1,140 @@
-"""Proxy fidelity: retrain the study's top-K trials (plus M random others) with the full recipe and
-measure how well the proxy ranked them (Kendall tau and Spearman rho).
+"""Proxy fidelity: retrain some of a study's trials (the top K, N spread evenly over the cost range and
+M random others) with the full recipe and measure how well the proxy ranked them (Kendall tau and
+Spearman rho), each with a percentile-bootstrap 95% interval over the architectures.
 
 Cost is exact and identical in proxy and full training, so tau on the score is inflated by the
 cost term whenever costs differ a lot; tau on the error alone is what the proxy actually
-estimates. Both are reported, with the number of architectures. Results are stored on the study
-(user attribute `fidelity`) so the report shows them; each retrain has its own resumable folder,
-so an interrupted fidelity run picks up where it stopped.
+estimates. Both are reported, with the number of architectures; with few architectures the intervals
+are wide, which is the point of showing them. Results are stored on the study (user attribute
+`fidelity`) so the report shows them; each retrain has its own resumable folder, so an interrupted
+fidelity run picks up where it stopped.
 """
 from __future__ import annotations
 
 import datetime as dt
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
+import pandas as pd
 from scipy import stats
 
 from nas.data.spec import DataSpec
 from nas.deploy.retrain import RetrainHooks, retrain
-from nas.errors import StudyError
+from nas.errors import ConfigError, StudyError
 from nas.search.pick import ranked_trials, spec_for_trial
 
-__all__ = ["FidelityResult", "select_trials", "correlations", "run_fidelity", "ATTR"]
+__all__ = ["FidelityResult", "select_trials", "bootstrap_interval", "kendall_tau", "spearman_rho", "correlations",
+           "run_fidelity", "ATTR", "CI_LEVEL"]
 
 ATTR = "fidelity"
+CI_LEVEL = 0.95
 
 
 @dataclass
 class FidelityResult:
     rows: list[dict[str, Any]]
-    correlations: dict[str, float]
+    correlations: dict[str, Any]  # the figures, their `_ci` intervals, n, ci_level, n_boot
 
     def to_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, **self.correlations}
 
 
-def select_trials(study: optuna.Study, top: int, random_count: int, seed: int = 0) -> list[int]:
-    """Numbers of the `top` best complete trials by proxy score plus `random_count` others drawn at random."""
+def select_trials(study: optuna.Study, top: int, random_count: int, seed: int = 0, spread: int = 0) -> list[int]:
+    """Numbers of the `top` best complete trials by proxy score, then `spread` others evenly spaced over
+    the cost range (cheapest and dearest included), then `random_count` others drawn at random."""
     ranked = ranked_trials(study)
     if len(ranked) < 2:
         raise StudyError(f"study '{study.study_name}' needs at least 2 complete trials for a fidelity check, "
                          f"has {len(ranked)}")
     numbers = [int(n) for n in ranked["number"]]
     chosen = numbers[:top]
-    rest = numbers[top:]
+    chosen += _spread_over_cost(ranked, spread, set(chosen))
+    taken = set(chosen)
+    rest = [n for n in numbers if n not in taken]  # with spread 0: numbers[top:], the draw of older versions
     chosen += random.Random(seed).sample(rest, min(random_count, len(rest)))
     if len(chosen) < 2:
-        raise StudyError("a fidelity check needs at least 2 trials: raise --top or --random")
+        raise StudyError("a fidelity check needs at least 2 trials: raise --top, --spread or --random")
     return chosen
 
 
-def correlations(proxy_score, full_score, proxy_px, full_px) -> dict[str, float]:
-    def corr(fn, a, b) -> float:
-        if len(a) < 2 or len(set(a)) < 2 or len(set(b)) < 2:
-            return math.nan
-        return float(fn(a, b).statistic)
+def _spread_over_cost(ranked: pd.DataFrame, count: int, taken: set[int]) -> list[int]:
+    """`count` trials at evenly spaced positions of the cost order; a taken one gives way to its nearest
+    untaken neighbour (the cheaper one on a tie)."""
+    by_cost = ranked[ranked["cost"].map(math.isfinite)].sort_values(["cost", "number"], kind="stable")
+    order = [int(n) for n in by_cost["number"]]
+    taken, out = set(taken), []
+    for pos in np.linspace(0, len(order) - 1, count) if order else []:
+        pick = _nearest_untaken(order, int(round(pos)), taken)
+        if pick is None:
+            break
+        taken.add(pick)
+        out.append(pick)
+    return out
 
-    return {
-        "n": len(proxy_score),
-        "kendall_tau_score": corr(stats.kendalltau, proxy_score, full_score),
-        "spearman_rho_score": corr(stats.spearmanr, proxy_score, full_score),
-        "kendall_tau_error": corr(stats.kendalltau, proxy_px, full_px),
-        "spearman_rho_error": corr(stats.spearmanr, proxy_px, full_px),
-    }
+
+def _nearest_untaken(order: list[int], pos: int, taken: set[int]) -> int | None:
+    for d in range(len(order)):
+        for i in (pos - d, pos + d):
+            if 0 <= i < len(order) and order[i] not in taken:
+                return order[i]
+    return None
+
+
+def bootstrap_interval(a: Sequence[float], b: Sequence[float], fn: Callable[[Any, Any], float],
+                       n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile-bootstrap `level` interval of fn(a, b), resampling the (a, b) pairs with replacement.
+
+    A resample where either side is constant has no correlation and is left out; with fewer than 3
+    pairs or no valid resample the interval is (nan, nan).
+    """
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(x) != len(y):
+        raise ConfigError(f"bootstrap_interval needs paired values: {len(x)} vs {len(y)}")
+    if len(x) < 3:
+        return math.nan, math.nan
+    idx = np.random.default_rng(seed).integers(0, len(x), size=(n_boot, len(x)))
+    values = [fn(x[i], y[i]) for i in idx if np.ptp(x[i]) > 0 and np.ptp(y[i]) > 0]
+    values = [v for v in values if math.isfinite(v)]
+    if not values:
+        return math.nan, math.nan
+    lo, hi = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
+def kendall_tau(a, b) -> float:
+    """Kendall tau-b of two sequences (NaN when either is constant)."""
+    return float(stats.kendalltau(a, b).statistic)
+
+
+def spearman_rho(a, b) -> float:
+    """Spearman rho of two sequences (NaN when either is constant)."""
+    return float(stats.spearmanr(a, b).statistic)
+
+
+_FIGURES = (("kendall_tau_score", kendall_tau, 0), ("spearman_rho_score", spearman_rho, 0),
+            ("kendall_tau_error", kendall_tau, 1), ("spearman_rho_error", spearman_rho, 1))
+
+
+def correlations(proxy_score, full_score, proxy_px, full_px, n_boot: int = 2000, seed: int = 0,
+                 level: float = CI_LEVEL) -> dict[str, Any]:
+    """Kendall tau and Spearman rho, proxy vs full, on score and on error (NaN: not computable), each
+    with `<name>_ci` = [lo, hi], its bootstrap interval over the architectures (rounded to 3 decimals)."""
+    pairs = ((proxy_score, full_score), (proxy_px, full_px))
+    out: dict[str, Any] = {"n": len(proxy_score)}
+    for name, fn, which in _FIGURES:
+        a, b = pairs[which]
+        constant = len(a) < 2 or len(set(a)) < 2 or len(set(b)) < 2
+        out[name] = math.nan if constant else fn(a, b)
+        lo, hi = bootstrap_interval(a, b, fn, n_boot=n_boot, seed=seed, level=level)
+        out[f"{name}_ci"] = [round(lo, 3), round(hi, 3)]
+    out.update({"ci_level": level, "n_boot": n_boot})
+    return out
 
 
 def run_fidelity(
@@ -78,6 +146,7 @@ def run_fidelity(
     cache_dir: str | Path | None = None,
     hooks: RetrainHooks | None = None,
     on_trial: Callable[[int, int, int], None] | None = None,
+    n_boot: int = 2000,
 ) -> FidelityResult:
     """Retrain each trial in `numbers` (folder out_root/trial_<n>), correlate, store on the study.
 
@@ -99,7 +168,7 @@ def run_fidelity(
             "full_score": m["score"], "full_px_error": m["test_px_error"],
         })
     corr = correlations([r["proxy_score"] for r in rows], [r["full_score"] for r in rows],
-                        [r["proxy_px_error"] for r in rows], [r["full_px_error"] for r in rows])
+                        [r["proxy_px_error"] for r in rows], [r["full_px_error"] for r in rows], n_boot=n_boot)
     corr.update({
         "recipe": {**(recipe_overrides or {})}, "data": asdict(data),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -40,6 +40,7 @@ from nas.training.trainer import EpochStats
 __all__ = ["Objective", "TrialFailed", "recipe_for"]
 
 Value = float | tuple[float, float, float]
+REPEAT_SEED_STEP = 1000  # a repeat trains with seed + this x its `repeat` number (nas.search.baselines)
 SHARE_RECOUNT_S = 5.0  # how often a training worker re-counts the study's workers on its host (one storage read)
 
 
@@ -96,13 +97,14 @@ class Objective:
         _set_attrs(trial, attrs)
         params = self._sample(trial)
         arch = arch_from_params(params, self.space)
-        recipe = recipe_for(self.space, params["aug_multiplier"], self.device, self.seed)
+        repeat = int(trial.user_attrs.get("repeat", 0))  # a baseline trained again: another seed, same model
+        recipe = recipe_for(self.space, params["aug_multiplier"], self.device, self.seed + REPEAT_SEED_STEP * repeat)
         baseline = trial.user_attrs.get("baseline")
         if self.hooks:
             self.hooks.trial_started(trial.number, arch, baseline)
         cost = count_cost(arch)
         _set_attrs(trial, {"arch": arch.to_dict(), "recipe": recipe.to_dict(), **_cost_attrs(cost)})
-        contender = self.objective == "score" and baseline is None  # baselines are references: always trained
+        contender = self.objective == "score" and baseline is None  # baselines (and repeats): always trained
         if contender and self.skip_hopeless:
             self._skip_if_hopeless(trial, cost)
         result = self._train(trial, arch, recipe, cost, prune=contender)

@@ -29,6 +29,11 @@ class StudyOptions:
     device: str = "auto"
     cache_dir: Path | None = None  # synthetic data cache (None: the default one)
     threads: ThreadChoice | None = None  # threads fixed by the user; None: a share of this host's cores
+    repeats: int | None = None  # baselines trained twice to measure the proxy's noise; None: the space's
+
+    def repeats_in(self, space: SearchSpace) -> int:
+        """The baseline repeats to enqueue: these options' if given, else the space's `search.repeats`."""
+        return space.search.repeats if self.repeats is None else self.repeats
 
 
 def load_study_data(

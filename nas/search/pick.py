@@ -37,9 +37,10 @@ class Constraints:
 
 
 def ranked_trials(study: optuna.Study) -> pd.DataFrame:
-    """Complete trials with a finite score and an architecture, best score first (column `rank`, 1-based)."""
+    """Complete trials with a finite score and an architecture, best score first (column `rank`, 1-based).
+    A baseline's repeat (`study --repeats`) duplicates its architecture: it is not ranked."""
     df = trials_frame(study)
-    ok = (df["state"] == "COMPLETE") & df["score"].map(math.isfinite) & (df["backbone"] != "")
+    ok = (df["state"] == "COMPLETE") & df["score"].map(math.isfinite) & (df["backbone"] != "") & (df["repeat"] == 0)
     ranked = df[ok].sort_values(["score", "number"], kind="stable").reset_index(drop=True)
     ranked.insert(0, "rank", range(1, len(ranked) + 1))
     return ranked
@@ -58,13 +59,7 @@ def pick(study: optuna.Study, trial: int | None = None, rank: int | None = None,
     if trial is not None:
         rows = ranked[ranked["number"] == trial]
         if rows.empty:
-            states = {t.number: t for t in study.get_trials(deepcopy=False)}
-            if trial not in states:
-                raise StudyError(f"study '{name}' has no trial {trial} (trials 0-{len(states) - 1})")
-            t = states[trial]
-            why = t.user_attrs.get("reason")
-            raise StudyError(f"trial {trial} of study '{name}' is {t.state.name.lower()}, not complete"
-                             + (f" ({why})" if why else "") + ": it has no score to pick")
+            raise StudyError(_not_ranked(study, trial))
         return rows.iloc[0]
     if rank is not None:
         if not 1 <= rank <= len(ranked):
@@ -80,6 +75,21 @@ def pick(study: optuna.Study, trial: int | None = None, rank: int | None = None,
                          f"(smallest GFLOPs {ranked['gflops'].min():.4g}, MParams {ranked['mparams'].min():.4g}, "
                          f"px error {ranked['px_error'].min():.3g})")
     return fits.iloc[0]
+
+
+def _not_ranked(study: optuna.Study, number: int) -> str:
+    """Why trial `number` is not among the ranked trials."""
+    name = study.study_name
+    states = {t.number: t for t in study.get_trials(deepcopy=False)}
+    if number not in states:
+        return f"study '{name}' has no trial {number} (trials 0-{len(states) - 1})"
+    t = states[number]
+    if t.user_attrs.get("repeat"):
+        return (f"trial {number} of study '{name}' repeats baseline {t.user_attrs.get('baseline')} with another "
+                "seed (a proxy-noise measurement, not a candidate): pick that baseline's own trial")
+    why = t.user_attrs.get("reason")
+    return (f"trial {number} of study '{name}' is {t.state.name.lower()}, not complete"
+            + (f" ({why})" if why else "") + ": it has no score to pick")
 
 
 def _trial_recipe(t: optuna.trial.FrozenTrial) -> TrainConfig:

@@ -104,6 +104,7 @@ def run_study(
     baselines: bool = True,
     skip_hopeless: bool = True,
     share: CoreShare | None = None,
+    repeats: int = 0,
 ) -> int:
     """Run trials until the study holds `n_trials` finished (complete or pruned) trials, counting
     every worker's; returns how many this process ran.
@@ -114,13 +115,14 @@ def run_study(
     their reason and do not count. `storage_url` names the lock (None: an in-memory study).
     `baselines=False` and `skip_hopeless=False` turn off the baselines and the pre-training skip
     (benchmarks). `share`: this worker's share of the cores, re-counted at each trial start and
-    epoch (`nas.search.share.worker_share`); None leaves torch's threads as they are.
+    epoch (`nas.search.share.worker_share`); None leaves torch's threads as they are. `repeats`: the
+    first N baselines are enqueued once more, trained with another seed (`enqueue_baselines`).
     """
     objective = Objective(space, study.user_attrs.get("objective", "score"), train_data, val_data, device, seed,
                           hooks, skip_hopeless=skip_hopeless, share=share)
     if baselines:
         with study_lock(storage_url, study.study_name):
-            enqueue_baselines(study, space)
+            enqueue_baselines(study, space, repeats=repeats)
     deadline = None if timeout is None else time.monotonic() + timeout
     ran = 0
     while (deadline is None or time.monotonic() < deadline) and ran <= 3 * n_trials:  # all failing: stop

@@ -8,7 +8,8 @@ never silently falls back to a default:
     proxy:    the short training run that estimates each candidate's error (flat: its keys epochs,
               batch_size, lr, lr_min, loss, rotation and sigma are fields of its `TrainConfig`)
     data:     where the images come from (the built-in synthetic set by default)
-    search:   sampler start-up, pruning percentile/warm-up and the pre-training prune margin
+    search:   sampler start-up, pruning percentile/warm-up, the pre-training prune margin and the
+              baseline repeats that measure the proxy's seed noise
 
 Bounds and defaults are the configs' own (`ArchConfig`, `TrainConfig`, `DataSpec`): a range in
 `space:` is checked against the bounds of the field it samples.
@@ -104,6 +105,9 @@ class SearchSettings:
     prune_warmup_epochs: int = field(default=1, metadata=bounds(0, 1000))  # never prune before this many epochs
     # skip training when cost x exp(min error - margin) >= best score
     pre_train_margin_px: float = field(default=1.0, metadata=bounds(0.0, 1000.0))
+    # the first N baselines are trained once more with another seed, to measure the proxy's seed noise
+    # (the report's "Proxy noise"); repeats count towards --trials and are not ranked as candidates
+    repeats: int = field(default=0, metadata=bounds(0, 10))
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -59,7 +59,7 @@ def run_worker(options: StudyOptions, index: int | None = None, hooks: StudyHook
         if hooks is not None:
             hooks.worker_started(info)
         return run_study(study, space, options.trials, train, val, options.timeout, options.device, options.seed,
-                         hooks, storage_url=options.storage, share=share)
+                         hooks, storage_url=options.storage, share=share, repeats=options.repeats_in(space))
 
 
 def _worker_main(options: StudyOptions, index: int, workers: int, hooks: HooksFactory | None,

@@ -75,6 +75,32 @@ def test_study_runs_stores_attributes_and_writes_report(tiny_study):
     assert other.exists() and other.with_suffix(".csv").exists()
 
 
+def test_repeats_measure_the_proxy_noise_and_are_not_ranked(tiny_study):
+    # --repeats 1: the first baseline trains once more with another seed, counted in --trials, not ranked
+    space, storage, tmp, env = tiny_study
+    space.write_text(TINY_SPACE.replace("epochs: 2", "epochs: 1").replace("train_images: 48", "train_images: 16")
+                     .replace("val_images: 16", "val_images: 8"))
+    r = run(["study", "--space", str(space), "--trials", "3", "--repeats", "1", "--storage", storage, "--device",
+             "cpu", "--study-name", "noisy"], env, tmp)
+    assert r.returncode == 0, r.stderr
+    study = optuna.load_study(study_name="noisy", storage=storage)
+    full, reduced = "seed_mobilenetv3_small_full", "seed_mobilenetv3_small_reduced"
+    assert [(t.user_attrs.get("baseline"), t.user_attrs.get("repeat", 0), t.state.name) for t in study.trials] == [
+        (full, 0, "COMPLETE"), (reduced, 0, "COMPLETE"), (full, 1, "COMPLETE")]
+    first, again = study.trials[0].user_attrs, study.trials[2].user_attrs
+    assert again["arch"] == first["arch"] and (first["recipe"]["seed"], again["recipe"]["seed"]) == (0, 1000)
+    assert "proxy noise: " in r.stdout
+
+    html = (tmp / "reports" / "noisy.html").read_text()
+    facts = json.loads(re.search(r'<script type="application/json" id="summary-data">(.*?)</script>', html, re.S)[1])
+    assert facts["best"]["number"] in (0, 1) and [b["number"] for b in facts["baselines"]] == [0, 1]
+    assert "<h2>Proxy noise: seed noise vs spread across architectures</h2>" in html
+    assert f"<td class=\"name\">{full}</td><td>{first['px_error']:.3f}, {again['px_error']:.3f}</td>" in html
+    assert "<b>Verdict:</b> " in html
+    rows = list(csv.DictReader((tmp / "reports" / "noisy.csv").open()))
+    assert [row["repeat"] for row in rows] == ["0", "0", "1"]
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [

@@ -201,13 +201,24 @@ def test_a_killed_retrain_resumes_from_its_last_epoch(study_dir):
 
 def test_fidelity_retrains_and_stores_rank_correlations(study_dir):
     tmp, storage, env = study_dir
-    r = run(["fidelity", "--study-name", "tiny", "--storage", storage, "--top", "2", "--random", "1",
-             "--epochs", "1", *TINY_DATA], env, tmp, timeout=600)
+    r = run(["fidelity", "--study-name", "tiny", "--storage", storage, "--top", "1", "--spread", "2",
+             "--random", "0", "--epochs", "1", *TINY_DATA], env, tmp, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert "Kendall tau" in r.stdout
     study = optuna.load_study(study_name="tiny", storage=storage)
     fid = study.user_attrs["fidelity"]
-    assert fid["n"] == 3 and len(fid["rows"]) == 3
+    assert fid["n"] == 3 and len(fid["rows"]) == 3  # the best, then the cheapest and dearest of the others
+    by_cost = sorted((t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE),
+                     key=lambda t: (t.user_attrs["cost"], t.number))
+    assert {by_cost[0].number, by_cost[-1].number} <= {row["number"] for row in fid["rows"]}
+    labels = {"kendall_tau_score": "Kendall tau on score", "spearman_rho_score": "Spearman rho on score",
+              "kendall_tau_error": "Kendall tau on error", "spearman_rho_error": "Spearman rho on error"}
+    for name, label in labels.items():  # each figure with its bootstrap interval, stored and printed
+        lo, hi = fid[f"{name}_ci"]
+        assert (np.isnan(lo) and np.isnan(hi)) or -1 <= lo <= hi <= 1
+        assert re.search(rf"^{label} (n/a|-?\d\.\d{{3}}) \[(n/a|-?\d\.\d\d, -?\d\.\d\d)\]$", r.stdout,
+                         re.MULTILINE), r.stdout
+    assert fid["ci_level"] == 0.95 and fid["n_boot"] == 2000
+    assert "the intervals are wide" in r.stdout  # 3 < 12 architectures
     for row in fid["rows"]:
         assert (tmp / "reports" / "fidelity" / "tiny" / f"trial_{row['number']}" / "metrics.json").exists()
         assert row["full_score"] == pytest.approx(row["gflops"] * row["mparams"] * np.exp(row["full_px_error"]))
@@ -216,7 +227,7 @@ def test_fidelity_retrains_and_stores_rank_correlations(study_dir):
     tau = kendalltau([x["proxy_score"] for x in fid["rows"]], [x["full_score"] for x in fid["rows"]]).statistic
     assert fid["kendall_tau_score"] == pytest.approx(tau)
     html = (tmp / "reports" / "tiny.html").read_text()
-    assert "Proxy fidelity" in html and "Kendall" in html
+    assert "Proxy fidelity" in html and "Kendall" in html and "bootstrap 95% interval" in html
 
 
 def test_retrain_on_a_dataset_reports_errors_in_original_pixels(study_dir):

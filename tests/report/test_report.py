@@ -38,6 +38,7 @@ from nas.report.figures import (
 )
 from nas.report.frame import frame_of
 from nas.report.importance import _get_importance_info
+from nas.report.page import _fidelity_html, _Html
 from nas.report.pareto import iso_score_levels
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -341,6 +342,25 @@ def test_fidelity_info_from_a_stored_run():
     assert info.hover[0] == "trial 3: mobilenetv3_small &lt;x0.50&gt;<br>proxy 80 (6.00 px)<br>full 60 (5.70 px)"
     for nothing in (None, {}, {"rows": []}, "junk"):
         assert _get_fidelity_info(nothing) is None
+
+
+def test_fidelity_intervals_shown_with_each_figure_and_absent_from_older_runs():
+    old = _get_fidelity_info(fidelity_run())  # stored before intervals existed
+    assert old.intervals == dict.fromkeys(old.correlations)
+    html = _fidelity_html(old, _Html("<div></div>"), "s")
+    assert ("<b>Kendall tau</b> proxy vs full: score 1.000, error n/a; <b>Spearman rho</b>: score 1.000, "
+            "error n/a.") in html
+    nan = float("nan")
+    run = {**fidelity_run(), "n": 12, "kendall_tau_score": 0.5151, "kendall_tau_score_ci": [0.1, 0.789],
+           "spearman_rho_score_ci": [0.35, 1.0], "kendall_tau_error_ci": [nan, nan], "spearman_rho_error_ci": None,
+           "ci_level": 0.95, "n_boot": 2000}
+    info = _get_fidelity_info(run)
+    assert info.intervals == {"kendall_tau_score": (0.1, 0.789), "spearman_rho_score": (0.35, 1.0),
+                              "kendall_tau_error": (None, None), "spearman_rho_error": None}
+    html = _fidelity_html(info, _Html("<div></div>"), "s")
+    assert ("12 architectures retrained with the full recipe. <b>Kendall tau</b> proxy vs full: score 0.515 "
+            "[0.10, 0.79], error n/a [n/a]; <b>Spearman rho</b>: score 1.000 [0.35, 1.00], error n/a.") in html
+    assert "bootstrap 95% interval" in html
 
 
 # --- the written report -------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def storage(tmp_path):
 
 
 def _no_baselines(monkeypatch):
-    monkeypatch.setattr(runner_mod, "enqueue_baselines", lambda study, space: None)
+    monkeypatch.setattr(runner_mod, "enqueue_baselines", lambda study, space, repeats=0: None)
 
 
 def test_pareto_objective_stores_three_values(space, storage, tiny_data, monkeypatch):

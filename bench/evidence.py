@@ -1,0 +1,132 @@
+"""The runs behind the evidence suite (`bench/suite.py`): search arms, proxy repeats and full
+retrains with one shared recipe. Each function runs one kind of thing and returns plain records;
+the arithmetic lives in `bench/benchmarks.py`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from benchmarks import TrialRecord
+
+from nas.data import DataSpec, KeypointDataset
+from nas.deploy.retrain import retrain
+from nas.deploy.spec import ArchSpec
+from nas.model.arch import ArchConfig
+from nas.model.cost import count_cost
+from nas.search import SEED_BASELINES, run_study
+from nas.search.candidate import evaluate_candidate
+from nas.search.objective import recipe_for
+from nas.search.sampling import StepRoundingSampler, arch_from_params, make_pruner, make_sampler, suggest_params
+from nas.search.space import SearchSpace
+from nas.training.recipe import TrainConfig
+
+__all__ = ["ARMS", "Arm", "run_arm", "records", "cheapest_arch", "random_archs", "course_arch", "proxy_errors",
+           "Retrained", "retrain_arch"]
+
+TPE_SEED_OFFSET = 10_000  # TPE's start-up draws must not be plain Random's draws of the same seed
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One search arm: its sampler and whether it prunes (the percentile pruner and the skip)."""
+
+    name: str
+    sampler: str  # random | tpe
+    prune: bool
+
+    def study(self, space: SearchSpace, seed: int) -> optuna.Study:
+        if self.sampler == "tpe":
+            sampler = make_sampler(space, seed + TPE_SEED_OFFSET)
+        else:
+            sampler = StepRoundingSampler(optuna.samplers.RandomSampler(seed=seed))
+        pruner = make_pruner(space, "score") if self.prune else optuna.pruners.NopPruner()
+        study = optuna.create_study(study_name=f"{self.name}-{seed}", sampler=sampler, pruner=pruner)
+        study.set_user_attr("objective", "score")
+        return study
+
+
+ARMS = (Arm("random", "random", False), Arm("random_prune", "random", True), Arm("tpe", "tpe", False),
+        Arm("tpe_prune", "tpe", True))
+
+
+def records(study: optuna.Study, t0: float) -> list[TrialRecord]:
+    """The study's finished trials, timed from `t0` (wall-clock seconds since the epoch)."""
+    out = []
+    for t in study.get_trials(deepcopy=False):
+        if t.datetime_complete is None:
+            continue
+        ua = t.user_attrs
+        out.append(TrialRecord(
+            end_s=t.datetime_complete.timestamp() - t0, start_s=t.datetime_start.timestamp() - t0,
+            state=t.state.name, score=ua.get("score"), cost=ua.get("cost", math.nan), px_error=ua.get("px_error"),
+            skipped=bool(ua.get("skipped")),
+        ))
+    return out
+
+
+def run_arm(arm: Arm, space: SearchSpace, seed: int, trials: int, data: tuple[KeypointDataset, KeypointDataset],
+            device: str) -> tuple[optuna.Study, list[TrialRecord]]:
+    """One study of `trials` trials (no baselines: every arm starts from nothing), timed."""
+    study = arm.study(space, seed)
+    t0 = time.time()
+    run_study(study, space, trials, *data, device=device, seed=seed, baselines=False, skip_hopeless=arm.prune)
+    return study, records(study, t0)
+
+
+def cheapest_arch(space: SearchSpace) -> ArchConfig:
+    """The lowest-cost architecture in the space: every dimension at its low end, the cheaper backbone."""
+    c = space.choices
+    archs = [ArchConfig(b, c.backbone_width.low, c.head_depth.low, c.head_width.low, input_size=space.input_size)
+             for b in c.backbone]
+    return min(archs, key=lambda a: count_cost(a).cost)
+
+
+def random_archs(space: SearchSpace, count: int, seed: int) -> list[ArchConfig]:
+    """`count` architectures drawn uniformly from the space (its own sampling code, a random sampler)."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    out = []
+    for _ in range(count):
+        trial = study.ask()
+        out.append(arch_from_params(suggest_params(trial, space), space))
+        study.tell(trial, 0.0)
+    return out
+
+
+def course_arch(space: SearchSpace) -> ArchConfig:
+    """The course report's final model (reduced MobileNetV3-small) at the space's input size."""
+    params = {k: v for k, v in SEED_BASELINES["seed_mobilenetv3_small_reduced"].items() if k != "aug_multiplier"}
+    return ArchConfig(**params, input_size=space.input_size)
+
+
+def proxy_errors(arch: ArchConfig, space: SearchSpace, aug: int, seeds: Sequence[int],
+                 data: tuple[KeypointDataset, KeypointDataset], device: str) -> list[float]:
+    """The proxy's validation error for `arch` trained once per seed (the study's proxy recipe)."""
+    return [evaluate_candidate(arch, recipe_for(space, aug, device, s), *data).px_error for s in seeds]
+
+
+@dataclass(frozen=True)
+class Retrained:
+    role: str
+    arch: str
+    seed: int
+    score: float
+    px_error: float
+    gflops: float
+    mparams: float
+    seconds: float
+
+
+def retrain_arch(role: str, arch: ArchConfig, recipe: TrainConfig, seed: int, data: DataSpec,
+                 out: Path) -> Retrained:
+    """A full retrain from scratch with the shared recipe and this seed, scored on the test split."""
+    t0 = time.perf_counter()
+    spec = ArchSpec(arch, dataclasses.replace(recipe, seed=seed))
+    m = retrain(spec, data, out / f"{role}-seed{seed}", restart=True).metrics
+    return Retrained(role, arch.short(), seed, m["score"], m["test_px_error"], m["gflops"], m["mparams"],
+                     round(time.perf_counter() - t0, 1))

@@ -1,0 +1,104 @@
+"""Proxy fidelity without retraining: which trials are chosen (top, spread over cost, random) from a real
+in-memory study, and the bootstrap intervals of the rank correlations."""
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState, create_trial
+
+from nas.errors import StudyError
+from nas.search.fidelity import bootstrap_interval, correlations, kendall_tau, select_trials, spearman_rho
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+# trial number -> cost, inserted out of cost order; px error is lowest mid-range, so the best scores are
+# neither the cheapest (number 3) nor the dearest (number 6)
+COSTS = [0.5, 0.9, 0.3, 0.1, 0.7, 0.4, 1.0, 0.2, 0.8, 0.6]
+
+
+def _trial(cost: float, px: float):
+    attrs = {"arch": {"backbone": "mobilenetv3_small", "backbone_width": 0.5, "head_depth": 1, "head_width": 0.25,
+                      "input_size": 64, "num_keypoints": 21},
+             "gflops": cost, "mparams": 1.0, "cost": cost, "px_error": px, "score": cost * math.exp(px)}
+    return create_trial(value=attrs["score"], user_attrs=attrs)
+
+
+@pytest.fixture()
+def study() -> optuna.Study:
+    st = optuna.create_study(study_name="costs")
+    st.add_trials([_trial(c, 5.0 + 30 * (c - 0.55) ** 2) for c in COSTS])
+    st.add_trial(create_trial(state=TrialState.FAIL))  # never chosen
+    return st
+
+
+# by proxy score the trials rank 0, 9, 5, 4, 2, 8, 7, 1, 3, 6; by cost 3, 7, 2, 5, 0, 9, 4, 8, 1, 6
+
+
+def test_spread_picks_cheapest_and_dearest_after_the_top_and_never_repeats(study):
+    assert select_trials(study, 2, 0) == [0, 9]
+    chosen = select_trials(study, 2, 0, spread=4)  # cost positions 0, 3, 6, 9
+    assert chosen == [0, 9, 3, 5, 4, 6]
+    assert {3, 6} <= set(chosen[2:])  # cheapest and dearest
+    everything = select_trials(study, 2, 5, spread=20)  # more than there are: each trial once
+    assert sorted(everything) == list(range(10)) and everything[:2] == [0, 9]
+
+
+def test_spread_gives_way_to_the_nearest_untaken_neighbour(study):
+    # cost positions 0, 4.5 -> 4 (trial 0, already a top trial: its cheaper neighbour 5 instead), 9
+    assert select_trials(study, 2, 0, spread=3) == [0, 9, 3, 5, 6]
+    # the top 9 hold the cheapest: the first spread pick moves to the only one left, the second finds none
+    assert select_trials(study, 9, 0, spread=2) == [0, 9, 5, 4, 2, 8, 7, 1, 3, 6]
+    # spread then random: the draw only sees what is left
+    chosen = select_trials(study, 1, 4, spread=2, seed=3)
+    assert chosen[:3] == [0, 3, 6] and len(set(chosen)) == 7
+
+
+def test_random_draw_without_spread_is_unchanged_and_fewer_than_two_is_an_error(study):
+    ranked = select_trials(study, 10, 0)
+    assert select_trials(study, 2, 3, seed=5) == ranked[:2] + random.Random(5).sample(ranked[2:], 3)
+    with pytest.raises(StudyError, match="at least 2 trials"):
+        select_trials(study, 1, 0)
+
+
+def test_bootstrap_interval_of_a_perfect_ranking_is_one():
+    a = [0.3, 1.0, 2.5, 4.0, 7.0, 11.0]
+    b = [10 * x + 1 for x in a]
+    for fn in (kendall_tau, spearman_rho):
+        assert bootstrap_interval(a, b, fn, n_boot=300) == pytest.approx((1.0, 1.0))
+
+
+def test_bootstrap_interval_is_pinned_and_contains_the_estimate():
+    a = list(range(12))
+    b = [1, 0, 3, 2, 6, 4, 5, 9, 7, 8, 11, 10]
+    lo, hi = bootstrap_interval(a, b, kendall_tau, n_boot=500, seed=0)
+    assert (lo, hi) == pytest.approx((0.5895, 0.9649), abs=1e-4)  # computed once; numpy's default_rng is stable
+    assert lo < kendall_tau(a, b) < hi < 1.0
+    assert bootstrap_interval(a, b, kendall_tau, n_boot=500, seed=0) == (lo, hi)  # seeded: reproducible
+    assert bootstrap_interval(a, b, kendall_tau, n_boot=500, seed=1) != (lo, hi)
+
+
+def test_bootstrap_interval_needs_three_architectures_and_some_variation():
+    assert all(math.isnan(v) for v in bootstrap_interval([1, 2], [2, 1], kendall_tau))
+    assert all(math.isnan(v) for v in bootstrap_interval([1, 2, 3], [5, 5, 5], kendall_tau))
+
+
+def test_correlations_carry_an_interval_for_each_figure():
+    rng = np.random.default_rng(0)
+    proxy_px = list(np.linspace(4, 9, 10))
+    full_px = [x + float(rng.normal(0, 0.8)) for x in proxy_px]
+    cost = list(np.geomspace(0.05, 5, 10))
+    proxy_score = [c * math.exp(p) for c, p in zip(cost, proxy_px)]
+    full_score = [c * math.exp(p) for c, p in zip(cost, full_px)]
+    c = correlations(proxy_score, full_score, proxy_px, full_px, n_boot=300)
+    assert c["n"] == 10 and c["ci_level"] == 0.95 and c["n_boot"] == 300
+    for name in ("kendall_tau_score", "spearman_rho_score", "kendall_tau_error", "spearman_rho_error"):
+        lo, hi = c[f"{name}_ci"]
+        assert lo <= c[name] <= hi and -1 <= lo <= hi <= 1
+    # the cost term helps the score: its interval sits above the error's
+    assert c["kendall_tau_score"] > c["kendall_tau_error"]
+    few = correlations([1.0, 2.0], [1.0, 2.0], [3.0, 4.0], [4.0, 3.0])
+    assert few["kendall_tau_score"] == 1.0 and all(math.isnan(v) for v in few["kendall_tau_score_ci"])

@@ -1,0 +1,111 @@
+"""Proxy noise: the arithmetic on pinned numbers, baseline repeats in a study (enqueued once, trained
+with another seed, never pruned, not ranked) and the study-level summary the report shows."""
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+from fake_training import FIXED_SPACE, replay
+from optuna.trial import TrialState, create_trial
+
+import nas.search.objective as objective_mod
+from nas.errors import NasError, StudyError
+from nas.model.cost import score
+from nas.report import leaderboard, summary, trials_frame
+from nas.report.noise import repeat_groups, study_noise
+from nas.report.page import _noise_html
+from nas.search import enqueue_baselines, open_study, parse_space, ranked_trials, run_study
+from nas.search.noise import noise_verdict, proxy_noise
+from nas.search.pick import pick
+
+FULL, REDUCED = "seed_mobilenetv3_small_full", "seed_mobilenetv3_small_reduced"
+
+
+# --- the arithmetic -------------------------------------------------------------------------------
+def test_proxy_noise_on_pinned_numbers():
+    n = proxy_noise({"a": [1, 3], "b": [2, 2]}, [1, 2, 5, 8])
+    assert n.within == pytest.approx(1.0)  # sqrt(mean(2, 0))
+    assert n.across == pytest.approx(math.sqrt(10))  # sample std of 1, 2, 5, 8
+    assert n.snr == pytest.approx(math.sqrt(10))
+    assert (n.groups, n.repeats) == (2, 4) and n.ranges == {"a": 2.0, "b": 0.0}
+    assert noise_verdict(n.snr).startswith("the proxy separates candidates")
+
+
+def test_proxy_noise_needs_a_group_of_two():
+    assert proxy_noise({}, [1.0, 2.0]) is None
+    assert proxy_noise({"a": [1.0], "b": []}, [1.0, 2.0, 3.0]) is None
+    assert proxy_noise({"a": [1.0, math.nan]}, [1.0, 2.0]) is None  # a failed run's NaN is left out
+    n = proxy_noise({"a": [1.0, 3.0], "b": [4.0]}, [1.0, 5.0])  # b, with one value, is ignored
+    assert (n.groups, n.repeats) == (1, 2) and n.within == pytest.approx(math.sqrt(2))
+
+
+def test_noise_verdicts_at_the_edges():
+    noisy = proxy_noise({"a": [1, 3], "b": [2, 4]}, [1, 2])  # within sqrt(2), across sqrt(0.5): snr 0.5
+    assert noisy.snr == pytest.approx(0.5)
+    assert noise_verdict(noisy.snr) == ("the proxy cannot reliably tell candidates apart: seed noise is ~2x the "
+                                        "spread across architectures")
+    assert math.isinf(proxy_noise({"a": [2, 2]}, [1, 3]).snr)
+    assert noise_verdict(math.inf).startswith("no seed noise measured")
+    lone = proxy_noise({"a": [1, 3]}, [2])
+    assert math.isnan(lone.across) and math.isnan(lone.snr) and noise_verdict(lone.snr).startswith("too few")
+    assert "over 100x" in noise_verdict(0.0)
+
+
+# --- repeats in a study ---------------------------------------------------------------------------
+def test_repeats_are_enqueued_once_for_the_first_k_allowed_baselines():
+    space = parse_space({"space": {"backbone": ["mobilenetv3_small"]}}, "v3")
+    st = optuna.create_study()
+    enqueue_baselines(st, space, repeats=1)
+    enqueue_baselines(st, space, repeats=1)  # a second worker: nothing new
+    enqueue_baselines(st, space, repeats=5)  # more than the space allows: all allowed ones, once each
+    tags = [(t.user_attrs["baseline"], t.user_attrs.get("repeat")) for t in st.get_trials()]
+    assert tags == [(FULL, None), (REDUCED, None), (FULL, 1), (REDUCED, 1)]
+    assert st.trials[2].system_attrs["fixed_params"] == st.trials[0].system_attrs["fixed_params"]
+    with pytest.raises(NasError, match="search.repeats"):
+        parse_space({"search": {"repeats": 11}}, "bad")
+
+
+def test_a_repeat_trains_with_another_seed_and_is_never_pruned(tmp_path, monkeypatch):
+    # the repeats replay far worse errors than their baselines: the last one, after the pruner's 3 start-up
+    # trials, would be pruned at epoch 1 if it were a sampled trial
+    monkeypatch.setattr(objective_mod, "evaluate_candidate", replay([[5.0, 4.0]] * 2 + [[9.0, 8.0]] * 2))
+    space = parse_space(FIXED_SPACE, "fixed")
+    st = open_study("rep", f"sqlite:///{tmp_path / 's.db'}", "score", space, seed=7)
+    run_study(st, space, 4, None, None, device="cpu", seed=7, repeats=2)
+    trials = st.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    assert [(t.user_attrs["baseline"], t.user_attrs.get("repeat", 0)) for t in trials] == [
+        (FULL, 0), (REDUCED, 0), (FULL, 1), (REDUCED, 1)]
+    assert [t.user_attrs["recipe"]["seed"] for t in trials] == [7, 7, 1007, 1007]
+    assert [t.user_attrs["arch"] for t in trials[2:]] == [t.user_attrs["arch"] for t in trials[:2]]
+    assert trials[3].user_attrs["px_error"] == 8.0  # trained to the end
+
+
+def _trial(px: float, head: float, baseline: str | None = None, repeat: int | None = None):
+    """A COMPLETE trial as the objective stores it (cost 1 x 1, so score = exp(px))."""
+    attrs = {"arch": {"backbone": "mobilenetv3_small", "backbone_width": 1.0, "head_depth": 2, "head_width": head,
+                      "input_size": 64}, "gflops": 1.0, "mparams": 1.0, "px_error": px, "score": score(1.0, 1.0, px)}
+    attrs.update({k: v for k, v in (("baseline", baseline), ("repeat", repeat)) if v is not None})
+    return create_trial(value=attrs["score"], params={}, distributions={}, user_attrs=attrs)
+
+
+def test_a_repeat_is_not_ranked_and_feeds_the_noise_summary():
+    st = optuna.create_study(study_name="noise")
+    st.add_trials([_trial(3.0, 2.0, FULL), _trial(4.0, 1.25, REDUCED), _trial(1.0, 2.0, FULL, repeat=1),
+                   _trial(6.0, 0.5)])
+    df = trials_frame(st)
+    assert df["repeat"].tolist() == [0, 0, 1, 0]
+    # the repeat's lucky 1.0 px would be best: it is no candidate, its baseline's own trial is
+    assert leaderboard(df)["trial"].tolist() == [0, 1, 3]
+    assert ranked_trials(st)["number"].tolist() == [0, 1, 3] and pick(st)["number"] == 0
+    assert summary(df)["best"]["number"] == 0
+    assert [b["number"] for b in summary(df)["baselines"]] == [0, 1]
+    with pytest.raises(StudyError, match="repeats baseline seed_mobilenetv3_small_full"):
+        pick(st, trial=2)
+    assert repeat_groups(df) == {FULL: [3.0, 1.0]}
+    n = study_noise(df)
+    assert n.within == pytest.approx(math.sqrt(2)) and n.across == pytest.approx(1.5275, abs=1e-4)  # std 3, 4, 6
+    assert "<td class=\"name\">seed_mobilenetv3_small_full</td><td>3.000, 1.000</td><td>2.000</td>" in _noise_html(df)
+    assert study_noise(df[df["repeat"] == 0]) is None
+    assert "<code>handkp-search study --repeats K</code>" in _noise_html(df[df["repeat"] == 0])
