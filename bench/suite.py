@@ -121,6 +121,9 @@ class Suite:
         self.space = replace(space, proxy=space.proxy.updated(**self.cfg.proxy)) if self.cfg.proxy else space
         self.context = {"bench": "suite", "size": size, **run_info("bench/suite.py")}
         self.lines: list[dict] = []
+        self.partial = work.parent / f"{size}.partial.jsonl"  # every line as it comes, should the run stop early
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        self.partial.write_text("")
         self.studies: dict[tuple[str, int], optuna.Study] = {}
         self.runs: dict[str, list] = {arm.name: [] for arm in ARMS}
 
@@ -128,6 +131,8 @@ class Suite:
         line = {**self.context, "figure": figure, **values}
         self.lines.append(line)
         print(json.dumps(line), flush=True)
+        with self.partial.open("a") as f:
+            f.write(json.dumps(line) + "\n")
 
     # --- search ---------------------------------------------------------------------------------
     def search(self) -> None:
@@ -292,6 +297,7 @@ def main() -> None:
     suite.out.parent.mkdir(parents=True, exist_ok=True)
     with suite.out.open("a") as f:
         f.writelines(json.dumps(line) + "\n" for line in suite.lines)
+    suite.partial.unlink()
     print(f"figures appended to {suite.out}", file=sys.stderr)
 
 
