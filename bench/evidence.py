@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
-from benchmarks import TrialRecord
+from benchmarks import TrialRecord, evenly_spaced
 
 from nas.data import DataSpec, KeypointDataset
 from nas.deploy.retrain import retrain
@@ -26,8 +26,8 @@ from nas.search.sampling import StepRoundingSampler, arch_from_params, make_prun
 from nas.search.space import SearchSpace
 from nas.training.recipe import TrainConfig
 
-__all__ = ["ARMS", "Arm", "run_arm", "records", "cheapest_arch", "random_archs", "course_arch", "proxy_errors",
-           "Retrained", "retrain_arch"]
+__all__ = ["ARMS", "Arm", "run_arm", "records", "cheapest_arch", "random_archs", "spread_archs", "course_arch",
+           "proxy_errors", "Retrained", "retrain_arch"]
 
 TPE_SEED_OFFSET = 10_000  # TPE's start-up draws must not be plain Random's draws of the same seed
 
@@ -96,6 +96,20 @@ def random_archs(space: SearchSpace, count: int, seed: int) -> list[ArchConfig]:
         out.append(arch_from_params(suggest_params(trial, space), space))
         study.tell(trial, 0.0)
     return out
+
+
+def spread_archs(space: SearchSpace, count: int, seed: int, draws: int = 4) -> list[tuple[ArchConfig, int]]:
+    """`count` (architecture, augmentation multiplier) pairs evenly spaced over the cost range of
+    `draws` x `count` uniform draws from the space."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    drawn = []
+    for _ in range(draws * count):
+        trial = study.ask()
+        params = suggest_params(trial, space)
+        drawn.append((arch_from_params(params, space), int(params["aug_multiplier"])))
+        study.tell(trial, 0.0)
+    drawn.sort(key=lambda pair: count_cost(pair[0]).cost)
+    return [drawn[i] for i in evenly_spaced(len(drawn), count)]
 
 
 def course_arch(space: SearchSpace) -> ArchConfig:

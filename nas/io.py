@@ -12,7 +12,7 @@ from typing import Any
 
 from nas.errors import NasError
 
-__all__ = ["write_bytes_atomic", "write_text_atomic", "write_json_atomic", "atomic_dir"]
+__all__ = ["write_bytes_atomic", "write_text_atomic", "write_json_atomic", "atomic_dir", "atomic_path"]
 
 
 def _umask() -> int:
@@ -40,6 +40,23 @@ def write_bytes_atomic(path: str | Path, data: bytes, fsync: bool = False) -> Pa
             os.unlink(tmp)
         raise NasError(f"{path}: cannot write ({exc.strerror or exc})") from None
     return path
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temp file path beside `path` for a writer that wants a file name (torch.save, a download);
+    renamed over `path` when the block ends, removed when it raises."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -79,12 +79,22 @@ def retrain_cmd(
     opts: RetrainOptions,
     aug: Aug = None,
     restart: Annotated[bool, typer.Option(help="Discard a checkpoint in --out and start over.")] = False,
+    init: Annotated[str | None, typer.Option(
+        "--init", help="Where training starts: scratch; supernet (the study's shared parent, sliced; the "
+                       "architecture file's source.study, in --storage); imagenet (timm's ImageNet backbone at the "
+                       "nearest width at or above, sliced; downloaded once, or from the folder in "
+                       "HANDKP_IMAGENET_WEIGHTS); or a weights file (a checkpoint or a state dict, sliced). "
+                       "Default: the architecture file's init, scratch.")] = None,
+    storage: Storage = DEFAULT_STORAGE,
+    artifacts: Annotated[Path | None, typer.Option("--artifacts", help="Folder of the study's shared supernet "
+                                                   "parents (default: beside the storage file).")] = None,
 ) -> None:
     """Train an architecture fully (best-on-validation weights) and write checkpoint, metrics,
     curves and a picture of test predictions. Options left out keep the architecture file's recipe.
     Rerun the same command after an interruption to resume from the last finished epoch."""
     from dataclasses import replace
 
+    from nas.deploy.init import initial_weights
     from nas.deploy.retrain import retrain
     from nas.deploy.spec import ArchSpec
     from nas.training.device import resolve_device
@@ -92,12 +102,14 @@ def retrain_cmd(
     resolve_device(opts.device)
     use_threads(opts.threads)
     spec = ArchSpec.load(arch_file)
-    spec = replace(spec, recipe=replace(spec.recipe, **opts.recipe_overrides(aug)))
+    spec = replace(spec, recipe=replace(spec.recipe, **opts.recipe_overrides(aug)), init=init or spec.init)
     data = opts.data_spec()
     out = out or Path("reports") / "retrain" / arch_file.stem
-    console.print(f"retraining {spec.arch.short()} @ {spec.arch.input_size}px into {out}")
+    start = initial_weights(spec.init, spec.arch, spec.source, storage, artifacts)  # a bad --init fails here
+    console.print(f"retraining {spec.arch.short()} @ {spec.arch.input_size}px into {out}"
+                  + (f", starting from {start.label}" if start else ""))
     with _retrain_bars(out) as (_progress, hooks):
-        result = retrain(spec, data, out, restart, opts.cache_dir, hooks)
+        result = retrain(spec, data, out, restart, opts.cache_dir, hooks, init=start)
     _print_metrics(result.metrics, f"{spec.arch.short()} @ {spec.arch.input_size}px (test set)")
     for name, path in result.files.items():
         console.print(f"{name:>11}: {path}")

@@ -23,6 +23,9 @@ class RichStudyHooks:
     def worker_started(self, info) -> None:
         self.progress.console.print(worker_line(info))
 
+    def status(self, text) -> None:
+        self.progress.console.print(text)
+
     def trial_started(self, number, arch, baseline) -> None:
         label = f"  trial {number}" + (f" [{baseline}]" if baseline else "")
         self.progress.reset(self.epoch_task, total=self.epochs, description=label, info=arch.short())
@@ -67,6 +70,9 @@ class LineHooks:
 
     def worker_started(self, info) -> None:
         print(self.tag + worker_line(info), flush=True)
+
+    def status(self, text) -> None:
+        print(self.tag + text, flush=True)
 
     def trial_started(self, number, arch, baseline) -> None:
         pass

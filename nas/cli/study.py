@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -11,6 +12,7 @@ import typer
 from nas.cli.app import app, console
 from nas.cli.hooks import LineHooks, RichStudyHooks, _say_format, worker_line
 from nas.cli.options import DEFAULT_STORAGE, CacheDir, Device, Storage, StudyName, Threads, within, within_data
+from nas.errors import ConfigError
 from nas.search.space import SearchSettings
 
 if TYPE_CHECKING:
@@ -41,6 +43,13 @@ Repeats = Annotated[int | None, typer.Option(
     help="Train the first K baselines once more with another seed, to measure the proxy's seed noise (the report's "
          "'Proxy noise' section); repeats count towards --trials and are not ranked as candidates (default: the "
          "space's search.repeats, 0).")]
+ProxyMode = Annotated[str | None, typer.Option(
+    "--proxy", help="How a trial estimates its error: scratch (train it from scratch, the proxy recipe) or supernet "
+                    "(slice it out of one shared parent trained once per study; the space's supernet: section) "
+                    "(default: the space's proxy: mode).")]
+Artifacts = Annotated[Path | None, typer.Option(
+    "--artifacts", help="Folder of the shared supernet parents, one every worker can read (default: beside the "
+                        "storage file, else reports/artifacts).")]
 Workers = Annotated[int, typer.Option(min=1, help="Worker processes on this machine, splitting its cores (needs "
                                       "PostgreSQL or journal storage; with the default storage, N > 1 uses "
                                       "journal:///reports/studies.journal).")]
@@ -51,7 +60,7 @@ def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyD
           max_bad: StudyMaxBad = None, trials: Trials = 12, timeout: Timeout = None, study_name: StudyName = None,
           storage: Storage = DEFAULT_STORAGE, objective: Objective = "score", seed: Seed = 0, device: Device = "auto",
           cache_dir: CacheDir = None, report: Report = None, workers: Workers = 1, threads: Threads = None,
-          repeats: Repeats = None) -> None:
+          repeats: Repeats = None, proxy: ProxyMode = None, artifacts: Artifacts = None) -> None:
     """Search architectures: each trial's exact cost, a short proxy training, the ranking score.
 
     Rerunning the same command resumes the study: completed trials are kept and --trials counts
@@ -65,16 +74,19 @@ def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyD
     from nas.training.device import resolve_device
     from nas.training.threads import fixed_threads
 
-    space = search.load_space(space_file)
+    if proxy is not None and proxy not in search.PROXY_MODES:
+        raise ConfigError(f"--proxy: {proxy!r} is not one of {', '.join(search.PROXY_MODES)}")
+    options = search.StudyOptions(space_file, study_name or space_file.stem, storage, objective, trials, timeout,
+                                  data, fmt, max_bad, seed, device, cache_dir, None, repeats, proxy, artifacts)
+    space = options.space_for(search.load_space(space_file))
     resolve_device(device)  # fail early on a bad --device
     fixed = fixed_threads(threads)  # and on a bad HANDKP_THREADS
     shared = search.storage_for_workers(storage, workers)
     if shared != storage:
         console.print(f"{workers} workers: SQLite is not for parallel work, using {shared} "
                       "(pass it as --storage to report, trials and pick)")
-    name, storage = study_name or space_file.stem, shared
-    options = search.StudyOptions(space_file, name, storage, objective, trials, timeout, data, fmt, max_bad, seed,
-                                  device, cache_dir, fixed, repeats)
+    name, storage = options.study_name, shared
+    options = dataclasses.replace(options, storage=shared, threads=fixed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     st = search.open_study(name, storage, objective, space, seed)
     train_data, val_data = _load_data(options, space)  # fills the cache the workers read
@@ -97,7 +109,7 @@ def _run_here(st: optuna.Study, options: StudyOptions, space: SearchSpace,
         console.print(worker_line(info))
         with _study_hooks(space, o.trials, done) as hooks:
             search.run_study(st, space, o.trials, *data, o.timeout, o.device, o.seed, hooks, storage_url=o.storage,
-                             share=share, repeats=o.repeats_in(space))
+                             share=share, repeats=o.repeats_in(space), artifacts_dir=o.artifacts)
 
 
 def _load_data(options: StudyOptions, space: SearchSpace):

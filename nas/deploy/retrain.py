@@ -26,12 +26,14 @@ from torch import nn
 from nas.data import load_splits
 from nas.data.dataset import KeypointDataset
 from nas.data.spec import DataSpec
+from nas.deploy.init import InitialWeights
 from nas.deploy.pictures import curves_html, keypoint_grid, write_png
 from nas.deploy.spec import ArchSpec
 from nas.errors import ConfigError
 from nas.io import write_json_atomic
 from nas.model.cost import count_cost, score
 from nas.model.network import build_model
+from nas.model.slicing import load_sliced
 from nas.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nas.training.device import resolve_recipe
 from nas.training.evaluation import keypoint_distances, predict_keypoints, scaled_metrics
@@ -61,11 +63,12 @@ class RetrainResult:
 # --- the run's identity (a resume must match it) ------------------------------------------------
 def _identity(spec: ArchSpec, data: DataSpec) -> dict[str, Any]:
     recipe = {k: v for k, v in spec.recipe.to_dict().items() if k not in RUNTIME_FIELDS}
-    return {"arch": spec.arch.to_dict(), "recipe": recipe, "data": data.to_dict()}
+    return {"arch": spec.arch.to_dict(), "recipe": recipe, "data": data.to_dict(), "start": {"init": spec.init}}
 
 
 def _check_same_run(ckpt: Checkpoint, spec: ArchSpec, data: DataSpec, path: Path) -> None:
-    old = _identity(ArchSpec(ckpt.arch, ckpt.recipe), DataSpec(**ckpt.data))
+    old = _identity(ArchSpec(ckpt.arch, ckpt.recipe, init=str(ckpt.source.get("init", "scratch"))),
+                    DataSpec(**ckpt.data))
     new = _identity(spec, data)
     diffs = [f"{part}.{k}: {old[part].get(k)!r} -> {new[part].get(k)!r}"
              for part in new for k in sorted(set(old[part]) | set(new[part])) if old[part].get(k) != new[part].get(k)]
@@ -143,7 +146,8 @@ def _train(spec: ArchSpec, data: DataSpec, model: nn.Module, splits: tuple[Keypo
     last = [resume]
 
     def keep(state: TrainState) -> None:
-        save_checkpoint(ckpt_path, Checkpoint(spec.arch, spec.recipe, state, data.to_dict(), spec.source))
+        save_checkpoint(ckpt_path, Checkpoint(spec.arch, spec.recipe, state, data.to_dict(),
+                                              {**spec.source, "init": spec.init}))
         last[0] = state
         if on_checkpoint is not None:
             on_checkpoint(state.epoch)
@@ -161,8 +165,11 @@ def retrain(
     cache_dir: str | Path | None = None,
     hooks: RetrainHooks | None = None,
     on_checkpoint: Callable[[int], None] | None = None,
+    init: InitialWeights | None = None,
 ) -> RetrainResult:
     """Train `spec` fully on `data`, resuming from `out_dir/checkpoint.pt` when it holds the same run.
+    A new run starts from `init` (sliced to the architecture; `nas.deploy.init.initial_weights` for
+    `spec.init`), else from scratch.
 
     Raises ConfigError when the folder holds a different run (unless `restart`), TrainingDiverged
     when the loss becomes NaN/inf (the last good checkpoint stays). The checkpoint and metrics.json
@@ -176,11 +183,13 @@ def retrain(
     spec = replace(spec, recipe=resolve_recipe(spec.recipe))
     splits = load_splits(data, spec.arch.input_size, cache_dir, None if hooks is None else hooks.data)
     model = build_model(spec.arch, seed=spec.recipe.seed)
+    if init is not None and resume is None:
+        load_sliced(model, init.tensors, init.partial)
     if hooks:
         hooks.start((resume.epoch if resume else 0) + 1, spec.recipe.epochs)
     state = _train(spec, data, model, splits, out / CHECKPOINT, resume, hooks, on_checkpoint)
     model.load_state_dict(state.result.state_dict)
     test_metrics, dists = evaluate_test(spec, splits[2], model)
-    metrics = _run_metrics(spec, data, state, test_metrics)
+    metrics = {**_run_metrics(spec, data, state, test_metrics), "init": init.label if init else spec.init}
     files = write_outputs(out, spec, metrics, state, splits[2], model, dists)
     return RetrainResult(out, metrics, {**files, "checkpoint": out / CHECKPOINT, "arch": out / ARCH})

@@ -6,6 +6,7 @@ full recipe), so users can write their own.
     arch: {backbone: mobilenetv3_small, backbone_width: 0.75, head_depth: 2, ...}
     recipe: {epochs: 20, lr: ..., lr_min: ..., aug_multiplier: 7, ...}   (nas.training.recipe.full_recipe)
     source: {study: quick, trial: 5, proxy_score: ..., ...}
+    init: scratch        (or supernet | imagenet | a weights file: where the retrain starts, nas.deploy.init)
 """
 from __future__ import annotations
 
@@ -29,9 +30,11 @@ class ArchSpec:
     arch: ArchConfig
     recipe: TrainConfig = field(default_factory=full_recipe)
     source: dict[str, Any] = field(default_factory=dict)  # provenance, informational only
+    init: str = "scratch"  # where a retrain starts: scratch | supernet | imagenet | a weights file
 
     def to_dict(self) -> dict[str, Any]:
-        return {"arch": self.arch.to_dict(), "recipe": self.recipe.to_dict(), "source": dict(self.source)}
+        return {"arch": self.arch.to_dict(), "recipe": self.recipe.to_dict(), "source": dict(self.source),
+                "init": self.init}
 
     def to_yaml(self) -> str:
         head = "# handkp-search architecture file: `handkp-search retrain THIS_FILE` trains it fully\n"
@@ -47,13 +50,16 @@ class ArchSpec:
         if isinstance(data, Mapping) and "arch" not in data:  # a plain ArchConfig file
             return cls(ArchConfig.from_dict(data, source))
         with in_section(source=source):
-            d = check_keys(data, ("arch", "recipe", "source"), what="architecture file")
+            d = check_keys(data, ("arch", "recipe", "source", "init"), what="architecture file")
             arch = from_mapping(ArchConfig, d["arch"], source, "arch")
             recipe = full_recipe()
             if d.get("recipe") is not None:
                 given = _mapping(d["recipe"], "recipe")
                 recipe = from_mapping(TrainConfig, {**recipe.to_dict(), **given}, source, "recipe")
-            return cls(arch, recipe, dict(_mapping(d.get("source") or {}, "source")))
+            init = d.get("init") or "scratch"
+            if not isinstance(init, str):
+                raise FieldError("init", f"expected scratch, supernet, imagenet or a file path, got {init!r}")
+            return cls(arch, recipe, dict(_mapping(d.get("source") or {}, "source")), init)
 
     @classmethod
     def load(cls, path: str | Path) -> ArchSpec:

@@ -1,8 +1,11 @@
 """The depthwise-separable heatmap head, after Gouidis et al. (MVA 2019, after VNect).
 
-`head_depth` residual blocks [1x1 -> depthwise 3x3 -> 1x1 linear] + shortcut at stride 16, two x2
-depthwise transposed-conv upsamplings (stride 16 -> 4), then depthwise 3x3 -> 1x1 to one heatmap
-per keypoint. Module names are part of the checkpoint format (state-dict keys).
+`head_depth` residual blocks [1x1 -> depthwise 3x3 -> 1x1 linear] + shortcut at stride 16 (`blocks`),
+two x2 depthwise transposed-conv upsamplings (stride 16 -> 4), then depthwise 3x3 -> 1x1 to one
+heatmap per keypoint (`upsample`). Module names are part of the checkpoint format (state-dict keys):
+block i is `blocks.i` at every depth, so a shallower head's weights are a prefix of a deeper one's
+(weight sharing slices them). Checkpoints from before this split (`head.0`, `head.1`, ... in one
+sequence) load unchanged.
 """
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ import torch
 from timm.layers import make_divisible
 from torch import nn
 
-__all__ = ["HEAD_BASE_CHANNELS", "UPSAMPLING", "DSResidualBlock", "UpBlock", "build_head", "head_channels"]
+__all__ = ["HEAD_BASE_CHANNELS", "UPSAMPLING", "DSResidualBlock", "UpBlock", "KeypointHead", "build_head",
+           "head_channels"]
 
 HEAD_BASE_CHANNELS = 256
 UPSAMPLING = 4  # two x2 blocks
@@ -66,13 +70,34 @@ def head_channels(head_width: float) -> tuple[int, int, int]:
     return c16, make_divisible(c16 / 2, 8), make_divisible(c16 / 4, 8)
 
 
-def build_head(in_channels: int, head_depth: int, head_width: float, num_keypoints: int) -> nn.Sequential:
-    c16, c8, c4 = head_channels(head_width)
-    blocks: list[nn.Module] = [DSResidualBlock(in_channels if i == 0 else c16, c16) for i in range(head_depth)]
-    blocks += [
-        UpBlock(c16, c8),  # stride 16 -> 8
-        UpBlock(c8, c4),  # stride 8 -> 4
-        _conv_bn(c4, c4, 3, groups=c4),
-        nn.Conv2d(c4, num_keypoints, 1),
-    ]
-    return nn.Sequential(*blocks)
+class KeypointHead(nn.Module):
+    """The residual blocks at stride 16, then the upsampler to stride 4 and the heatmap logits."""
+
+    def __init__(self, in_channels: int, head_depth: int, head_width: float, num_keypoints: int) -> None:
+        super().__init__()
+        c16, c8, c4 = head_channels(head_width)
+        self.blocks = nn.Sequential(*[DSResidualBlock(in_channels if i == 0 else c16, c16) for i in range(head_depth)])
+        self.upsample = nn.Sequential(
+            UpBlock(c16, c8),  # stride 16 -> 8
+            UpBlock(c8, c4),  # stride 8 -> 4
+            _conv_bn(c4, c4, 3, groups=c4),
+            nn.Conv2d(c4, num_keypoints, 1),
+        )
+        self._register_load_state_dict_pre_hook(self._from_flat_keys)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.upsample(self.blocks(x))
+
+    def _from_flat_keys(self, state_dict, prefix, *_args) -> None:
+        """Rename the keys of a head saved as one flat sequence (`0..depth-1` blocks, then the
+        upsampler) to `blocks.i` and `upsample.j`."""
+        depth = len(self.blocks)
+        for key in [k for k in state_dict if k.startswith(prefix) and k[len(prefix):].split(".", 1)[0].isdigit()]:
+            index, rest = key[len(prefix):].split(".", 1)
+            i = int(index)
+            new = f"blocks.{i}" if i < depth else f"upsample.{i - depth}"
+            state_dict[f"{prefix}{new}.{rest}"] = state_dict.pop(key)
+
+
+def build_head(in_channels: int, head_depth: int, head_width: float, num_keypoints: int) -> KeypointHead:
+    return KeypointHead(in_channels, head_depth, head_width, num_keypoints)

@@ -21,7 +21,7 @@ COLUMNS = (
     "number", "state", "baseline", "repeat",
     "backbone", "backbone_width", "head_depth", "head_width", "aug_multiplier", "input_size",
     "gflops", "mparams", "true_gmacs", "cost", "px_error", "pck", "auc", "score",
-    "train_seconds", "images_per_s", "worker",
+    "train_seconds", "images_per_s", "worker", "proxy",
     "skipped", "reason", "retried_from", "datetime_start", "duration_s",
 )
 _FLOAT_ATTRS = (
@@ -88,6 +88,7 @@ def _row(t: FrozenTrial) -> dict[str, Any]:
         "state": t.state.name,
         "baseline": str(ua.get("baseline") or ""),
         "repeat": _repeat(ua.get("repeat")),
+        "proxy": str(ua.get("proxy_mode") or ("scratch" if "score" in ua else "")),
         # arch/recipe first: baselines and retries may carry them without sampled params
         "backbone": str(arch.get("backbone", t.params.get("backbone", "")) or ""),
         "backbone_width": to_float(arch.get("backbone_width", t.params.get("backbone_width"))),

@@ -38,7 +38,7 @@ from nas.report.figures import (
     _get_pareto_plot,
     _ParetoInfo,
 )
-from nas.report.frame import INT_COLUMNS, arch_label, fmt, frame_of, plain, scored
+from nas.report.frame import INT_COLUMNS, arch_label, fmt, frame_of, plain, scored, to_float
 from nas.report.importance import _get_importance_info, _ImportanceInfo
 from nas.report.noise import repeat_groups, study_noise
 from nas.report.ranking import summary
@@ -154,6 +154,16 @@ def _noise_html(df: pd.DataFrame) -> _Html:
                  repeats=noise.repeats)
 
 
+def _proxy_html(df: pd.DataFrame, parents: list[dict[str, Any]]) -> _Html:
+    """Which proxy made the study, what a trial's evaluation took, and what the shared parents cost."""
+    done = df[df["state"] == "COMPLETE"]
+    modes = ", ".join(f"{m} ({n} trials)" for m, n in done["proxy"].replace("", "scratch").value_counts().items())
+    eval_s = fmt(float(done["train_seconds"].median()), ".3g") if len(done) else "n/a"
+    shared = "".join(f" Shared {p.get('backbone', '?')} parent: {p.get('epochs', '?')} epochs on {p.get('images', '?')}"
+                     f" images in {fmt(to_float(p.get('seconds')), '.4g')} s of training." for p in parents)
+    return _fill("proxy", modes=modes or "none complete", eval_s=eval_s, parents=shared)
+
+
 def _json(data: Any) -> _Html:
     """JSON for a <script> block that cannot close it early (<, >, & are \\u-escaped; still valid JSON)."""
     text = json.dumps(data, allow_nan=False)
@@ -171,7 +181,7 @@ def _trials_table(df: pd.DataFrame) -> _Html:
 
 
 def _render_page(name: str, objective: str, df: pd.DataFrame, importance: _ImportanceInfo,
-                 fidelity: _FidelityInfo | None) -> str:
+                 fidelity: _FidelityInfo | None, parents: list[dict[str, Any]] | None = None) -> str:
     pareto = _get_pareto_info(df)
     facts = summary(df)
     divs = _figure_divs(_figures(df, pareto, importance, fidelity))
@@ -179,6 +189,7 @@ def _render_page(name: str, objective: str, df: pd.DataFrame, importance: _Impor
         "page", name=name, **_summary_values(facts, objective), **{f"fig_{k}": divs[k] for k in _ALWAYS_SHOWN},
         importance=_importance_html(importance, divs.get("importance")),
         fidelity=_fidelity_html(fidelity, divs.get("fidelity"), name), noise=_noise_html(df),
+        proxy=_proxy_html(df, parents or []),
         trials_table=_trials_table(df), pareto_json=_json(_pareto_data(pareto)), summary_json=_json(facts),
     )
     return page + "\n"
@@ -200,7 +211,8 @@ def write_report(study: optuna.Study, html_path: str | Path) -> tuple[Path, Path
         raise StudyError(f"study '{study.study_name}' has no complete trial to report")
     page = _render_page(study.study_name, str(study.user_attrs.get("objective", "")), df,
                         _get_importance_info(trials, study.directions),
-                        _get_fidelity_info(study.user_attrs.get("fidelity")))
+                        _get_fidelity_info(study.user_attrs.get("fidelity")),
+                        [v for k, v in study.user_attrs.items() if k.startswith("supernet:") and isinstance(v, dict)])
     write_text_atomic(csv_path, df.to_csv(index=False))
     write_text_atomic(html_path, page)
     return html_path, csv_path

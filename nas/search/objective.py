@@ -27,8 +27,9 @@ from nas.data.dataset import KeypointDataset
 from nas.errors import NasError, TrainingDiverged
 from nas.model.arch import ArchConfig
 from nas.model.cost import Cost, count_cost
-from nas.search.candidate import CandidateResult, evaluate_candidate
+from nas.search.candidate import CandidateResult
 from nas.search.hooks import StudyHooks
+from nas.search.proxies import Proxy, ScratchProxy
 from nas.search.sampling import arch_from_params, suggest_params
 from nas.search.share import CoreShare, worker_attrs
 from nas.search.skip import skip_reason
@@ -89,6 +90,7 @@ class Objective:
     hooks: StudyHooks | None = None
     skip_hopeless: bool = True  # skip, untrained, trials whose cost alone cannot win
     share: CoreShare | None = None  # this worker's share of the cores (None: leave torch's threads alone)
+    proxy: Proxy | None = None  # how a candidate's error is estimated (None: trained from scratch)
     _threads: int = field(default=0, init=False, repr=False)  # the current trial's last recorded threads
 
     def __call__(self, trial: Trial) -> Value:
@@ -180,8 +182,10 @@ class Objective:
         started = time.perf_counter()
         on_epoch = self._on_epoch(trial, cost, prune)
         on_step = self._on_step(trial)
+        proxy = self.proxy or ScratchProxy(self.train_data, self.val_data)
+        trial.set_user_attr("proxy_mode", proxy.mode)
         try:
-            return evaluate_candidate(arch, recipe, self.train_data, self.val_data, cost, on_epoch, on_step)
+            return proxy.evaluate(arch, recipe, cost, on_epoch, on_step)
         except TrainingDiverged as exc:
             trial.set_user_attr("reason", f"diverged: {exc}")
             raise TrialFailed(f"trial {trial.number} diverged: {exc}") from None

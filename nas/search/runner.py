@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -21,6 +22,7 @@ from nas.data.dataset import KeypointDataset
 from nas.search.baselines import enqueue_baselines
 from nas.search.hooks import StudyHooks
 from nas.search.objective import Objective, TrialFailed
+from nas.search.proxies import make_proxy
 from nas.search.space import SearchSpace
 from nas.search.storage import study_lock
 from nas.search.study import DONE_STATES
@@ -105,6 +107,7 @@ def run_study(
     skip_hopeless: bool = True,
     share: CoreShare | None = None,
     repeats: int = 0,
+    artifacts_dir: Path | None = None,
 ) -> int:
     """Run trials until the study holds `n_trials` finished (complete or pruned) trials, counting
     every worker's; returns how many this process ran.
@@ -118,8 +121,10 @@ def run_study(
     epoch (`nas.search.share.worker_share`); None leaves torch's threads as they are. `repeats`: the
     first N baselines are enqueued once more, trained with another seed (`enqueue_baselines`).
     """
+    proxy = make_proxy(space, study, train_data, val_data, device, seed, storage_url, artifacts_dir,
+                       hooks.status if hooks else None)
     objective = Objective(space, study.user_attrs.get("objective", "score"), train_data, val_data, device, seed,
-                          hooks, skip_hopeless=skip_hopeless, share=share)
+                          hooks, skip_hopeless=skip_hopeless, share=share, proxy=proxy)
     if baselines:
         with study_lock(storage_url, study.study_name):
             enqueue_baselines(study, space, repeats=repeats)

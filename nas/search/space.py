@@ -10,6 +10,7 @@ never silently falls back to a default:
     data:     where the images come from (the built-in synthetic set by default)
     search:   sampler start-up, pruning percentile/warm-up, the pre-training prune margin and the
               baseline repeats that measure the proxy's seed noise
+    supernet: the weight-sharing parent's training budget (used when `proxy: mode: supernet`)
 
 Bounds and defaults are the configs' own (`ArchConfig`, `TrainConfig`, `DataSpec`): a range in
 `space:` is checked against the bounds of the field it samples.
@@ -27,6 +28,7 @@ from nas.config import (
     check_fields,
     check_keys,
     check_value,
+    choices,
     field_bounds,
     in_section,
     known_keys,
@@ -37,12 +39,15 @@ from nas.model.arch import BACKBONES, INPUT_SIZE_RANGE, STRIDE, WIDTH_RANGE, Arc
 from nas.training.recipe import TrainConfig
 
 __all__ = ["FloatRange", "IntRange", "ChoiceSpace", "ProxyBudget", "SearchSettings", "SearchSpace", "RECIPE_KEYS",
+           "PROXY_MODES", "SupernetBudget",
            "load_space", "parse_space"]
 
 RECIPE_KEYS = ("epochs", "batch_size", "lr", "lr_min", "loss", "rotation", "sigma")  # proxy: keys of its recipe
-_PROXY_KEYS = ("train_size", "epochs", "train_images", "val_images", "batch_size", "lr", "lr_min", "loss",
-               "rotation", "sigma")  # the flat `proxy:` section, in the order files and stored studies use
-_TOP_KEYS = ("space", "input_size", "proxy", "data", "search")
+# the flat `proxy:` section, in the order files and stored studies use
+_PROXY_KEYS = ("mode", "train_size", "epochs", "train_images", "val_images", "batch_size", "lr", "lr_min", "loss",
+               "rotation", "sigma", "finetune_epochs")
+_TOP_KEYS = ("space", "input_size", "proxy", "data", "search", "supernet")
+PROXY_MODES = ("scratch", "supernet")  # each candidate trained from scratch | sliced out of a shared parent
 _SIDE = bounds(*INPUT_SIZE_RANGE, multiple_of=STRIDE)  # an input side: the deployed one, the proxy's
 
 
@@ -78,6 +83,9 @@ class ProxyBudget:
     train_images: int = field(default=30000, metadata=bounds(8, 10_000_000))
     val_images: int = field(default=3000, metadata=bounds(4, 10_000_000))
     recipe: TrainConfig = field(default_factory=TrainConfig)
+    mode: str = field(default="scratch", metadata=choices(PROXY_MODES))
+    # supernet mode: epochs of fine-tuning a sliced child before its validation (0: none; pruning per epoch)
+    finetune_epochs: int = field(default=0, metadata=bounds(0, 1000))
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -114,12 +122,33 @@ class SearchSettings:
 
 
 @dataclass(frozen=True)
+class SupernetBudget:
+    """How the shared parent of `proxy: mode: supernet` is trained (sandwich rule, `nas.training.supernet`),
+    at the proxy's resolution on the first `train_images` of the study's training split."""
+
+    epochs: int = field(default=10, metadata=bounds(1, 10_000))
+    train_images: int = field(default=4000, metadata=bounds(8, 10_000_000))
+    children_per_step: int = field(default=2, metadata=bounds(0, 64))  # random ones, beside largest and smallest
+    batch_size: int = field(default=32, metadata=bounds(2, 4096))
+    lr: float = field(default=4e-3, metadata=bounds(1e-7, 1.0))
+    lr_min: float = field(default=1e-4, metadata=bounds(0.0, 1.0))
+    distill: float = field(default=0.0, metadata=bounds(0.0, 100.0))  # weight of in-place distillation (0: off)
+    bn_images: int = field(default=256, metadata=bounds(1, 1_000_000))  # BatchNorm recalibration per child
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.lr_min > self.lr:
+            raise FieldError("lr_min", f"{self.lr_min!r} is above lr {self.lr!r}")
+
+
+@dataclass(frozen=True)
 class SearchSpace:
     choices: ChoiceSpace = field(default_factory=ChoiceSpace)
     input_size: int = field(default=ArchConfig.input_size, metadata=_SIDE)
     proxy: ProxyBudget = field(default_factory=ProxyBudget)
     data: DataSpec = field(default_factory=DataSpec)  # the space sets its source fields (WHERE_FIELDS)
     search: SearchSettings = field(default_factory=SearchSettings)
+    supernet: SupernetBudget = field(default_factory=SupernetBudget)
     source: str = "<defaults>"
 
     def __post_init__(self) -> None:
@@ -132,6 +161,7 @@ class SearchSpace:
             "proxy": self.proxy.to_dict(),
             "data": self.data.where(),
             "search": _plain(self.search),
+            "supernet": _plain(self.supernet),
         }
 
 
@@ -206,7 +236,8 @@ def parse_space(data: Any, source: str = "<space>") -> SearchSpace:
         return SearchSpace(
             _choices(top.get("space")), top.get("input_size", ArchConfig.input_size),
             ProxyBudget.from_dict(top.get("proxy")), _section(DataSpec, top.get("data"), "data", WHERE_FIELDS),
-            _section(SearchSettings, top.get("search"), "search"), source,
+            _section(SearchSettings, top.get("search"), "search"),
+            _section(SupernetBudget, top.get("supernet"), "supernet"), source,
         )
 
 

@@ -52,14 +52,15 @@ def run_worker(options: StudyOptions, index: int | None = None, hooks: StudyHook
     from nas.search.space import load_space
     from nas.search.study import open_study
 
-    space = load_space(options.space_file)
+    space = options.space_for(load_space(options.space_file))
     study = open_study(options.study_name, options.storage, options.objective, space, options.seed, index)
     train, val = load_study_data(options, space)
     with worker_share(study, options.storage, options.threads, floor) as (share, info):
         if hooks is not None:
             hooks.worker_started(info)
         return run_study(study, space, options.trials, train, val, options.timeout, options.device, options.seed,
-                         hooks, storage_url=options.storage, share=share, repeats=options.repeats_in(space))
+                         hooks, storage_url=options.storage, share=share, repeats=options.repeats_in(space),
+                         artifacts_dir=options.artifacts)
 
 
 def _worker_main(options: StudyOptions, index: int, workers: int, hooks: HooksFactory | None,

@@ -9,7 +9,7 @@ import pytest
 from fake_training import FIXED_SPACE, replay
 from optuna.trial import TrialState, create_trial
 
-import nas.search.objective as objective_mod
+import nas.search.proxies as proxies_mod
 from nas.errors import NasError, StudyError
 from nas.model.cost import score
 from nas.report import leaderboard, summary, trials_frame
@@ -69,7 +69,7 @@ def test_repeats_are_enqueued_once_for_the_first_k_allowed_baselines():
 def test_a_repeat_trains_with_another_seed_and_is_never_pruned(tmp_path, monkeypatch):
     # the repeats replay far worse errors than their baselines: the last one, after the pruner's 3 start-up
     # trials, would be pruned at epoch 1 if it were a sampled trial
-    monkeypatch.setattr(objective_mod, "evaluate_candidate", replay([[5.0, 4.0]] * 2 + [[9.0, 8.0]] * 2))
+    monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([[5.0, 4.0]] * 2 + [[9.0, 8.0]] * 2))
     space = parse_space(FIXED_SPACE, "fixed")
     st = open_study("rep", f"sqlite:///{tmp_path / 's.db'}", "score", space, seed=7)
     run_study(st, space, 4, None, None, device="cpu", seed=7, repeats=2)

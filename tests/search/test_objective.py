@@ -7,7 +7,7 @@ import pytest
 from fake_training import FIXED_SPACE, replay
 from optuna.trial import TrialState
 
-import nas.search.objective as objective_mod
+import nas.search.proxies as proxies_mod
 from nas.search import open_study, parse_space, run_study
 
 GOOD, LATE, BAD = [5.0, 4.0], [3.0, 2.0], [9.0, 8.0]
@@ -25,7 +25,7 @@ def storage(tmp_path):
 
 def test_epochs_report_cost_times_exp_error_and_the_pruner_decides_on_them(space, storage, monkeypatch):
     # 3 start-up trials complete, then one worse than the best at epoch 1 (pruned there) and one better (kept)
-    monkeypatch.setattr(objective_mod, "evaluate_candidate", replay([GOOD, GOOD, GOOD, BAD, LATE]))
+    monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([GOOD, GOOD, GOOD, BAD, LATE]))
     st = open_study("prune", storage, "score", space)
     run_study(st, space, 5, None, None, device="cpu", baselines=False)  # the replay needs no data
     trials = st.get_trials()
@@ -43,7 +43,7 @@ def test_epochs_report_cost_times_exp_error_and_the_pruner_decides_on_them(space
 
 def test_pareto_trials_are_never_pruned(space, storage, monkeypatch):
     # the same replay that prunes under `score`: a multi-objective trial cannot be pruned, it trains to the end
-    monkeypatch.setattr(objective_mod, "evaluate_candidate", replay([GOOD, GOOD, GOOD, BAD]))
+    monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([GOOD, GOOD, GOOD, BAD]))
     st = open_study("front", storage, "pareto", space)
     run_study(st, space, 4, None, None, device="cpu", baselines=False)
     trials = st.get_trials()

@@ -8,7 +8,7 @@ import pytest
 from fake_training import FIXED_SPACE, replay
 from optuna.trial import TrialState
 
-import nas.search.objective as objective_mod
+import nas.search.proxies as proxies_mod
 from nas.search import finished_count, open_study, parse_space, run_study
 
 OK = [5.0, 4.0]
@@ -38,7 +38,7 @@ def test_the_storage_lock_is_free_while_a_trial_trains(space, db, monkeypatch):
             fcntl.flock(fh, fcntl.LOCK_UN)
         seen.append(True)
 
-    monkeypatch.setattr(objective_mod, "evaluate_candidate", replay([OK, OK], before_epoch=try_lock))
+    monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([OK, OK], before_epoch=try_lock))
     url = f"sqlite:///{db}"
     st = open_study("lock", url, "score", space)
     assert run_study(st, space, 2, None, None, device="cpu", storage_url=url, baselines=False) == 2
@@ -61,7 +61,7 @@ def test_a_trial_failed_meanwhile_by_another_worker_is_left_and_the_loop_goes_on
         calls.append(1)
         return (first if len(calls) == 1 else rest)(*args, **kwargs)
 
-    monkeypatch.setattr(objective_mod, "evaluate_candidate", evaluate)
+    monkeypatch.setattr(proxies_mod, "evaluate_candidate", evaluate)
     assert run_study(st, space, 2, None, None, device="cpu", storage_url=url, baselines=False) == 3
     states = [t.state for t in st.get_trials()]
     assert states == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
@@ -72,7 +72,7 @@ def test_ctrl_c_records_the_trial_as_interrupted_and_propagates(space, db, monke
     def interrupt():
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(objective_mod, "evaluate_candidate", replay([OK], before_epoch=interrupt))
+    monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([OK], before_epoch=interrupt))
     url = f"sqlite:///{db}"
     st = open_study("intr", url, "score", space)
     with pytest.raises(KeyboardInterrupt):

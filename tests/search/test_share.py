@@ -13,7 +13,7 @@ import pytest
 import torch
 from fake_training import FIXED_SPACE, replay
 
-import nas.search.objective as objective_mod
+import nas.search.proxies as proxies_mod
 from nas.report import trials_frame
 from nas.search import open_study, parse_space, run_study
 from nas.search.registry import deregister, live_on_host, register, registered, this_worker
@@ -111,7 +111,7 @@ def test_a_fixed_count_is_kept_whatever_the_others_do(study):
 def test_every_trial_records_its_worker_and_a_share_changed_mid_trial(study, monkeypatch):
     st, url = study
     other = this_worker(0, pid=os.getppid())
-    monkeypatch.setattr(objective_mod, "evaluate_candidate",
+    monkeypatch.setattr(proxies_mod, "evaluate_candidate",
                         replay([[5.0, 4.0], [5.0, 4.0]], before_epoch=lambda: register(st, other, url)))
     space = parse_space(FIXED_SPACE, "fixed")
     with worker_share(st, url) as (share, _):
@@ -128,7 +128,7 @@ def test_every_trial_records_its_worker_and_a_share_changed_mid_trial(study, mon
 
 
 def test_without_a_share_a_trial_records_this_process_and_torchs_threads(monkeypatch, tmp_path):
-    monkeypatch.setattr(objective_mod, "evaluate_candidate", replay([[5.0, 4.0]]))
+    monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([[5.0, 4.0]]))
     space = parse_space(FIXED_SPACE, "fixed")
     st = open_study("alone", f"sqlite:///{tmp_path / 'a.db'}", "score", space)
     torch.set_num_threads(1)

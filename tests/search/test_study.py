@@ -7,7 +7,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-import nas.search.objective as objective_mod
+import nas.search.proxies as proxies_mod
 import nas.search.runner as runner_mod
 from nas.errors import StudyError, TrainingDiverged
 from nas.search import SEED_BASELINES, enqueue_baselines, finished_count, open_study, parse_space, run_study
@@ -50,7 +50,7 @@ def test_pareto_objective_stores_three_values(space, storage, tiny_data, monkeyp
 
 def test_diverged_trial_is_failed_with_reason_and_the_study_goes_on(space, storage, tiny_data, monkeypatch):
     _no_baselines(monkeypatch)
-    real = objective_mod.evaluate_candidate
+    real = proxies_mod.evaluate_candidate
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -59,7 +59,7 @@ def test_diverged_trial_is_failed_with_reason_and_the_study_goes_on(space, stora
             raise TrainingDiverged("training loss became nan at epoch 1, step 0")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(objective_mod, "evaluate_candidate", flaky)
+    monkeypatch.setattr(proxies_mod, "evaluate_candidate", flaky)
     st = open_study("d", storage, "score", space)
     run_study(st, space, 2, *tiny_data, device="cpu")
     failed = st.get_trials(states=(TrialState.FAIL,))

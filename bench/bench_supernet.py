@@ -1,0 +1,179 @@
+"""Weight-sharing proxies against scratch proxies at equal study wall time, judged against long
+from-scratch training with several seeds per architecture (so the truth's own noise is known).
+
+    .venv/bin/python bench/bench_supernet.py --size small --save    # the make-study budget (6 min), 64 px
+    .venv/bin/python bench/bench_supernet.py --size long --save     # 60 min, 128 px (hours in all, with the truth)
+    .venv/bin/python bench/bench_supernet.py --size smoke           # a pipeline check (figures meaningless)
+
+For a budget B (seconds of one study on this machine):
+  scratch      each candidate trained from scratch with the space's proxy recipe; candidates in B =
+               B / the measured mean seconds per candidate
+  supernet     one parent per backbone trained for a share of B (its epochs sized from a timed probe
+               of the sandwich step), then each candidate sliced, BatchNorm recalibrated and validated;
+               candidates in B = (B - measured parent seconds) / measured mean seconds per candidate;
+               with and without in-place distillation (each its own parent, each its own budget B)
+The same architectures (spread over the cost range of random draws from the space) are measured by
+every arm and trained long from scratch with several seeds: Kendall tau (bootstrap 95% interval)
+of each arm's errors against the truth's mean errors, the arms' errors as a share of the
+mean-pose error, their spread across architectures against the truth's, and the truth's seed noise.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from evidence import spread_archs  # noqa: E402
+from run_info import run_info  # noqa: E402
+
+from nas.data import DataSpec, load_for_space  # noqa: E402
+from nas.keypoints.metrics import keypoint_errors, summarise  # noqa: E402
+from nas.model.network import build_model  # noqa: E402
+from nas.search.candidate import evaluate_candidate  # noqa: E402
+from nas.search.fidelity import bootstrap_interval, kendall_tau  # noqa: E402
+from nas.search.noise import proxy_noise  # noqa: E402
+from nas.search.objective import recipe_for  # noqa: E402
+from nas.search.space import load_space  # noqa: E402
+from nas.search.supernet import SharedParent, child_for, children_sampler, parent_arch  # noqa: E402
+from nas.training.device import resolve_device, resolve_memory_format, to_memory_format  # noqa: E402
+from nas.training.evaluation import evaluate  # noqa: E402
+from nas.training.supernet import train_supernet  # noqa: E402
+
+RESULTS = ROOT / "docs" / "results" / "supernet.jsonl"
+SIZES = {
+    "small": dict(space="quick.yaml", budget_s=360, parent_share=0.7, archs=12, truth_images=2000,
+                  truth_epochs=4, seeds=3),
+    "long": dict(space="quick128.yaml", budget_s=3600, parent_share=0.8, archs=12, truth_images=6000,
+                 truth_epochs=8, seeds=3),
+    "smoke": dict(space="quick.yaml", budget_s=20, parent_share=0.5, archs=3, truth_images=64, truth_epochs=1,
+                  seeds=2, proxy_images=64),
+}
+
+
+def chance_px(train, val, px_scale: float) -> float:
+    """The error of predicting the mean training pose for every image."""
+    mean = train.keypoints.mean(0, keepdim=True).expand_as(val.keypoints)
+    d, n = keypoint_errors(mean, val.keypoints, val.visibility)
+    return summarise(d * px_scale, n * px_scale, val.visibility).px_error
+
+
+def scratch_arm(space, archs, train, val, device) -> dict:
+    errors, seconds = [], []
+    for arch, aug in archs:
+        t0 = time.perf_counter()
+        errors.append(evaluate_candidate(arch, recipe_for(space, aug, device, 0), train, val).px_error)
+        seconds.append(time.perf_counter() - t0)
+    return {"errors": errors, "per_candidate_s": statistics.mean(seconds), "parent_s": 0.0}
+
+
+def _parent_epochs(space, backbone, data, device, seconds: float, distill: float) -> int:
+    """Epochs of the sandwich rule that fit `seconds`, from a timed probe of a few steps."""
+    recipe = dataclasses.replace(_recipe(space, device, 1), epochs=1)
+    probe = data.subset(slice(0, min(len(data), 4 * recipe.batch_size)))
+    parent = build_model(parent_arch(space, backbone), seed=0).to(resolve_device(device))
+    t0 = time.perf_counter()
+    train_supernet(parent, probe, recipe, children_sampler(space, backbone, space.supernet.children_per_step),
+                   distill, "channels_last" if resolve_device(device).type == "cpu" else "contiguous")
+    per_image = (time.perf_counter() - t0) / len(probe)
+    return max(1, int(seconds / (per_image * len(data))))
+
+
+def _recipe(space, device, epochs):
+    s = space.supernet
+    return dataclasses.replace(space.proxy.recipe, epochs=epochs, batch_size=s.batch_size, lr=s.lr, lr_min=s.lr_min,
+                               aug_multiplier=1, device=device, seed=0)
+
+
+def supernet_arm(space, archs, train, val, device, budget_s, distill) -> dict:
+    dev = resolve_device(device)
+    fmt = resolve_memory_format("auto", dev, False)
+    backbones = sorted({a.backbone for a, _ in archs})
+    data = train.subset(slice(0, min(space.supernet.train_images, len(train)))).to(dev)
+    parents, parent_s, epochs = {}, 0.0, {}
+    for b in backbones:
+        epochs[b] = _parent_epochs(space, b, data, device, budget_s / len(backbones), distill)
+        model = to_memory_format(build_model(parent_arch(space, b), seed=0).to(dev), fmt)
+        t0 = time.perf_counter()
+        train_supernet(model, data, _recipe(space, str(dev), epochs[b]),
+                       children_sampler(space, b, space.supernet.children_per_step), distill, fmt)
+        parent_s += time.perf_counter() - t0
+        parents[b] = SharedParent(model.eval(), b, parent_s, fmt)
+    errors, seconds, val_d = [], [], val.to(dev)
+    for arch, _ in archs:
+        t0 = time.perf_counter()
+        child = child_for(parents[arch.backbone], arch, data, space.supernet.bn_images)
+        errors.append(evaluate(child, val_d, space.proxy.recipe.loss, px_scale=arch.input_size / val.size).px_error)
+        seconds.append(time.perf_counter() - t0)
+    return {"errors": errors, "per_candidate_s": statistics.mean(seconds), "parent_s": parent_s,
+            "parent_epochs": epochs}
+
+
+def truth(archs, train, val, cfg, space, device) -> list[list[float]]:
+    recipe = dataclasses.replace(space.proxy.recipe, epochs=cfg["truth_epochs"], device=device)
+    data = train.subset(slice(0, min(cfg["truth_images"], len(train))))
+    return [[evaluate_candidate(a, dataclasses.replace(recipe, seed=s, aug_multiplier=1), data, val).px_error
+             for s in range(cfg["seeds"])] for a, _ in archs]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
+    ap.add_argument("--size", choices=sorted(SIZES), default="small")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--save", action="store_true", help=f"append the lines to {RESULTS.relative_to(ROOT)}")
+    args = ap.parse_args()
+    cfg = SIZES[args.size]
+    if args.size == "smoke" and args.save:
+        ap.error("--size smoke figures are not kept: leave out --save")
+    space = load_space(ROOT / "search_spaces" / cfg["space"])
+    if "proxy_images" in cfg:
+        space = dataclasses.replace(space, proxy=space.proxy.updated(train_images=cfg["proxy_images"], val_images=32),
+                                    supernet=dataclasses.replace(space.supernet, train_images=cfg["proxy_images"]))
+    p = space.proxy
+    images = max(p.train_images, space.supernet.train_images, cfg["truth_images"])
+    train, val = load_for_space(DataSpec(seed=space.data.seed), images, p.val_images, p.train_size)
+    archs = spread_archs(space, cfg["archs"], seed=11)
+    context = {"bench": "supernet", "size": args.size, **run_info("bench/bench_supernet.py"),
+               "budget_s": cfg["budget_s"], "archs": [a.short() for a, _ in archs]}
+    chance = chance_px(train, val, space.input_size / p.train_size)
+    truths = truth(archs, train, val, cfg, space, args.device)
+    means = [statistics.mean(t) for t in truths]
+    noise = proxy_noise({a.short(): t for (a, _), t in zip(archs, truths)}, means)
+    lines = [{**context, "figure": "truth", "mean_pose_px": round(chance, 3), "truth_px": [round(m, 3) for m in means],
+              "truth_seed_noise_px": round(noise.within, 3), "truth_spread_px": round(noise.across, 3),
+              "truth_snr": round(noise.snr, 2), "seeds": cfg["seeds"], "epochs": cfg["truth_epochs"],
+              "images": cfg["truth_images"]}]
+    print(json.dumps(lines[-1]), flush=True)
+    arms = {"scratch": lambda: scratch_arm(space, archs, train.subset(slice(0, p.train_images)), val, args.device)}
+    share = cfg["budget_s"] * cfg["parent_share"]
+    arms["supernet"] = lambda: supernet_arm(space, archs, train, val, args.device, share, 0.0)
+    arms["supernet_distill"] = lambda: supernet_arm(space, archs, train, val, args.device, share, 1.0)
+    for name, run in arms.items():
+        r = run()
+        tau, ci = kendall_tau(r["errors"], means), bootstrap_interval(r["errors"], means, kendall_tau)
+        lines.append({**context, "figure": "arm", "arm": name, "proxy_px": [round(e, 3) for e in r["errors"]],
+                      "share_of_mean_pose": round(statistics.mean(r["errors"]) / chance, 3),
+                      "spread_px": round(statistics.stdev(r["errors"]), 3), "truth_spread_px": round(noise.across, 3),
+                      "candidates_in_budget": int(max(0.0, cfg["budget_s"] - r["parent_s"]) / r["per_candidate_s"]),
+                      "per_candidate_s": round(r["per_candidate_s"], 2), "parent_s": round(r["parent_s"], 1),
+                      "parent_epochs": r.get("parent_epochs"), "kendall_tau_error": round(tau, 3),
+                      "kendall_tau_error_ci": [round(x, 3) for x in ci], "n": len(archs)})
+        print(json.dumps(lines[-1]), flush=True)
+    if args.save:
+        with RESULTS.open("a") as f:
+            f.writelines(json.dumps(line) + "\n" for line in lines)
+
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    random.seed(0)
+    main()

@@ -1,0 +1,102 @@
+"""Supernet proxies in a study: the shared parent is trained once per (space, data, seed), stored as
+an artifact and reused; a run killed during its training resumes; a tiny supernet study runs through
+the CLI, with two workers training the parent once."""
+from __future__ import annotations
+
+import subprocess
+
+import optuna
+import pytest
+import torch
+import yaml
+from conftest import TINY_SPACE, cli
+
+from nas.data import load_synthetic
+from nas.search.space import parse_space
+from nas.search.supernet import ATTR_PREFIX, ParentStore, parent_key
+
+SUPERNET = {"epochs": 2, "train_images": 32, "children_per_step": 1, "batch_size": 16, "bn_images": 16}
+
+
+def supernet_space(**supernet):
+    raw = yaml.safe_load(TINY_SPACE)
+    raw["proxy"]["mode"] = "supernet"
+    raw["supernet"] = {**SUPERNET, **supernet}
+    return raw
+
+
+@pytest.fixture()
+def data(synth_cache):
+    return load_synthetic(48, 64, seed=3, cache_dir=synth_cache)
+
+
+def _study(tmp_path, name="s"):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    storage = f"sqlite:///{tmp_path / 'st.db'}"
+    return optuna.create_study(study_name=name, storage=storage), storage
+
+
+def test_the_parent_is_trained_once_then_loaded_and_a_new_space_trains_a_new_one(tmp_path, data):
+    space = parse_space(supernet_space(), "tiny")
+    study, storage = _study(tmp_path)
+    said = []
+    first = ParentStore(study, storage).get(space, "mobilenetv3_small", data, "cpu", 0, said.append)
+    again = ParentStore(study, storage).get(space, "mobilenetv3_small", data, "cpu", 0, said.append)
+    assert said == ["training the shared mobilenetv3_small parent"]
+    for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(a, b)
+    record = study.user_attrs[ATTR_PREFIX + first.key]
+    assert record["epochs"] == 2 and record["seconds"] > 0 and record["images"] == 32
+    assert list((tmp_path / "st.db.artifacts").glob("*.pt")) == []  # only the artifact, no leftovers
+    other = parse_space(supernet_space(epochs=1), "tiny")
+    assert parent_key(other, "mobilenetv3_small", 0) != first.key
+    ParentStore(study, storage).get(other, "mobilenetv3_small", data, "cpu", 0, said.append)
+    assert len(said) == 2
+
+
+def test_a_worker_killed_during_parent_training_leaves_a_checkpoint_the_next_one_resumes(tmp_path, data,
+                                                                                       monkeypatch):
+    import nas.search.supernet as sn
+
+    space = parse_space(supernet_space(), "tiny")
+    straight_study, straight_url = _study(tmp_path / "a")
+    straight = ParentStore(straight_study, straight_url).get(space, "mobilenetv3_small", data, "cpu", 0)
+
+    study, storage = _study(tmp_path / "b")
+    real = sn.train_supernet
+
+    def killed_after_one_epoch(*args, on_state=None, **kw):
+        def state_then_die(state):
+            on_state(state)
+            raise KeyboardInterrupt
+
+        return real(*args, on_state=state_then_die, **kw)
+
+    monkeypatch.setattr(sn, "train_supernet", killed_after_one_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        ParentStore(study, storage).get(space, "mobilenetv3_small", data, "cpu", 0)
+    assert ATTR_PREFIX + straight.key not in study.user_attrs  # nothing half-trained is recorded
+    monkeypatch.setattr(sn, "train_supernet", real)
+    said = []
+    resumed = ParentStore(study, storage).get(space, "mobilenetv3_small", data, "cpu", 0, said.append)
+    assert said == ["training the shared mobilenetv3_small parent (resumed after epoch 1)"]
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_a_supernet_study_runs_through_the_cli_with_two_workers_training_the_parent_once(tmp_path, cli_env):
+    space = tmp_path / "tiny.yaml"
+    space.write_text(yaml.safe_dump(supernet_space()))
+    storage = f"journal:///{tmp_path / 'j.journal'}"
+    r = subprocess.run(cli("study", "--space", str(space), "--trials", "4", "--storage", storage, "--device", "cpu",
+                           "--study-name", "sn", "--workers", "2"),
+                       env=cli_env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("training the shared mobilenetv3_small parent") == 1, r.stdout
+    study = optuna.load_study(study_name="sn", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "j.journal"))))
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert complete and all(t.user_attrs["proxy_mode"] == "supernet" for t in complete)
+    assert len([k for k in study.user_attrs if k.startswith(ATTR_PREFIX)]) == 1
+    html = (tmp_path / "reports" / "sn.html").read_text()
+    assert "Proxy: supernet" in html and "Shared mobilenetv3_small parent: 2 epochs on 32 images" in html
