@@ -109,7 +109,7 @@ def cell(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(cell(v) for v in value)
     if isinstance(value, dict):
-        return "; ".join(f"{k}={cell(v)}" for k, v in value.items())
+        return "; ".join(f"{cell(k)}={cell(v)}" for k, v in value.items())
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 

@@ -119,7 +119,8 @@ class Suite:
         self.name, self.cfg, self.device, self.out, self.work = size, SIZES[size], device, out, work
         space = load_space(self.cfg.space) if self.cfg.space else parse_space(yaml.safe_load(SMALL_SPACE), "small")
         self.space = replace(space, proxy=space.proxy.updated(**self.cfg.proxy)) if self.cfg.proxy else space
-        self.context = {"bench": "suite", "size": size, **run_info("bench/suite.py")}
+        title = f"Evidence suite, size {size}" + (" (make bench)" if size == "small" else "")
+        self.context = {"bench": "suite", "title": title, "size": size, **run_info("bench/suite.py")}
         self.lines: list[dict] = []
         self.partial = work.parent / f"{size}.partial.jsonl"  # every line as it comes, should the run stop early
         self.partial.parent.mkdir(parents=True, exist_ok=True)
