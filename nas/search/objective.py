@@ -5,7 +5,8 @@ optuna-dashboard read only the storage. Two objectives:
 
 - score (default): minimise GFLOPs x MParams x exp(px error). Each epoch reports the partial score
   cost x exp(current validation error), so the percentile pruner compares trials on the real
-  ranking score; a trial whose cost alone cannot win is skipped before training (`nas.search.skip`).
+  ranking score; a trial that could win only by beating the lowest error seen by more than a margin
+  is skipped before training (`nas.search.skip`).
 - pareto: three objectives (GFLOPs, MParams, px error). Optuna cannot prune multi-objective
   trials, so every trial trains to the end.
 """
@@ -88,7 +89,7 @@ class Objective:
     device: str = "auto"
     seed: int = 0
     hooks: StudyHooks | None = None
-    skip_hopeless: bool = True  # skip, untrained, trials whose cost alone cannot win
+    skip_hopeless: bool = True  # the pre-training skip rule (nas.search.skip)
     share: CoreShare | None = None  # this worker's share of the cores (None: leave torch's threads alone)
     proxy: Proxy | None = None  # how a candidate's error is estimated (None: trained from scratch)
     _threads: int = field(default=0, init=False, repr=False)  # the current trial's last recorded threads
