@@ -3,6 +3,7 @@ an artifact and reused; a run killed during its training resumes; a tiny superne
 the CLI, with two workers training the parent once."""
 from __future__ import annotations
 
+import json
 import subprocess
 
 import optuna
@@ -100,3 +101,15 @@ def test_a_supernet_study_runs_through_the_cli_with_two_workers_training_the_par
     assert len([k for k in study.user_attrs if k.startswith(ATTR_PREFIX)]) == 1
     html = (tmp_path / "reports" / "sn.html").read_text()
     assert "Proxy: supernet" in html and "Shared mobilenetv3_small parent: 2 epochs on 32 images" in html
+
+    # the picked architecture retrained from the study's parent, sliced
+    def run(*args):
+        return subprocess.run(cli(*args), env=cli_env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+    assert run("pick", "--study-name", "sn", "--storage", storage, "-o", "best.yaml").returncode == 0
+    r = run("retrain", "best.yaml", "--init", "supernet", "--storage", storage, "-o", "out", "--epochs", "1",
+            "--aug", "1", "--batch-size", "16", "--train-images", "32", "--val-images", "16", "--test-images", "16",
+            "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert "starting from supernet:sn" in r.stdout
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["init"] == "supernet:sn"
