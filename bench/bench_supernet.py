@@ -33,11 +33,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from curves import chance_px  # noqa: E402
 from evidence import spread_archs  # noqa: E402
 from run_info import run_info  # noqa: E402
 
 from nas.data import DataSpec, load_for_space  # noqa: E402
-from nas.keypoints.metrics import keypoint_errors, summarise  # noqa: E402
 from nas.model.network import build_model  # noqa: E402
 from nas.search.candidate import evaluate_candidate  # noqa: E402
 from nas.search.fidelity import bootstrap_interval, kendall_tau  # noqa: E402
@@ -58,13 +58,6 @@ SIZES = {
     "smoke": dict(space="quick.yaml", budget_s=20, parent_share=0.5, archs=3, truth_images=64, truth_epochs=1,
                   seeds=2, proxy_images=64),
 }
-
-
-def chance_px(train, val, px_scale: float) -> float:
-    """The error of predicting the mean training pose for every image."""
-    mean = train.keypoints.mean(0, keepdim=True).expand_as(val.keypoints)
-    d, n = keypoint_errors(mean, val.keypoints, val.visibility)
-    return summarise(d * px_scale, n * px_scale, val.visibility).px_error
 
 
 def scratch_arm(space, archs, train, val, device) -> dict:
@@ -144,7 +137,7 @@ def main() -> None:
     archs = spread_archs(space, cfg["archs"], seed=11)
     context = {"bench": "supernet", "size": args.size, **run_info("bench/bench_supernet.py"),
                "budget_s": cfg["budget_s"], "archs": [a.short() for a, _ in archs]}
-    chance = chance_px(train, val, space.input_size / p.train_size)
+    chance = chance_px(train, val) * space.input_size / p.train_size  # the mean pose's error, in deployed px
     truths = truth(archs, train, val, cfg, space, args.device)
     means = [statistics.mean(t) for t in truths]
     noise = proxy_noise({a.short(): t for (a, _), t in zip(archs, truths)}, means)

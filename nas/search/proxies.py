@@ -28,7 +28,7 @@ from nas.training.evaluation import evaluate
 from nas.training.recipe import TrainConfig
 from nas.training.trainer import EpochStats, TrainResult, train
 
-__all__ = ["Proxy", "ScratchProxy", "SupernetProxy", "PROXIES", "make_proxy"]
+__all__ = ["Proxy", "ScratchProxy", "SupernetProxy", "make_proxy"]
 
 OnEpoch = Callable[[EpochStats], None]
 OnStep = Callable[[int, int], None]
@@ -92,14 +92,13 @@ def _validated(model, val: KeypointDataset, recipe: TrainConfig, px_scale: float
                        state_dict={})
 
 
-PROXIES = ("scratch", "supernet")
-
-
 def make_proxy(space: SearchSpace, study: optuna.Study, train_data: KeypointDataset, val_data: KeypointDataset,
                device: str, seed: int, storage_url: str | None, artifacts_dir: Path | None = None,
                on_status: Callable[[str], None] | None = None) -> Proxy:
-    """The proxy the space's `proxy: mode` names, for one worker."""
-    if space.proxy.mode == "supernet":
-        store = ParentStore(study, storage_url, artifacts_dir)
-        return SupernetProxy(space, store, train_data, val_data, device, seed, on_status)
-    return ScratchProxy(train_data, val_data)
+    """The proxy the space's `proxy: mode` names (`nas.search.space.PROXY_MODES`), for one worker."""
+    builders: dict[str, Callable[[], Proxy]] = {
+        "scratch": lambda: ScratchProxy(train_data, val_data),
+        "supernet": lambda: SupernetProxy(space, ParentStore(study, storage_url, artifacts_dir), train_data,
+                                          val_data, device, seed, on_status),
+    }
+    return builders[space.proxy.mode]()
