@@ -50,6 +50,8 @@ from nas.training.evaluation import evaluate  # noqa: E402
 from nas.training.supernet import train_supernet  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "supernet.jsonl"
+TRUTH_CELLS = ROOT / "docs" / "results" / "supernet-truth.jsonl"  # one line per (architecture, seed) trained
+TRUTH_TITLE = "Long from-scratch training of the supernet benchmark's architectures (bench/bench_supernet.py)"
 SIZES = {
     "small": dict(space="quick.yaml", budget_s=360, parent_share=0.7, archs=12, truth_images=2000,
                   truth_epochs=4, seeds=3),
@@ -111,22 +113,61 @@ def supernet_arm(space, archs, train, val, device, budget_s, distill) -> dict:
             "parent_epochs": epochs}
 
 
-def truth(archs, train, val, cfg, space, device) -> list[list[float]]:
-    recipe = dataclasses.replace(space.proxy.recipe, epochs=cfg["truth_epochs"], device=device)
+def _truth_key(arch, seed: int, recipe, images: int, loaded: tuple[int, int], data_seed: int) -> str:
+    what = {"arch": arch.to_dict(), "seed": seed, "images": images, "loaded": loaded, "data_seed": data_seed,
+            "recipe": {k: v for k, v in recipe.to_dict().items() if k not in ("device", "seed", "memory_format")}}
+    return json.dumps(what, sort_keys=True)
+
+
+def _kept_cells() -> dict[str, float]:
+    """The truth cells measured before (TRUTH_CELLS), by key: a run resumes where one stopped."""
+    if not TRUTH_CELLS.is_file():
+        return {}
+    return {line["key"]: line["px_error"] for line in map(json.loads, TRUTH_CELLS.read_text().splitlines()) if line}
+
+
+def truth(archs, train, val, cfg, space, device, keep: dict | None) -> tuple[list[list[float]], int]:
+    """Each architecture trained from scratch once per seed: (errors per architecture, cells reused).
+    With `keep` (the run's context) every new cell is appended to TRUTH_CELLS as soon as it is
+    measured, and cells already there are reused (the truth does not depend on the machine's load)."""
+    recipe = dataclasses.replace(space.proxy.recipe, epochs=cfg["truth_epochs"], device=device, aug_multiplier=1)
     data = train.subset(slice(0, min(cfg["truth_images"], len(train))))
-    return [[evaluate_candidate(a, dataclasses.replace(recipe, seed=s, aug_multiplier=1), data, val).px_error
-             for s in range(cfg["seeds"])] for a, _ in archs]
+    kept, reused, errors = (_kept_cells() if keep is not None else {}), 0, []
+    for i, (arch, _) in enumerate(archs):
+        row = []
+        for s in range(cfg["seeds"]):
+            key = _truth_key(arch, s, recipe, len(data), (len(train), len(val)), space.data.seed)
+            if key in kept:
+                row.append(kept[key])
+                reused += 1
+                continue
+            t0 = time.perf_counter()
+            row.append(evaluate_candidate(arch, dataclasses.replace(recipe, seed=s), data, val).px_error)
+            cell = {"arch": arch.short(), "seed": s, "px_error": round(row[-1], 4),
+                    "seconds": round(time.perf_counter() - t0, 1), "key": key}
+            print(f"truth {i + 1}/{len(archs)} seed {s}: {cell['arch']} {cell['px_error']} px "
+                  f"({cell['seconds']} s)", flush=True)
+            if keep is not None:
+                with TRUTH_CELLS.open("a") as f:
+                    f.write(json.dumps({**keep, "bench": "supernet_truth", "title": TRUTH_TITLE, **cell}) + "\n")
+        errors.append(row)
+    return errors, reused
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     ap.add_argument("--size", choices=sorted(SIZES), default="small")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--save", action="store_true", help=f"append the lines to {RESULTS.relative_to(ROOT)}")
+    ap.add_argument("--save", action="store_true", help=f"append the lines to {RESULTS.relative_to(ROOT)} and each "
+                    f"truth cell to {TRUTH_CELLS.relative_to(ROOT)} (reused by later runs of the same size)")
+    ap.add_argument("--truth-only", action="store_true", help="only train the truth's missing cells (needs --save; "
+                    "timing-free, so it may run beside other work, e.g. with OMP_NUM_THREADS=1)")
     args = ap.parse_args()
     cfg = SIZES[args.size]
     if args.size == "smoke" and args.save:
         ap.error("--size smoke figures are not kept: leave out --save")
+    if args.truth_only and not args.save:
+        ap.error("--truth-only keeps its cells only with --save")
     space = load_space(ROOT / "search_spaces" / cfg["space"])
     if "proxy_images" in cfg:
         space = dataclasses.replace(space, proxy=space.proxy.updated(train_images=cfg["proxy_images"], val_images=32),
@@ -138,13 +179,16 @@ def main() -> None:
     context = {"bench": "supernet", "size": args.size, **run_info("bench/bench_supernet.py"),
                "budget_s": cfg["budget_s"], "archs": [a.short() for a, _ in archs]}
     chance = chance_px(train, val) * space.input_size / p.train_size  # the mean pose's error, in deployed px
-    truths = truth(archs, train, val, cfg, space, args.device)
+    keep = {k: v for k, v in context.items() if k != "archs"} if args.save else None
+    truths, reused = truth(archs, train, val, cfg, space, args.device, keep)
+    if args.truth_only:
+        return
     means = [statistics.mean(t) for t in truths]
     noise = proxy_noise({a.short(): t for (a, _), t in zip(archs, truths)}, means)
     lines = [{**context, "figure": "truth", "mean_pose_px": round(chance, 3), "truth_px": [round(m, 3) for m in means],
               "truth_seed_noise_px": round(noise.within, 3), "truth_spread_px": round(noise.across, 3),
               "truth_snr": round(noise.snr, 2), "seeds": cfg["seeds"], "epochs": cfg["truth_epochs"],
-              "images": cfg["truth_images"]}]
+              "images": cfg["truth_images"], "truth_cells_reused": reused}]
     print(json.dumps(lines[-1]), flush=True)
     arms = {"scratch": lambda: scratch_arm(space, archs, train.subset(slice(0, p.train_images)), val, args.device)}
     share = cfg["budget_s"] * cfg["parent_share"]
