@@ -44,7 +44,7 @@ from nas.search.fidelity import bootstrap_interval, kendall_tau  # noqa: E402
 from nas.search.noise import proxy_noise  # noqa: E402
 from nas.search.objective import recipe_for  # noqa: E402
 from nas.search.space import load_space  # noqa: E402
-from nas.search.supernet import SharedParent, child_for, children_sampler, parent_arch  # noqa: E402
+from nas.search.supernet import SharedParent, child_for, children_sampler, parent_arch, parent_recipe  # noqa: E402,E501
 from nas.training.device import resolve_device, resolve_memory_format, to_memory_format  # noqa: E402
 from nas.training.evaluation import evaluate  # noqa: E402
 from nas.training.supernet import train_supernet  # noqa: E402
@@ -71,22 +71,16 @@ def scratch_arm(space, archs, train, val, device) -> dict:
     return {"errors": errors, "per_candidate_s": statistics.mean(seconds), "parent_s": 0.0}
 
 
-def _parent_epochs(space, backbone, data, device, seconds: float, distill: float) -> int:
-    """Epochs of the sandwich rule that fit `seconds`, from a timed probe of a few steps."""
-    recipe = dataclasses.replace(_recipe(space, device, 1), epochs=1)
-    probe = data.subset(slice(0, min(len(data), 4 * recipe.batch_size)))
-    parent = build_model(parent_arch(space, backbone), seed=0).to(resolve_device(device))
-    t0 = time.perf_counter()
-    train_supernet(parent, probe, recipe, children_sampler(space, backbone, space.supernet.children_per_step),
-                   distill, "channels_last" if resolve_device(device).type == "cpu" else "contiguous")
-    per_image = (time.perf_counter() - t0) / len(probe)
-    return max(1, int(seconds / (per_image * len(data))))
-
-
-def _recipe(space, device, epochs):
-    s = space.supernet
-    return dataclasses.replace(space.proxy.recipe, epochs=epochs, batch_size=s.batch_size, lr=s.lr, lr_min=s.lr_min,
-                               aug_multiplier=1, device=device, seed=0)
+def _parent_steps(space, backbone, data, device, seconds: float, distill: float) -> int:
+    """Sandwich steps that fit `seconds`, from a timed probe (one warm-up step, then five)."""
+    dev = resolve_device(device)
+    fmt = resolve_memory_format("auto", dev, False)
+    recipe = parent_recipe(space, str(dev), 0)
+    parent = to_memory_format(build_model(parent_arch(space, backbone), seed=0).to(dev), fmt)
+    ticks: list[float] = []
+    train_supernet(parent, data, recipe, children_sampler(space, backbone, space.supernet.children_per_step),
+                   distill, fmt, on_step=lambda *_: ticks.append(time.perf_counter()), steps=6)
+    return max(1, int(seconds / ((ticks[-1] - ticks[0]) / (len(ticks) - 1))))
 
 
 def supernet_arm(space, archs, train, val, device, budget_s, distill) -> dict:
@@ -94,23 +88,32 @@ def supernet_arm(space, archs, train, val, device, budget_s, distill) -> dict:
     fmt = resolve_memory_format("auto", dev, False)
     backbones = sorted({a.backbone for a, _ in archs})
     data = train.subset(slice(0, min(space.supernet.train_images, len(train)))).to(dev)
-    parents, parent_s, epochs = {}, 0.0, {}
+    recipe = parent_recipe(space, str(dev), 0)
+    parents, parent_s, steps, epochs = {}, 0.0, {}, {}
     for b in backbones:
-        epochs[b] = _parent_epochs(space, b, data, device, budget_s / len(backbones), distill)
+        steps[b] = _parent_steps(space, b, data, device, budget_s / len(backbones), distill)
         model = to_memory_format(build_model(parent_arch(space, b), seed=0).to(dev), fmt)
         t0 = time.perf_counter()
-        train_supernet(model, data, _recipe(space, str(dev), epochs[b]),
-                       children_sampler(space, b, space.supernet.children_per_step), distill, fmt)
+        result = train_supernet(model, data, recipe, children_sampler(space, b, space.supernet.children_per_step),
+                                distill, fmt, steps=steps[b])
         parent_s += time.perf_counter() - t0
+        epochs[b] = round(result.epochs, 2)
         parents[b] = SharedParent(model.eval(), b, parent_s, fmt)
-    errors, seconds, val_d = [], [], val.to(dev)
+    errors, seconds = children_errors(parents, archs, data, val.to(dev), space, space.supernet.bn_images)
+    return {"errors": errors, "per_candidate_s": statistics.mean(seconds), "parent_s": parent_s,
+            "parent_steps": steps, "parent_epochs": epochs, "parents": parents, "data": data}
+
+
+def children_errors(parents, archs, data, val, space, bn_images: int) -> tuple[list[float], list[float]]:
+    """Each architecture sliced out of its backbone's parent, BatchNorm recalibrated on `bn_images`
+    images, validated: (errors, seconds per child)."""
+    errors, seconds = [], []
     for arch, _ in archs:
         t0 = time.perf_counter()
-        child = child_for(parents[arch.backbone], arch, data, space.supernet.bn_images)
-        errors.append(evaluate(child, val_d, space.proxy.recipe.loss, px_scale=arch.input_size / val.size).px_error)
+        child = child_for(parents[arch.backbone], arch, data, bn_images)
+        errors.append(evaluate(child, val, space.proxy.recipe.loss, px_scale=arch.input_size / val.size).px_error)
         seconds.append(time.perf_counter() - t0)
-    return {"errors": errors, "per_candidate_s": statistics.mean(seconds), "parent_s": parent_s,
-            "parent_epochs": epochs}
+    return errors, seconds
 
 
 def _truth_key(arch, seed: int, recipe, images: int, loaded: tuple[int, int], data_seed: int) -> str:
@@ -152,6 +155,25 @@ def truth(archs, train, val, cfg, space, device, keep: dict | None) -> tuple[lis
                     f.write(json.dumps({**keep, "bench": "supernet_truth", "title": TRUTH_TITLE, **cell}) + "\n")
         errors.append(row)
     return errors, reused
+
+
+BN_IMAGES = (16, 32, 64, 128, 256, 512, 1024)
+
+
+def bn_sweep(arm: dict, archs, val, space, means, chance) -> list[dict]:
+    """The supernet arm's children with BatchNorm recalibrated on each count of BN_IMAGES images:
+    mean error (share of the mean-pose error), tau against the truth, seconds per child (a line each)."""
+    rows = []
+    for n in BN_IMAGES:
+        if n > len(arm["data"]):
+            continue
+        errors, seconds = children_errors(arm["parents"], archs, arm["data"], val.to(arm["data"].images.device),
+                                          space, n)
+        rows.append({"figure": "bn_images", "arm": "supernet", "space_default": space.supernet.bn_images,
+                     "bn_images": n, "share_of_mean_pose": round(statistics.mean(errors) / chance, 4),
+                     "spread_px": round(statistics.stdev(errors), 3), "kendall_tau_error": round(kendall_tau(errors,
+                     means), 3), "per_child_s": round(statistics.mean(seconds), 2)})
+    return rows
 
 
 def main() -> None:
@@ -202,9 +224,13 @@ def main() -> None:
                       "spread_px": round(statistics.stdev(r["errors"]), 3), "truth_spread_px": round(noise.across, 3),
                       "candidates_in_budget": int(max(0.0, cfg["budget_s"] - r["parent_s"]) / r["per_candidate_s"]),
                       "per_candidate_s": round(r["per_candidate_s"], 2), "parent_s": round(r["parent_s"], 1),
-                      "parent_epochs": r.get("parent_epochs"), "kendall_tau_error": round(tau, 3),
-                      "kendall_tau_error_ci": [round(x, 3) for x in ci], "n": len(archs)})
+                      "parent_steps": r.get("parent_steps"), "parent_epochs": r.get("parent_epochs"),
+                      "kendall_tau_error": round(tau, 3), "kendall_tau_error_ci": [round(x, 3) for x in ci],
+                      "n": len(archs)})
         print(json.dumps(lines[-1]), flush=True)
+        if name == "supernet":
+            lines += [{**context, **row} for row in bn_sweep(r, archs, val, space, means, chance)]
+            print(*(json.dumps(line) for line in lines[-len(BN_IMAGES):]), sep="\n", flush=True)
     if args.save:
         with RESULTS.open("a") as f:
             f.writelines(json.dumps(line) + "\n" for line in lines)

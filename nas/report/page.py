@@ -159,9 +159,14 @@ def _proxy_html(df: pd.DataFrame, parents: list[dict[str, Any]]) -> _Html:
     done = df[df["state"] == "COMPLETE"]
     modes = ", ".join(f"{m} ({n} trials)" for m, n in done["proxy"].replace("", "scratch").value_counts().items())
     eval_s = fmt(float(done["train_seconds"].median()), ".3g") if len(done) else "n/a"
-    shared = "".join(f" Shared {p.get('backbone', '?')} parent: {p.get('epochs', '?')} epochs on {p.get('images', '?')}"
-                     f" images in {fmt(to_float(p.get('seconds')), '.4g')} s of training." for p in parents)
+    shared = "".join(f" Shared {p.get('backbone', '?')} parent: {fmt(to_float(p.get('epochs')), 'g')} epochs"
+                     f"{_steps(p)} on {p.get('images', '?')} images in {fmt(to_float(p.get('seconds')), '.4g')} s"
+                     " of training." for p in parents)
     return _fill("proxy", modes=modes or "none complete", eval_s=eval_s, parents=shared)
+
+
+def _steps(parent: dict[str, Any]) -> str:
+    return f" ({parent['steps']} steps)" if isinstance(parent.get("steps"), int) else ""
 
 
 def _json(data: Any) -> _Html:

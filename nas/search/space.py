@@ -126,7 +126,7 @@ class SupernetBudget:
     """How the shared parent of `proxy: mode: supernet` is trained (sandwich rule, `nas.training.supernet`),
     at the proxy's resolution on the first `train_images` of the study's training split."""
 
-    epochs: int = field(default=10, metadata=bounds(1, 10_000))
+    epochs: float = field(default=10.0, metadata=bounds(0.01, 10_000))  # fractional: the budget is in steps
     train_images: int = field(default=4000, metadata=bounds(8, 10_000_000))
     children_per_step: int = field(default=2, metadata=bounds(0, 64))  # random ones, beside largest and smallest
     batch_size: int = field(default=32, metadata=bounds(2, 4096))

@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import random
 import tempfile
 import time
@@ -39,9 +40,10 @@ from nas.search.space import FloatRange, SearchSpace
 from nas.search.storage import JOURNAL_PREFIX, storage_lock
 from nas.training.device import resolve_device, resolve_memory_format, to_memory_format
 from nas.training.recipe import TrainConfig
-from nas.training.supernet import SupernetState, recalibrate_bn, train_supernet
+from nas.training.supernet import SupernetState, epoch_steps, recalibrate_bn, train_supernet
 
-__all__ = ["ATTR_PREFIX", "parent_arch", "smallest_arch", "children_sampler", "parent_key", "SharedParent",
+__all__ = ["ATTR_PREFIX", "parent_arch", "smallest_arch", "children_sampler", "parent_key", "parent_recipe",
+           "parent_steps", "SharedParent",
            "ParentStore", "default_artifacts_dir"]
 
 ATTR_PREFIX = "supernet:"  # study user attribute per parent: artifact id, training time, epochs
@@ -90,7 +92,7 @@ def parent_key(space: SearchSpace, backbone: str, seed: int) -> str:
     p = space.proxy
     what = {"parent": parent_arch(space, backbone).to_dict(), "supernet": dataclasses.asdict(space.supernet),
             "proxy": {k: v for k, v in p.to_dict().items() if k in ("train_size", "rotation", "loss", "sigma")},
-            "data": space.data.where(), "seed": seed, "format": 1}
+            "data": space.data.where(), "seed": seed, "format": 2}
     return f"{backbone}-" + hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -103,10 +105,17 @@ def default_artifacts_dir(storage_url: str | None) -> Path:
     return Path("reports") / "artifacts"
 
 
-def _recipe(space: SearchSpace, device: str, seed: int) -> TrainConfig:
+def parent_recipe(space: SearchSpace, device: str, seed: int) -> TrainConfig:
+    """The parent's training recipe: the proxy's (loss, augmentation, resolution) with the supernet
+    budget's batch and learning rates; its length is `parent_steps`."""
     s, p = space.supernet, space.proxy.recipe
-    return dataclasses.replace(p, epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, lr_min=s.lr_min,
-                               aug_multiplier=1, device=device, seed=seed)
+    return dataclasses.replace(p, epochs=max(1, math.ceil(s.epochs)), batch_size=s.batch_size, lr=s.lr,
+                               lr_min=s.lr_min, aug_multiplier=1, device=device, seed=seed)
+
+
+def parent_steps(space: SearchSpace, images: int) -> int:
+    """Optimizer steps of the parent: `supernet.epochs` (fractional allowed) over `images` images."""
+    return epoch_steps(parent_recipe(space, "cpu", 0), images, space.supernet.epochs)
 
 
 @dataclass
@@ -138,35 +147,37 @@ class ParentStore:
         lock = storage_lock(self.url, f"supernet:{key}") if self.url else contextlib.nullcontext()
         with lock:
             record = self._recorded(key)
-            if record is None:
-                record = self._train(space, backbone, data, device, seed, key, on_status)
+            if record is None:  # this worker trains it: no need to read back what it holds
+                return self._train(space, backbone, data, device, seed, key, on_status)
         return self._load(space, backbone, device, key, record)
 
-    def _train(self, space, backbone, data, device, seed, key, on_status) -> dict[str, Any]:
+    def _train(self, space, backbone, data, device, seed, key, on_status) -> SharedParent:
         dev = resolve_device(device)
-        recipe = _recipe(space, str(dev), seed)
+        recipe = parent_recipe(space, str(dev), seed)
         fmt = resolve_memory_format(recipe.memory_format, dev, recipe.amp)
         parent = to_memory_format(build_model(parent_arch(space, backbone), seed=seed).to(dev), fmt)
         ckpt = self.dir / f"{key}.partial.pt"
         resume = SupernetState(**torch.load(ckpt, weights_only=False)) if ckpt.is_file() else None
-        if on_status:
-            on_status(f"training the shared {backbone} parent" + (f" (resumed after epoch {resume.epoch})"
-                                                                  if resume else ""))
         images = data.subset(slice(0, min(space.supernet.train_images, len(data)))).to(dev)
+        steps = parent_steps(space, len(images))
+        if on_status:
+            on_status(f"training the shared {backbone} parent ({steps} steps"
+                      + (f", resumed after step {resume.step})" if resume else ")"))
         t0 = time.perf_counter()
         result = train_supernet(parent, images, recipe, children_sampler(space, backbone,
                                 space.supernet.children_per_step), space.supernet.distill, fmt, resume,
-                                on_state=lambda st: _save(ckpt, dataclasses.asdict(st)))
+                                on_state=lambda st: _save(ckpt, dataclasses.asdict(st)), steps=steps)
         final = self.dir / f"{key}.pt"
         _save(final, {k: v.detach().cpu() for k, v in parent.state_dict().items()})
         artifact = upload_artifact(artifact_store=self.store, file_path=str(final), study_or_trial=self.study)
-        record = {"artifact_id": artifact, "backbone": backbone, "epochs": result.epochs,
-                  "seconds": round(result.seconds, 1), "wall_seconds": round(time.perf_counter() - t0, 1),
+        record = {"artifact_id": artifact, "backbone": backbone, "epochs": round(result.epochs, 3),
+                  "steps": result.steps, "seconds": round(result.seconds, 1),
+                  "wall_seconds": round(time.perf_counter() - t0, 1),
                   "images": len(images), "loss": result.losses[-1] if result.losses else None}
         self.study.set_user_attr(ATTR_PREFIX + key, record)
         final.unlink(missing_ok=True)
         ckpt.unlink(missing_ok=True)
-        return record
+        return SharedParent(parent.eval(), key, record["seconds"], fmt)
 
     def download(self, record: dict[str, Any]) -> dict[str, torch.Tensor]:
         """A stored parent's state dict (on the CPU)."""

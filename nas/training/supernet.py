@@ -35,16 +35,16 @@ from nas.training.device import flush_denormals, memory_format_of, to_memory_for
 from nas.training.evaluation import to_input
 from nas.training.recipe import TrainConfig
 
-__all__ = ["SupernetState", "SupernetResult", "train_supernet", "recalibrate_bn", "ChildSampler"]
+__all__ = ["SupernetState", "SupernetResult", "train_supernet", "epoch_steps", "recalibrate_bn", "ChildSampler"]
 
 ChildSampler = Callable[[random.Random], Sequence[ArchConfig]]  # the children of one step, largest first
 
 
 @dataclass
 class SupernetState:
-    """Everything needed to continue after `epoch` finished epochs."""
+    """Everything needed to continue after `step` finished optimizer steps."""
 
-    epoch: int
+    step: int
     parent: dict[str, torch.Tensor]
     optimizer: dict[str, Any]
     scheduler: dict[str, Any]
@@ -55,10 +55,10 @@ class SupernetState:
 
 @dataclass
 class SupernetResult:
-    epochs: int
+    epochs: float  # steps / steps per epoch: a budget may end inside an epoch
     steps: int
     seconds: float
-    losses: list[float] = field(default_factory=list)  # mean summed loss per epoch
+    losses: list[float] = field(default_factory=list)  # mean summed loss per epoch (the last may be partial)
 
 
 def _loss(parent: nn.Module, arch: ArchConfig, tensors: dict[str, torch.Tensor], images: torch.Tensor,
@@ -91,6 +91,7 @@ class _Loop:
     gen: torch.Generator
     rng: random.Random
     steps_per_epoch: int
+    total_steps: int
     batch: int
     memory_format: str
 
@@ -115,27 +116,35 @@ def _step(loop: _Loop, data: KeypointDataset, idx: torch.Tensor, children: Seque
     return total
 
 
-def _epoch(loop: _Loop, data: KeypointDataset, sample: ChildSampler, distill: float,
+def _epoch(loop: _Loop, data: KeypointDataset, sample: ChildSampler, distill: float, steps: int,
            on_step: Callable[[int, int], None] | None) -> float:
+    """`steps` steps (an epoch's, or fewer where the budget ends) from a fresh shuffle."""
     loop.parent.train()
     losses, passes = [], max(1, len(data) // loop.batch)
-    for step in range(loop.steps_per_epoch):
+    for step in range(steps):
         if step % passes == 0:
             perm = torch.randperm(len(data), generator=loop.gen, device=loop.gen.device)
         idx = perm[(step % passes) * loop.batch:][: loop.batch]
         losses.append(_step(loop, data, idx, sample(loop.rng), distill))
         if on_step is not None:
-            on_step(step + 1, loop.steps_per_epoch)
+            on_step(step + 1, steps)
     return sum(losses) / len(losses)
 
 
-def _set_up(parent: nn.Module, config: TrainConfig, device: torch.device, n: int, fmt: str) -> _Loop:
+def _set_up(parent: nn.Module, config: TrainConfig, device: torch.device, n: int, fmt: str,
+            steps: int | None) -> _Loop:
     batch = min(config.batch_size, n)
-    steps = config.aug_multiplier * max(1, n // batch)
+    per_epoch = config.aug_multiplier * max(1, n // batch)
+    total = steps if steps is not None else per_epoch * config.epochs
     opt = torch.optim.Adam(parent.parameters(), lr=config.lr, foreach=True)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps * config.epochs, eta_min=config.lr_min)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=config.lr_min)
     gen = torch.Generator(device=device).manual_seed(config.seed)
-    return _Loop(parent, config, opt, sched, gen, random.Random(config.seed), steps, batch, fmt)
+    return _Loop(parent, config, opt, sched, gen, random.Random(config.seed), per_epoch, total, batch, fmt)
+
+
+def epoch_steps(config: TrainConfig, images: int, epochs: float) -> int:
+    """Optimizer steps in `epochs` (fractional) epochs of `images` at the config's batch size, at least 1."""
+    return max(1, round(epochs * config.aug_multiplier * max(1, images // min(config.batch_size, images))))
 
 
 def _restore(loop: _Loop, state: SupernetState) -> None:
@@ -146,10 +155,10 @@ def _restore(loop: _Loop, state: SupernetState) -> None:
     loop.gen.set_state(state.generator.to("cpu"))
 
 
-def _state(loop: _Loop, epoch: int, seconds: float) -> SupernetState:
+def _state(loop: _Loop, step: int, seconds: float) -> SupernetState:
     cpu = {k: v.detach().to("cpu", copy=True) for k, v in loop.parent.state_dict().items()}
     # copies: the optimizer's own state_dict() holds its live tensors, which the next step changes
-    return SupernetState(epoch, cpu, copy.deepcopy(loop.opt.state_dict()), loop.sched.state_dict(),
+    return SupernetState(step, cpu, copy.deepcopy(loop.opt.state_dict()), loop.sched.state_dict(),
                          loop.rng.getstate(), loop.gen.get_state(), seconds)
 
 
@@ -163,26 +172,28 @@ def train_supernet(
     resume: SupernetState | None = None,
     on_state: Callable[[SupernetState], None] | None = None,
     on_step: Callable[[int, int], None] | None = None,
+    steps: int | None = None,
 ) -> SupernetResult:
-    """Train `parent` (a `KeypointNet` on the data's device, in `memory_format`) for `config.epochs`
-    epochs of the sandwich rule: `sample(rng)` gives each step's children, the largest (the parent's
-    own arch) first. `on_state` gets a checkpointable state after every epoch; `resume` continues
-    from one exactly."""
+    """Train `parent` (a `KeypointNet` on the data's device, in `memory_format`) for `steps` optimizer
+    steps of the sandwich rule (default: `config.epochs` epochs; `epoch_steps` converts fractional
+    ones), the learning rate annealed over exactly those steps: `sample(rng)` gives each step's
+    children, the largest (the parent's own arch) first. `on_state` gets a checkpointable state after
+    every epoch and at the end; `resume` continues from one exactly."""
     device = next(parent.parameters()).device
-    loop = _set_up(parent, config, device, len(data), memory_format)
-    first, seconds = 0, 0.0
+    loop = _set_up(parent, config, device, len(data), memory_format, steps)
+    done, seconds = 0, 0.0
     if resume is not None:
         _restore(loop, resume)
-        first, seconds = resume.epoch, resume.seconds
-    result = SupernetResult(first, 0, seconds)
+        done, seconds = resume.step, resume.seconds
+    result = SupernetResult(done / loop.steps_per_epoch, done, seconds)
     with flush_denormals(device):
-        for epoch in range(first, config.epochs):
-            t0 = time.perf_counter()
-            result.losses.append(_epoch(loop, data, sample, distill, on_step))
-            result.seconds += time.perf_counter() - t0
-            result.epochs, result.steps = epoch + 1, result.steps + loop.steps_per_epoch
+        while done < loop.total_steps:
+            n, t0 = min(loop.steps_per_epoch, loop.total_steps - done), time.perf_counter()
+            result.losses.append(_epoch(loop, data, sample, distill, n, on_step))
+            done, result.seconds = done + n, result.seconds + time.perf_counter() - t0
+            result.steps, result.epochs = done, done / loop.steps_per_epoch
             if on_state is not None:
-                on_state(_state(loop, epoch + 1, result.seconds))
+                on_state(_state(loop, done, result.seconds))
     return result
 
 

@@ -43,15 +43,17 @@ def test_the_parent_is_trained_once_then_loaded_and_a_new_space_trains_a_new_one
     said = []
     first = ParentStore(study, storage).get(space, "mobilenetv3_small", data, "cpu", 0, said.append)
     again = ParentStore(study, storage).get(space, "mobilenetv3_small", data, "cpu", 0, said.append)
-    assert said == ["training the shared mobilenetv3_small parent"]
+    assert said == ["training the shared mobilenetv3_small parent (4 steps)"]  # 2 epochs of 32 images, batch 16
     for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()):
         assert torch.equal(a, b)
     record = study.user_attrs[ATTR_PREFIX + first.key]
-    assert record["epochs"] == 2 and record["seconds"] > 0 and record["images"] == 32
+    assert record["epochs"] == 2 and record["steps"] == 4 and record["seconds"] > 0 and record["images"] == 32
     assert list((tmp_path / "st.db.artifacts").glob("*.pt")) == []  # only the artifact, no leftovers
-    other = parse_space(supernet_space(epochs=1), "tiny")
+    other = parse_space(supernet_space(epochs=1.5), "tiny")  # a budget may end inside an epoch
     assert parent_key(other, "mobilenetv3_small", 0) != first.key
-    ParentStore(study, storage).get(other, "mobilenetv3_small", data, "cpu", 0, said.append)
+    second = ParentStore(study, storage).get(other, "mobilenetv3_small", data, "cpu", 0, said.append)
+    assert said[-1] == "training the shared mobilenetv3_small parent (3 steps)"
+    assert study.user_attrs[ATTR_PREFIX + second.key]["epochs"] == 1.5
     assert len(said) == 2
 
 
@@ -80,7 +82,7 @@ def test_a_worker_killed_during_parent_training_leaves_a_checkpoint_the_next_one
     monkeypatch.setattr(sn, "train_supernet", real)
     said = []
     resumed = ParentStore(study, storage).get(space, "mobilenetv3_small", data, "cpu", 0, said.append)
-    assert said == ["training the shared mobilenetv3_small parent (resumed after epoch 1)"]
+    assert said == ["training the shared mobilenetv3_small parent (4 steps, resumed after step 2)"]
     for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), name
 
@@ -100,7 +102,7 @@ def test_a_supernet_study_runs_through_the_cli_with_two_workers_training_the_par
     assert complete and all(t.user_attrs["proxy_mode"] == "supernet" for t in complete)
     assert len([k for k in study.user_attrs if k.startswith(ATTR_PREFIX)]) == 1
     html = (tmp_path / "reports" / "sn.html").read_text()
-    assert "Proxy: supernet" in html and "Shared mobilenetv3_small parent: 2 epochs on 32 images" in html
+    assert "Proxy: supernet" in html and "Shared mobilenetv3_small parent: 2 epochs (4 steps) on 32 images" in html
 
     # the picked architecture retrained from the study's parent, sliced
     def run(*args):

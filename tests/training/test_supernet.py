@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import torch
 
 from nas.model.arch import ArchConfig
@@ -11,7 +12,7 @@ from nas.model.network import build_model
 from nas.model.slicing import child_model
 from nas.training.evaluation import evaluate
 from nas.training.recipe import TrainConfig
-from nas.training.supernet import recalibrate_bn, train_supernet
+from nas.training.supernet import epoch_steps, recalibrate_bn, train_supernet
 
 PARENT = ArchConfig("mobilenetv3_small", 0.5, 2, 0.5, input_size=64)
 SMALLEST = ArchConfig("mobilenetv3_small", 0.25, 1, 0.25, input_size=64)
@@ -37,12 +38,21 @@ def test_a_resumed_supernet_run_ends_exactly_where_an_uninterrupted_one_does(tin
     data, states = tiny_data[0].subset(slice(0, 32)), []
     straight = build_model(PARENT, seed=1)
     train_supernet(straight, data, RECIPE, sandwich, on_state=states.append)
-    assert [s.epoch for s in states] == [1, 2]
+    assert [s.step for s in states] == [2, 4]
     resumed = build_model(PARENT, seed=9)  # other weights: everything must come from the state
     result = train_supernet(resumed, data, RECIPE, sandwich, resume=states[0])
     assert result.epochs == 2 and len(result.losses) == 1
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_a_step_budget_may_end_inside_an_epoch_and_anneals_the_learning_rate_over_exactly_its_steps(tiny_data):
+    states = []
+    result = train_supernet(build_model(PARENT, seed=1), tiny_data[0].subset(slice(0, 32)), RECIPE, sandwich,
+                            on_state=states.append, steps=epoch_steps(RECIPE, 32, 1.5))
+    assert result.steps == 3 and result.epochs == 1.5 and len(result.losses) == 2
+    assert [s.step for s in states] == [2, 3]
+    assert states[-1].scheduler["_last_lr"][0] == pytest.approx(RECIPE.lr_min)
 
 
 def test_recalibrated_batchnorm_fits_the_child_and_leaves_the_parent_alone(tiny_data):
