@@ -16,6 +16,11 @@ The same architectures (spread over the cost range of random draws from the spac
 every arm and trained long from scratch with several seeds: Kendall tau (bootstrap 95% interval)
 of each arm's errors against the truth's mean errors, the arms' errors as a share of the
 mean-pose error, their spread across architectures against the truth's, and the truth's seed noise.
+Also: the supernet arm's children with BatchNorm recalibrated on 16-1,024 images (`bn_images`), and
+the same architectures trained with the truth's recipe from their sliced weights (`inherited_truth`,
+how `retrain --init supernet` starts), against which every arm is ranked too.
+Truth cells (architecture x seed) are kept in docs/results/supernet-truth.jsonl as they are measured
+(with --save) and reused: `--truth-only` trains just the missing ones and may run beside other work.
 """
 from __future__ import annotations
 
@@ -45,9 +50,10 @@ from nas.search.noise import proxy_noise  # noqa: E402
 from nas.search.objective import recipe_for  # noqa: E402
 from nas.search.space import load_space  # noqa: E402
 from nas.search.supernet import SharedParent, child_for, children_sampler, parent_arch, parent_recipe  # noqa: E402,E501
-from nas.training.device import resolve_device, resolve_memory_format, to_memory_format  # noqa: E402
+from nas.training.device import resolve_device, resolve_memory_format, resolve_recipe, to_memory_format  # noqa: E402,E501
 from nas.training.evaluation import evaluate  # noqa: E402
 from nas.training.supernet import train_supernet  # noqa: E402
+from nas.training.trainer import train as train_model  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "supernet.jsonl"
 TRUTH_CELLS = ROOT / "docs" / "results" / "supernet-truth.jsonl"  # one line per (architecture, seed) trained
@@ -207,33 +213,64 @@ def main() -> None:
         return
     means = [statistics.mean(t) for t in truths]
     noise = proxy_noise({a.short(): t for (a, _), t in zip(archs, truths)}, means)
-    lines = [{**context, "figure": "truth", "mean_pose_px": round(chance, 3), "truth_px": [round(m, 3) for m in means],
-              "truth_seed_noise_px": round(noise.within, 3), "truth_spread_px": round(noise.across, 3),
-              "truth_snr": round(noise.snr, 2), "seeds": cfg["seeds"], "epochs": cfg["truth_epochs"],
-              "images": cfg["truth_images"], "truth_cells_reused": reused}]
-    print(json.dumps(lines[-1]), flush=True)
+    emit = _emitter(context)
+    emit({"figure": "truth", "mean_pose_px": round(chance, 3), "truth_px": [round(m, 3) for m in means],
+          "truth_seed_noise_px": round(noise.within, 3), "truth_spread_px": round(noise.across, 3),
+          "truth_snr": round(noise.snr, 2), "seeds": cfg["seeds"], "epochs": cfg["truth_epochs"],
+          "images": cfg["truth_images"], "truth_cells_reused": reused})
     arms = {"scratch": lambda: scratch_arm(space, archs, train.subset(slice(0, p.train_images)), val, args.device)}
     share = cfg["budget_s"] * cfg["parent_share"]
     arms["supernet"] = lambda: supernet_arm(space, archs, train, val, args.device, share, 0.0)
     arms["supernet_distill"] = lambda: supernet_arm(space, archs, train, val, args.device, share, 1.0)
+    results = {}
     for name, run in arms.items():
-        r = run()
-        tau, ci = kendall_tau(r["errors"], means), bootstrap_interval(r["errors"], means, kendall_tau)
-        lines.append({**context, "figure": "arm", "arm": name, "proxy_px": [round(e, 3) for e in r["errors"]],
-                      "share_of_mean_pose": round(statistics.mean(r["errors"]) / chance, 3),
-                      "spread_px": round(statistics.stdev(r["errors"]), 3), "truth_spread_px": round(noise.across, 3),
-                      "candidates_in_budget": int(max(0.0, cfg["budget_s"] - r["parent_s"]) / r["per_candidate_s"]),
-                      "per_candidate_s": round(r["per_candidate_s"], 2), "parent_s": round(r["parent_s"], 1),
-                      "parent_steps": r.get("parent_steps"), "parent_epochs": r.get("parent_epochs"),
-                      "kendall_tau_error": round(tau, 3), "kendall_tau_error_ci": [round(x, 3) for x in ci],
-                      "n": len(archs)})
-        print(json.dumps(lines[-1]), flush=True)
+        results[name] = r = run()
+        emit(_arm_line(name, r, means, chance, noise, cfg["budget_s"]))
         if name == "supernet":
-            lines += [{**context, **row} for row in bn_sweep(r, archs, val, space, means, chance)]
-            print(*(json.dumps(line) for line in lines[-len(BN_IMAGES):]), sep="\n", flush=True)
+            for row in bn_sweep(r, archs, val, space, means, chance):
+                emit(row)
+    inherited = inherited_truth(results["supernet"], archs, train, val, cfg, space, args.device)
+    emit({"figure": "inherited_truth", "recipe": "the truth's, seed 0, from the supernet arm's parent (sliced, BN "
+          "recalibrated)", "px": [round(e, 3) for e in inherited], "mean_px": round(statistics.mean(inherited), 3),
+          "scratch_truth_mean_px": round(statistics.mean(means), 3),
+          "kendall_tau_error": {"scratch_truth": round(kendall_tau(means, inherited), 3),
+                                **{n: round(kendall_tau(r["errors"], inherited), 3) for n, r in results.items()}}})
     if args.save:
         with RESULTS.open("a") as f:
-            f.writelines(json.dumps(line) + "\n" for line in lines)
+            f.writelines(json.dumps(line) + "\n" for line in emit.lines)
+
+
+def _emitter(context: dict):
+    def emit(line: dict) -> None:
+        emit.lines.append({**context, **line})
+        print(json.dumps(emit.lines[-1]), flush=True)
+
+    emit.lines = []
+    return emit
+
+
+def _arm_line(name: str, r: dict, means, chance: float, noise, budget_s: float) -> dict:
+    tau, ci = kendall_tau(r["errors"], means), bootstrap_interval(r["errors"], means, kendall_tau)
+    return {"figure": "arm", "arm": name, "proxy_px": [round(e, 3) for e in r["errors"]],
+            "share_of_mean_pose": round(statistics.mean(r["errors"]) / chance, 3),
+            "spread_px": round(statistics.stdev(r["errors"]), 3), "truth_spread_px": round(noise.across, 3),
+            "candidates_in_budget": int(max(0.0, budget_s - r["parent_s"]) / r["per_candidate_s"]),
+            "per_candidate_s": round(r["per_candidate_s"], 2), "parent_s": round(r["parent_s"], 1),
+            "parent_steps": r.get("parent_steps"), "parent_epochs": r.get("parent_epochs"),
+            "kendall_tau_error": round(tau, 3), "kendall_tau_error_ci": [round(x, 3) for x in ci], "n": len(means)}
+
+
+def inherited_truth(arm: dict, archs, train, val, cfg, space, device) -> list[float]:
+    """Each architecture trained with the truth's recipe (seed 0) from its weights sliced out of the
+    supernet arm's parent, BatchNorm recalibrated: how `retrain --init supernet` starts."""
+    recipe = resolve_recipe(dataclasses.replace(space.proxy.recipe, epochs=cfg["truth_epochs"], device=device,
+                                                aug_multiplier=1, seed=0))
+    data = train.subset(slice(0, min(cfg["truth_images"], len(train))))
+    errors = []
+    for arch, _ in archs:
+        child = child_for(arm["parents"][arch.backbone], arch, arm["data"], space.supernet.bn_images)
+        errors.append(train_model(child, data, val, recipe, arch.input_size).px_error)
+    return errors
 
 
 if __name__ == "__main__":
