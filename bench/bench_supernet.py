@@ -132,7 +132,7 @@ def _kept_cells() -> dict[str, float]:
     """The truth cells measured before (TRUTH_CELLS), by key: a run resumes where one stopped."""
     if not TRUTH_CELLS.is_file():
         return {}
-    return {line["key"]: line["px_error"] for line in map(json.loads, TRUTH_CELLS.read_text().splitlines()) if line}
+    return {line["_key"]: line["px_error"] for line in map(json.loads, TRUTH_CELLS.read_text().splitlines()) if line}
 
 
 def truth(archs, train, val, cfg, space, device, keep: dict | None) -> tuple[list[list[float]], int]:
@@ -153,7 +153,7 @@ def truth(archs, train, val, cfg, space, device, keep: dict | None) -> tuple[lis
             t0 = time.perf_counter()
             row.append(evaluate_candidate(arch, dataclasses.replace(recipe, seed=s), data, val).px_error)
             cell = {"arch": arch.short(), "seed": s, "px_error": round(row[-1], 4),
-                    "seconds": round(time.perf_counter() - t0, 1), "key": key}
+                    "seconds": round(time.perf_counter() - t0, 1), "_key": key}
             print(f"truth {i + 1}/{len(archs)} seed {s}: {cell['arch']} {cell['px_error']} px "
                   f"({cell['seconds']} s)", flush=True)
             if keep is not None:

@@ -8,7 +8,8 @@ object with at least `bench`, `date`, `machine`, `commit` and `command`, plus it
 and values. Lines sharing command, date, machine, commit and provenance form a block: those fields
 (and any field equal on every line of the block) are printed once above the block's table, the
 rest become its columns. A `caveats` field (a string or a list) is listed under the block header;
-a `title` field names the section (default: the file name). Numbers print exactly as written in
+a `title` field names the section (default: the file name); fields whose name starts with `_` are
+for scripts (e.g. a cache key) and are not shown. Numbers print exactly as written in
 the file, so a transcribed 1.01e6 stays 1.01e6. A malformed line stops the run with its file and
 line number (exit code 2).
 """
@@ -179,6 +180,7 @@ def title_of(path: Path, lines: Sequence[Line]) -> str:
 
 def render_section(path: Path, lines: Sequence[Line]) -> list[str]:
     """Heading, what all lines share, then one block per (command, date, machine, commit, provenance)."""
+    lines = [{k: v for k, v in line.items() if not k.startswith("_")} for line in lines]
     benches = list(dict.fromkeys(cell(line["bench"]) for line in lines))
     above = [*_shared(lines, CONTEXT), *_fields(lines)]
     everywhere = [c for c in _caveats(lines) if all(c in _caveats([line]) for line in lines)]

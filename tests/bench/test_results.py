@@ -22,7 +22,8 @@ def src(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "render.jsonl").write_text(
         line(bench="render", title="Renderer speed", size_px=128, images_per_s=824, provenance=PROV) + "\n"
-        + line(bench="render", title="Renderer speed", size_px=224, images_per_s=550, provenance=PROV) + "\n")
+        + line(bench="render", title="Renderer speed", size_px=224, images_per_s=550, provenance=PROV,
+             _key="a cache key for the script") + "\n")
     # raw text, so the number keeps the form it was written in
     (folder / "lr-screen.jsonl").write_text(
         '{"bench": "lr_screen", "date": "2026-11-29", "machine": "1 GPU", "commit": "def5678", '
@@ -37,6 +38,7 @@ def test_both_files_become_sections_with_their_values_and_provenance(src, tmp_pa
     page = out.read_text()
     assert "## Renderer speed" in page and "## lr-screen" in page  # title, else the file name
     assert "| size_px | images_per_s |" in page and "| 128 | 824 |" in page and "| 224 | 550 |" in page
+    assert "_key" not in page and "cache key" not in page  # fields starting with _ are for scripts
     assert f"- provenance: {PROV}" in page
     assert "- command: `bench/demo.py --size 64`" in page and "- machine: 2-core CPU, no GPU" in page
     assert "- command: `bench/lr_screen.py --lr 2e-3`" in page and "- date: 2026-11-29" in page
