@@ -18,7 +18,8 @@ of each arm's errors against the truth's mean errors, the arms' errors as a shar
 mean-pose error, their spread across architectures against the truth's, and the truth's seed noise.
 Also: the supernet arm's children with BatchNorm recalibrated on 16-1,024 images (`bn_images`), and
 the same architectures trained with the truth's recipe from their sliced weights (`inherited_truth`,
-how `retrain --init supernet` starts), against which every arm is ranked too.
+how `retrain --init supernet` starts), against which every arm is ranked too; and a ranking by
+cost alone (dearer = lower error), the tau a proxy must beat to tell errors apart beyond model size.
 Truth cells (architecture x seed) are kept in docs/results/supernet-truth.jsonl as they are measured
 (with --save) and reused: `--truth-only` trains just the missing ones and may run beside other work.
 """
@@ -43,6 +44,7 @@ from evidence import spread_archs  # noqa: E402
 from run_info import run_info  # noqa: E402
 
 from nas.data import DataSpec, load_for_space  # noqa: E402
+from nas.model.cost import count_cost  # noqa: E402
 from nas.model.network import build_model  # noqa: E402
 from nas.search.candidate import evaluate_candidate  # noqa: E402
 from nas.search.fidelity import bootstrap_interval, kendall_tau  # noqa: E402
@@ -229,11 +231,15 @@ def main() -> None:
         if name == "supernet":
             for row in bn_sweep(r, archs, val, space, means, chance):
                 emit(row)
+    by_cost = [-count_cost(a).cost for a, _ in archs]  # a "proxy" that knows only the size: dearer = lower error
+    emit({"figure": "cost_only", "kendall_tau_error": round(kendall_tau(by_cost, means), 3),
+          "kendall_tau_error_ci": [round(x, 3) for x in bootstrap_interval(by_cost, means, kendall_tau)]})
     inherited = inherited_truth(results["supernet"], archs, train, val, cfg, space, args.device)
     emit({"figure": "inherited_truth", "recipe": "the truth's, seed 0, from the supernet arm's parent (sliced, BN "
           "recalibrated)", "px": [round(e, 3) for e in inherited], "mean_px": round(statistics.mean(inherited), 3),
           "scratch_truth_mean_px": round(statistics.mean(means), 3),
           "kendall_tau_error": {"scratch_truth": round(kendall_tau(means, inherited), 3),
+                                "cost_only": round(kendall_tau(by_cost, inherited), 3),
                                 **{n: round(kendall_tau(r["errors"], inherited), 3) for n, r in results.items()}}})
     if args.save:
         with RESULTS.open("a") as f:

@@ -251,6 +251,9 @@ def fidelity_cmd(
 FEW_ARCHITECTURES = 12  # below this many retrains the fidelity intervals are too wide to conclude much
 _FIDELITY_FIGURES = (("kendall_tau_score", "Kendall tau on score"), ("kendall_tau_error", "Kendall tau on error"),
                      ("spearman_rho_score", "Spearman rho on score"), ("spearman_rho_error", "Spearman rho on error"))
+_COST_ONLY_FIGURES = (("cost_only_kendall_tau_score", "Ranking by cost alone: Kendall tau on score"),
+                      ("cost_only_kendall_tau_error", "Ranking by cost alone (dearer = lower error): Kendall tau on "
+                                                      "error"))
 
 
 def _print_fidelity(result) -> None:
@@ -266,6 +269,10 @@ def _print_fidelity(result) -> None:
     for name, label in _FIDELITY_FIGURES:
         console.print(f"{label} {_fmt_corr(c.get(name))} {_fmt_interval(c.get(name + '_ci'))}", markup=False,
                       highlight=False)
+    for name, label in _COST_ONLY_FIGURES:
+        if name in c:
+            console.print(f"{label} {_fmt_corr(c.get(name))} {_fmt_interval(c.get(name + '_ci'))}", markup=False,
+                          highlight=False)
     level = c.get("ci_level", 0.95)
     console.print(f"n = {c['n']} architectures; in brackets the bootstrap {level:.0%} interval over them "
                   f"({c.get('n_boot', '?')} resamples)", markup=False, highlight=False)

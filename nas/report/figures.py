@@ -18,7 +18,8 @@ from nas.report.ranking import best_so_far
 
 FIG_HEIGHT = 560
 _SEARCH_PARAMS = ("backbone", "backbone_width", "head_depth", "head_width", "aug_multiplier")
-_CORRELATIONS = ("kendall_tau_score", "kendall_tau_error", "spearman_rho_score", "spearman_rho_error")
+_CORRELATIONS = ("kendall_tau_score", "kendall_tau_error", "spearman_rho_score", "spearman_rho_error",
+                 "cost_only_kendall_tau_score", "cost_only_kendall_tau_error")
 
 
 # --- info ---------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ Spearman rho), each with a percentile-bootstrap 95% interval over the architectu
 Cost is exact and identical in proxy and full training, so tau on the score is inflated by the
 cost term whenever costs differ a lot; tau on the error alone is what the proxy actually
 estimates. Both are reported, with the number of architectures; with few architectures the intervals
-are wide, which is the point of showing them. Results are stored on the study (user attribute
+are wide, which is the point of showing them. Beside them, the same taus for a ranking by cost alone
+(a dearer model is taken to have the lower error): larger models often do learn better, so a proxy
+ranks errors usefully only where its tau is above that trivial one. Results are stored on the study (user attribute
 `fidelity`) so the report shows them; each retrain has its own resumable folder, so an interrupted
 fidelity run picks up where it stopped.
 """
@@ -30,7 +32,7 @@ from nas.errors import ConfigError, StudyError
 from nas.search.pick import ranked_trials, spec_for_trial
 
 __all__ = ["FidelityResult", "select_trials", "bootstrap_interval", "kendall_tau", "spearman_rho", "correlations",
-           "run_fidelity", "ATTR", "CI_LEVEL"]
+           "run_fidelity", "ATTR", "CI_LEVEL", "COST_ONLY"]
 
 ATTR = "fidelity"
 CI_LEVEL = 0.95
@@ -119,22 +121,31 @@ def spearman_rho(a, b) -> float:
 
 _FIGURES = (("kendall_tau_score", kendall_tau, 0), ("spearman_rho_score", spearman_rho, 0),
             ("kendall_tau_error", kendall_tau, 1), ("spearman_rho_error", spearman_rho, 1))
+COST_ONLY = (("cost_only_kendall_tau_score", kendall_tau, 2), ("cost_only_kendall_tau_error", kendall_tau, 3))
 
 
 def correlations(proxy_score, full_score, proxy_px, full_px, n_boot: int = 2000, seed: int = 0,
-                 level: float = CI_LEVEL) -> dict[str, Any]:
+                 level: float = CI_LEVEL, cost: Sequence[float] | None = None) -> dict[str, Any]:
     """Kendall tau and Spearman rho, proxy vs full, on score and on error (NaN: not computable), each
-    with `<name>_ci` = [lo, hi], its bootstrap interval over the architectures (rounded to 3 decimals)."""
+    with `<name>_ci` = [lo, hi], its bootstrap interval over the architectures (rounded to 3 decimals).
+    With `cost` (GFLOPs x MParams per architecture), also `cost_only_kendall_tau_score` / `_error`:
+    the taus of a ranking by cost alone, dearer = lower error (COST_ONLY)."""
     pairs = ((proxy_score, full_score), (proxy_px, full_px))
+    if cost is not None:
+        pairs += ((list(cost), full_score), ([-c for c in cost], full_px))
     out: dict[str, Any] = {"n": len(proxy_score)}
-    for name, fn, which in _FIGURES:
+    for name, fn, which in _FIGURES + (COST_ONLY if cost is not None else ()):
         a, b = pairs[which]
-        constant = len(a) < 2 or len(set(a)) < 2 or len(set(b)) < 2
-        out[name] = math.nan if constant else fn(a, b)
+        out[name] = _figure(fn, a, b)
         lo, hi = bootstrap_interval(a, b, fn, n_boot=n_boot, seed=seed, level=level)
         out[f"{name}_ci"] = [round(lo, 3), round(hi, 3)]
     out.update({"ci_level": level, "n_boot": n_boot})
     return out
+
+
+def _figure(fn, a: Sequence[float], b: Sequence[float]) -> float:
+    constant = len(a) < 2 or len(set(a)) < 2 or len(set(b)) < 2
+    return math.nan if constant else fn(a, b)
 
 
 def run_fidelity(
@@ -168,7 +179,8 @@ def run_fidelity(
             "full_score": m["score"], "full_px_error": m["test_px_error"],
         })
     corr = correlations([r["proxy_score"] for r in rows], [r["full_score"] for r in rows],
-                        [r["proxy_px_error"] for r in rows], [r["full_px_error"] for r in rows], n_boot=n_boot)
+                        [r["proxy_px_error"] for r in rows], [r["full_px_error"] for r in rows], n_boot=n_boot,
+                        cost=[r["gflops"] * r["mparams"] for r in rows])
     corr.update({
         "recipe": {**(recipe_overrides or {})}, "data": asdict(data),
         "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

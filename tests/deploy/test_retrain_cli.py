@@ -200,6 +200,8 @@ def test_a_killed_retrain_resumes_from_its_last_epoch(study_dir):
 
 
 def test_fidelity_retrains_and_stores_rank_correlations(study_dir):
+    from scipy.stats import kendalltau
+
     tmp, storage, env = study_dir
     r = run(["fidelity", "--study-name", "tiny", "--storage", storage, "--top", "1", "--spread", "2",
              "--random", "0", "--epochs", "1", *TINY_DATA], env, tmp, timeout=600)
@@ -218,12 +220,15 @@ def test_fidelity_retrains_and_stores_rank_correlations(study_dir):
         assert re.search(rf"^{label} (n/a|-?\d\.\d{{3}}) \[(n/a|-?\d\.\d\d, -?\d\.\d\d)\]$", r.stdout,
                          re.MULTILINE), r.stdout
     assert fid["ci_level"] == 0.95 and fid["n_boot"] == 2000
+    assert re.search(r"^Ranking by cost alone \(dearer = lower error\): Kendall tau on error (n/a|-?\d\.\d{3}) ",
+                     r.stdout, re.MULTILINE), r.stdout
+    by_cost_px = [x["full_px_error"] for x in sorted(fid["rows"], key=lambda x: x["gflops"] * x["mparams"])]
+    if len(set(by_cost_px)) == 3:
+        assert fid["cost_only_kendall_tau_error"] == pytest.approx(kendalltau(range(3, 0, -1), by_cost_px).statistic)
     assert "the intervals are wide" in r.stdout  # 3 < 12 architectures
     for row in fid["rows"]:
         assert (tmp / "reports" / "fidelity" / "tiny" / f"trial_{row['number']}" / "metrics.json").exists()
         assert row["full_score"] == pytest.approx(row["gflops"] * row["mparams"] * np.exp(row["full_px_error"]))
-    from scipy.stats import kendalltau
-
     tau = kendalltau([x["proxy_score"] for x in fid["rows"]], [x["full_score"] for x in fid["rows"]]).statistic
     assert fid["kendall_tau_score"] == pytest.approx(tau)
     html = (tmp / "reports" / "tiny.html").read_text()

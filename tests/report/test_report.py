@@ -338,7 +338,8 @@ def test_fidelity_info_from_a_stored_run():
     assert info.text == ["#3", f"#0 {V2_BASE}"]
     assert info.diagonal == (60.0, 700.0) and info.n == 2
     assert info.correlations == {"kendall_tau_score": 1.0, "kendall_tau_error": None, "spearman_rho_score": 1.0,
-                                 "spearman_rho_error": None}  # NaN and missing both mean "not computable"
+                                 "spearman_rho_error": None, "cost_only_kendall_tau_score": None,
+                                 "cost_only_kendall_tau_error": None}  # NaN and missing both mean "not computable"
     assert info.hover[0] == "trial 3: mobilenetv3_small &lt;x0.50&gt;<br>proxy 80 (6.00 px)<br>full 60 (5.70 px)"
     for nothing in (None, {}, {"rows": []}, "junk"):
         assert _get_fidelity_info(nothing) is None
@@ -356,7 +357,8 @@ def test_fidelity_intervals_shown_with_each_figure_and_absent_from_older_runs():
            "ci_level": 0.95, "n_boot": 2000}
     info = _get_fidelity_info(run)
     assert info.intervals == {"kendall_tau_score": (0.1, 0.789), "spearman_rho_score": (0.35, 1.0),
-                              "kendall_tau_error": (None, None), "spearman_rho_error": None}
+                              "kendall_tau_error": (None, None), "spearman_rho_error": None,
+                              "cost_only_kendall_tau_score": None, "cost_only_kendall_tau_error": None}
     html = _fidelity_html(info, _Html("<div></div>"), "s")
     assert ("12 architectures retrained with the full recipe. <b>Kendall tau</b> proxy vs full: score 0.515 "
             "[0.10, 0.79], error n/a [n/a]; <b>Spearman rho</b>: score 1.000 [0.35, 1.00], error n/a.") in html

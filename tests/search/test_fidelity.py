@@ -100,5 +100,20 @@ def test_correlations_carry_an_interval_for_each_figure():
         assert lo <= c[name] <= hi and -1 <= lo <= hi <= 1
     # the cost term helps the score: its interval sits above the error's
     assert c["kendall_tau_score"] > c["kendall_tau_error"]
+    assert "cost_only_kendall_tau_error" not in c  # only with costs
     few = correlations([1.0, 2.0], [1.0, 2.0], [3.0, 4.0], [4.0, 3.0])
     assert few["kendall_tau_score"] == 1.0 and all(math.isnan(v) for v in few["kendall_tau_score_ci"])
+
+
+def test_the_cost_only_reference_ranks_by_cost_alone():
+    cost = [0.1, 0.2, 0.4, 0.8, 1.6]
+    full_px = [9.0, 8.0, 8.5, 6.0, 5.0]  # errors mostly fall with cost: one pair out of ten discordant
+    full_score = [c * math.exp(p) for c, p in zip(cost, full_px)]
+    proxy_px = [7.0, 7.1, 6.9, 7.0, 7.2]  # a proxy that knows nothing
+    c = correlations([1.0, 2.0, 3.0, 4.0, 5.0], full_score, proxy_px, full_px, n_boot=200, cost=cost)
+    assert c["cost_only_kendall_tau_error"] == pytest.approx(0.8)  # (9 - 1) / 10 pairs
+    # here the error term outweighs cost in the score: 810, 596, 1966, 323, 237 -> 2 of 10 pairs concordant
+    assert c["cost_only_kendall_tau_score"] == pytest.approx(-0.6)
+    lo, hi = c["cost_only_kendall_tau_error_ci"]
+    assert lo <= 0.8 <= hi
+    assert c["kendall_tau_error"] < c["cost_only_kendall_tau_error"]
