@@ -14,13 +14,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def commit() -> str:
-    """The short commit of the checkout, marked `+uncommitted` when the working tree differs from it."""
+    """The short commit of the checkout, marked `+uncommitted` when the working tree's code differs from it
+    (results files under docs/results/ do not count: a run appends to them, and a later run of the same
+    code may start from a tree holding an earlier run's lines)."""
     def git(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
 
     try:
         head = git("rev-parse", "--short", "HEAD").stdout.strip() or "unknown"
-        return head + ("+uncommitted" if git("diff", "--quiet", "HEAD").returncode else "")
+        changed = git("diff", "--quiet", "HEAD", "--", ".", ":(exclude)docs/results").returncode
+        return head + ("+uncommitted" if changed else "")
     except OSError:
         return "unknown"
 
