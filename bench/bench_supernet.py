@@ -137,10 +137,13 @@ def _kept_cells() -> dict[str, float]:
     return {line["_key"]: line["px_error"] for line in map(json.loads, TRUTH_CELLS.read_text().splitlines()) if line}
 
 
-def truth(archs, train, val, cfg, space, device, keep: dict | None) -> tuple[list[list[float]], int]:
+def truth(archs, train, val, cfg, space, device, keep: dict | None,
+          shard: tuple[int, int] = (1, 1)) -> tuple[list[list[float]], int]:
     """Each architecture trained from scratch once per seed: (errors per architecture, cells reused).
     With `keep` (the run's context) every new cell is appended to TRUTH_CELLS as soon as it is
-    measured, and cells already there are reused (the truth does not depend on the machine's load)."""
+    measured, and cells already there are reused (the truth does not depend on the machine's load).
+    With `shard` (k, n) only every n-th missing cell from the k-th is trained, so n processes can
+    share the cells (`--truth-only` only; the rows of the others' cells stay short)."""
     recipe = dataclasses.replace(space.proxy.recipe, epochs=cfg["truth_epochs"], device=device, aug_multiplier=1)
     data = train.subset(slice(0, min(cfg["truth_images"], len(train))))
     kept, reused, errors = (_kept_cells() if keep is not None else {}), 0, []
@@ -151,6 +154,8 @@ def truth(archs, train, val, cfg, space, device, keep: dict | None) -> tuple[lis
             if key in kept:
                 row.append(kept[key])
                 reused += 1
+                continue
+            if (i * cfg["seeds"] + s) % shard[1] != shard[0] - 1:
                 continue
             t0 = time.perf_counter()
             row.append(evaluate_candidate(arch, dataclasses.replace(recipe, seed=s), data, val).px_error)
@@ -192,12 +197,16 @@ def main() -> None:
                     f"truth cell to {TRUTH_CELLS.relative_to(ROOT)} (reused by later runs of the same size)")
     ap.add_argument("--truth-only", action="store_true", help="only train the truth's missing cells (needs --save; "
                     "timing-free, so it may run beside other work, e.g. with OMP_NUM_THREADS=1)")
+    ap.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N", help="with --truth-only: train only "
+                    "every N-th cell from the K-th, so N processes (one thread each) share the cells")
     args = ap.parse_args()
     cfg = SIZES[args.size]
     if args.size == "smoke" and args.save:
         ap.error("--size smoke figures are not kept: leave out --save")
     if args.truth_only and not args.save:
         ap.error("--truth-only keeps its cells only with --save")
+    if args.shard != (1, 1) and not args.truth_only:
+        ap.error("--shard splits the truth's cells: it needs --truth-only")
     space = load_space(ROOT / "search_spaces" / cfg["space"])
     if "proxy_images" in cfg:
         space = dataclasses.replace(space, proxy=space.proxy.updated(train_images=cfg["proxy_images"], val_images=32),
@@ -210,7 +219,7 @@ def main() -> None:
                "budget_s": cfg["budget_s"], "archs": [a.short() for a, _ in archs]}
     chance = chance_px(train, val) * space.input_size / p.train_size  # the mean pose's error, in deployed px
     keep = {k: v for k, v in context.items() if k != "archs"} if args.save else None
-    truths, reused = truth(archs, train, val, cfg, space, args.device, keep)
+    truths, reused = truth(archs, train, val, cfg, space, args.device, keep, args.shard)
     if args.truth_only:
         return
     means = [statistics.mean(t) for t in truths]
@@ -244,6 +253,13 @@ def main() -> None:
     if args.save:
         with RESULTS.open("a") as f:
             f.writelines(json.dumps(line) + "\n" for line in emit.lines)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, got {text!r}")
+    return int(k), int(n)
 
 
 def _emitter(context: dict):
