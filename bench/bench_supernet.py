@@ -3,6 +3,12 @@ from-scratch training with several seeds per architecture (so the truth's own no
 
     .venv/bin/python bench/bench_supernet.py --size small --save    # the make-study budget (6 min), 64 px
     .venv/bin/python bench/bench_supernet.py --size long --save     # 60 min, 128 px (hours in all, with the truth)
+    # the long size over several sessions: the truth (two one-thread processes, beside other work),
+    # then each arm on a quiet machine, then the inherited retrains (timing-free again)
+    .venv/bin/python bench/bench_supernet.py --size long --save --truth-only --shard 1/2   # and 2/2
+    .venv/bin/python bench/bench_supernet.py --size long --save --steps scratch,supernet_distill
+    .venv/bin/python bench/bench_supernet.py --size long --save --steps supernet
+    .venv/bin/python bench/bench_supernet.py --size long --save --steps inherited --shard 1/2  # and 2/2, then 1/1
     .venv/bin/python bench/bench_supernet.py --size smoke           # a pipeline check (figures meaningless)
 
 For a budget B (seconds of one study on this machine):
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import json
 import random
 import statistics
@@ -64,9 +71,9 @@ SIZES = {
     "small": dict(space="quick.yaml", budget_s=360, parent_share=0.7, archs=12, truth_images=2000,
                   truth_epochs=4, seeds=3),
     "long": dict(space="quick128.yaml", budget_s=3600, parent_share=0.8, archs=12, truth_images=6000,
-                 truth_epochs=8, seeds=3),
+                 truth_epochs=8, seeds=3, supernet_images=6000),  # the parent sees the truth's images
     "smoke": dict(space="quick.yaml", budget_s=20, parent_share=0.5, archs=3, truth_images=64, truth_epochs=1,
-                  seeds=2, proxy_images=64),
+                  seeds=2, proxy_images=64, supernet_images=64),
 }
 
 
@@ -124,50 +131,79 @@ def children_errors(parents, archs, data, val, space, bn_images: int) -> tuple[l
     return errors, seconds
 
 
-def _truth_key(arch, seed: int, recipe, images: int, loaded: tuple[int, int], data_seed: int) -> str:
+def _cell_key(arch, seed: int, recipe, images: int, loaded: tuple[int, int], data_seed: int,
+              init: str | None = None) -> str:
     what = {"arch": arch.to_dict(), "seed": seed, "images": images, "loaded": loaded, "data_seed": data_seed,
             "recipe": {k: v for k, v in recipe.to_dict().items() if k not in ("device", "seed", "memory_format")}}
-    return json.dumps(what, sort_keys=True)
+    return json.dumps(what if init is None else {**what, "init": init}, sort_keys=True)
 
 
 def _kept_cells() -> dict[str, float]:
-    """The truth cells measured before (TRUTH_CELLS), by key: a run resumes where one stopped."""
+    """The cells measured before (TRUTH_CELLS), by key: a run resumes where one stopped."""
     if not TRUTH_CELLS.is_file():
         return {}
     return {line["_key"]: line["px_error"] for line in map(json.loads, TRUTH_CELLS.read_text().splitlines()) if line}
 
 
-def truth(archs, train, val, cfg, space, device, keep: dict | None,
-          shard: tuple[int, int] = (1, 1)) -> tuple[list[list[float]], int]:
-    """Each architecture trained from scratch once per seed: (errors per architecture, cells reused).
+def _cells(archs, seeds: int, key_of, measure, keep: dict | None, shard: tuple[int, int], label: str):
+    """measure(arch, seed) for every architecture and seed: (errors per architecture, cells reused).
     With `keep` (the run's context) every new cell is appended to TRUTH_CELLS as soon as it is
-    measured, and cells already there are reused (the truth does not depend on the machine's load).
-    With `shard` (k, n) only every n-th missing cell from the k-th is trained, so n processes can
-    share the cells (`--truth-only` only; the rows of the others' cells stay short)."""
-    recipe = dataclasses.replace(space.proxy.recipe, epochs=cfg["truth_epochs"], device=device, aug_multiplier=1)
-    data = train.subset(slice(0, min(cfg["truth_images"], len(train))))
+    measured and cells already there are reused (they do not depend on the machine's load). With
+    `shard` (k, n) only every n-th cell from the k-th is trained, so n processes can share them (the
+    others' cells missing from the rows)."""
     kept, reused, errors = (_kept_cells() if keep is not None else {}), 0, []
-    for i, (arch, _) in enumerate(archs):
+    for i, arch in enumerate(archs):
         row = []
-        for s in range(cfg["seeds"]):
-            key = _truth_key(arch, s, recipe, len(data), (len(train), len(val)), space.data.seed)
+        for s in range(seeds):
+            key = key_of(arch, s)
             if key in kept:
                 row.append(kept[key])
                 reused += 1
                 continue
-            if (i * cfg["seeds"] + s) % shard[1] != shard[0] - 1:
+            if (i * seeds + s) % shard[1] != shard[0] - 1:
                 continue
             t0 = time.perf_counter()
-            row.append(evaluate_candidate(arch, dataclasses.replace(recipe, seed=s), data, val).px_error)
+            row.append(measure(arch, s))
             cell = {"arch": arch.short(), "seed": s, "px_error": round(row[-1], 4),
                     "seconds": round(time.perf_counter() - t0, 1), "_key": key}
-            print(f"truth {i + 1}/{len(archs)} seed {s}: {cell['arch']} {cell['px_error']} px "
+            print(f"{label} {i + 1}/{len(archs)} seed {s}: {cell['arch']} {cell['px_error']} px "
                   f"({cell['seconds']} s)", flush=True)
             if keep is not None:
                 with TRUTH_CELLS.open("a") as f:
-                    f.write(json.dumps({**keep, "bench": "supernet_truth", "title": TRUTH_TITLE, **cell}) + "\n")
+                    f.write(json.dumps({**keep, "bench": "supernet_truth", "title": TRUTH_TITLE, "cells": label,
+                                        **cell}) + "\n")
         errors.append(row)
     return errors, reused
+
+
+def truth_recipe(space, cfg, device):
+    return dataclasses.replace(space.proxy.recipe, epochs=cfg["truth_epochs"], device=device, aug_multiplier=1)
+
+
+def truth(archs, train, val, cfg, space, device, keep: dict | None, shard=(1, 1)):
+    """Each architecture trained from scratch once per seed with the truth's recipe."""
+    recipe, data = truth_recipe(space, cfg, device), train.subset(slice(0, min(cfg["truth_images"], len(train))))
+    loaded = (len(train), len(val))
+    return _cells([a for a, _ in archs], cfg["seeds"],
+                  lambda a, s: _cell_key(a, s, recipe, len(data), loaded, space.data.seed),
+                  lambda a, s: evaluate_candidate(a, dataclasses.replace(recipe, seed=s), data, val).px_error,
+                  keep, shard, "truth")
+
+
+def inherited_truth(arm: dict, archs, train, val, cfg, space, device, keep: dict | None, shard=(1, 1)):
+    """Each architecture trained with the truth's recipe (seed 0) from its weights sliced out of the
+    arm's parent, BatchNorm recalibrated: how `retrain --init supernet` starts."""
+    recipe = resolve_recipe(dataclasses.replace(truth_recipe(space, cfg, device), seed=0))
+    data, loaded = train.subset(slice(0, min(cfg["truth_images"], len(train)))), (len(train), len(val))
+
+    def measure(arch, _seed: int) -> float:
+        child = child_for(arm["parents"][arch.backbone], arch, arm["data"], space.supernet.bn_images)
+        return train_model(child, data, val, recipe, arch.input_size).px_error
+
+    init = f"{arm['name']} parent of {arm['trained']}"
+    rows, reused = _cells([a for a, _ in archs], 1, lambda a, s: _cell_key(a, s, recipe, len(data), loaded,
+                          space.data.seed, init), measure, keep, shard, "inherited")
+    return [r[0] for r in rows if r], reused
 
 
 BN_IMAGES = (16, 32, 64, 128, 256, 512, 1024)
@@ -182,77 +218,163 @@ def bn_sweep(arm: dict, archs, val, space, means, chance) -> list[dict]:
             continue
         errors, seconds = children_errors(arm["parents"], archs, arm["data"], val.to(arm["data"].images.device),
                                           space, n)
-        rows.append({"figure": "bn_images", "arm": "supernet", "space_default": space.supernet.bn_images,
+        rows.append({"figure": "bn_images", "arm": arm["name"], "space_default": space.supernet.bn_images,
                      "bn_images": n, "share_of_mean_pose": round(statistics.mean(errors) / chance, 4),
                      "spread_px": round(statistics.stdev(errors), 3), "kendall_tau_error": round(kendall_tau(errors,
                      means), 3), "per_child_s": round(statistics.mean(seconds), 2)})
     return rows
 
 
-def main() -> None:
+ARMS = ("scratch", "supernet", "supernet_distill")
+STEPS = (*ARMS, "inherited")
+PARENTS = ROOT / "reports" / "bench-cache"  # the supernet arms' parents (--save), for a later `--steps inherited`
+
+
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     ap.add_argument("--size", choices=sorted(SIZES), default="small")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--save", action="store_true", help=f"append the lines to {RESULTS.relative_to(ROOT)} and each "
-                    f"truth cell to {TRUTH_CELLS.relative_to(ROOT)} (reused by later runs of the same size)")
+    ap.add_argument("--save", action="store_true", help=f"append the lines to {RESULTS.relative_to(ROOT)} as they "
+                    f"come, each truth cell to {TRUTH_CELLS.relative_to(ROOT)} (reused by later runs of the same "
+                    f"size) and the supernet arms' parents to {PARENTS.relative_to(ROOT)}/")
+    ap.add_argument("--steps", type=_steps, default=STEPS, metavar="A,B",
+                    help=f"what to run, of {', '.join(STEPS)} (default all): a long run may take several sessions")
+    ap.add_argument("--inherit-from", choices=ARMS[1:], default="supernet_distill",
+                    help="the arm whose parents start `inherited` (default supernet_distill)")
     ap.add_argument("--truth-only", action="store_true", help="only train the truth's missing cells (needs --save; "
                     "timing-free, so it may run beside other work, e.g. with OMP_NUM_THREADS=1)")
-    ap.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N", help="with --truth-only: train only "
-                    "every N-th cell from the K-th, so N processes (one thread each) share the cells")
+    ap.add_argument("--shard", type=_shard, default=(1, 1), metavar="K/N", help="with --truth-only or --steps "
+                    "inherited: train only every N-th cell from the K-th, so N processes (a thread each) share them")
     args = ap.parse_args()
-    cfg = SIZES[args.size]
     if args.size == "smoke" and args.save:
         ap.error("--size smoke figures are not kept: leave out --save")
     if args.truth_only and not args.save:
         ap.error("--truth-only keeps its cells only with --save")
-    if args.shard != (1, 1) and not args.truth_only:
-        ap.error("--shard splits the truth's cells: it needs --truth-only")
+    if args.shard != (1, 1) and not (args.truth_only or args.steps == ("inherited",)):
+        ap.error("--shard splits cells: it needs --truth-only or --steps inherited")
+    return args
+
+
+def _steps(text: str) -> tuple[str, ...]:
+    steps = tuple(x.strip() for x in text.split(",") if x.strip())
+    if not steps or any(x not in STEPS for x in steps):
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(STEPS)}, got {text!r}")
+    return steps
+
+
+def load(cfg: dict):
+    """The size's space (smoke: shrunk), its data and the benchmark's architectures."""
     space = load_space(ROOT / "search_spaces" / cfg["space"])
     if "proxy_images" in cfg:
-        space = dataclasses.replace(space, proxy=space.proxy.updated(train_images=cfg["proxy_images"], val_images=32),
-                                    supernet=dataclasses.replace(space.supernet, train_images=cfg["proxy_images"]))
+        space = dataclasses.replace(space, proxy=space.proxy.updated(train_images=cfg["proxy_images"], val_images=32))
+    if "supernet_images" in cfg:
+        space = dataclasses.replace(space, supernet=dataclasses.replace(space.supernet,
+                                                                        train_images=cfg["supernet_images"]))
     p = space.proxy
     images = max(p.train_images, space.supernet.train_images, cfg["truth_images"])
     train, val = load_for_space(DataSpec(seed=space.data.seed), images, p.val_images, p.train_size)
-    archs = spread_archs(space, cfg["archs"], seed=11)
+    return space, train, val, spread_archs(space, cfg["archs"], seed=11)
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = SIZES[args.size]
+    space, train, val, archs = load(cfg)
     context = {"bench": "supernet", "size": args.size, **run_info("bench/bench_supernet.py"),
                "budget_s": cfg["budget_s"], "archs": [a.short() for a, _ in archs]}
-    chance = chance_px(train, val) * space.input_size / p.train_size  # the mean pose's error, in deployed px
+    chance = chance_px(train, val) * space.input_size / space.proxy.train_size  # the mean pose's error, deployed px
     keep = {k: v for k, v in context.items() if k != "archs"} if args.save else None
     truths, reused = truth(archs, train, val, cfg, space, args.device, keep, args.shard)
     if args.truth_only:
         return
     means = [statistics.mean(t) for t in truths]
     noise = proxy_noise({a.short(): t for (a, _), t in zip(archs, truths)}, means)
-    emit = _emitter(context)
+    emit = _emitter(context, RESULTS if args.save else None)
+    by_cost = [-count_cost(a).cost for a, _ in archs]  # a "proxy" that knows only the size: dearer = lower error
     emit({"figure": "truth", "mean_pose_px": round(chance, 3), "truth_px": [round(m, 3) for m in means],
           "truth_seed_noise_px": round(noise.within, 3), "truth_spread_px": round(noise.across, 3),
           "truth_snr": round(noise.snr, 2), "seeds": cfg["seeds"], "epochs": cfg["truth_epochs"],
           "images": cfg["truth_images"], "truth_cells_reused": reused})
-    arms = {"scratch": lambda: scratch_arm(space, archs, train.subset(slice(0, p.train_images)), val, args.device)}
-    share = cfg["budget_s"] * cfg["parent_share"]
-    arms["supernet"] = lambda: supernet_arm(space, archs, train, val, args.device, share, 0.0)
-    arms["supernet_distill"] = lambda: supernet_arm(space, archs, train, val, args.device, share, 1.0)
-    results = {}
-    for name, run in arms.items():
-        results[name] = r = run()
-        emit(_arm_line(name, r, means, chance, noise, cfg["budget_s"]))
-        if name == "supernet":
-            for row in bn_sweep(r, archs, val, space, means, chance):
-                emit(row)
-    by_cost = [-count_cost(a).cost for a, _ in archs]  # a "proxy" that knows only the size: dearer = lower error
     emit({"figure": "cost_only", "kendall_tau_error": round(kendall_tau(by_cost, means), 3),
           "kendall_tau_error_ci": [round(x, 3) for x in bootstrap_interval(by_cost, means, kendall_tau)]})
-    inherited = inherited_truth(results["supernet"], archs, train, val, cfg, space, args.device)
-    emit({"figure": "inherited_truth", "recipe": "the truth's, seed 0, from the supernet arm's parent (sliced, BN "
-          "recalibrated)", "px": [round(e, 3) for e in inherited], "mean_px": round(statistics.mean(inherited), 3),
-          "scratch_truth_mean_px": round(statistics.mean(means), 3),
-          "kendall_tau_error": {"scratch_truth": round(kendall_tau(means, inherited), 3),
-                                "cost_only": round(kendall_tau(by_cost, inherited), 3),
-                                **{n: round(kendall_tau(r["errors"], inherited), 3) for n, r in results.items()}}})
-    if args.save:
-        with RESULTS.open("a") as f:
-            f.writelines(json.dumps(line) + "\n" for line in emit.lines)
+    results = run_arms(args, cfg, space, archs, (train, val), emit, (means, chance, noise))
+    if "inherited" in args.steps:
+        arm = results.get(args.inherit_from) or load_parents(args.size, args.inherit_from, space, train, args.device)
+        inherited, _ = inherited_truth(arm, archs, train, val, cfg, space, args.device, keep, args.shard)
+        if len(inherited) == len(archs):
+            arms = {**_saved_arms(args.size), **{n: r["errors"] for n, r in results.items()}}
+            emit(_inherited_line(arm, inherited, means, by_cost, arms))
+
+
+def run_arms(args, cfg, space, archs, data, emit, truth_figures) -> dict[str, dict]:
+    """The arms of args.steps, each emitted (and its parents kept, with --save) as soon as it ends."""
+    (train, val), (means, chance, noise) = data, truth_figures
+    share = cfg["budget_s"] * cfg["parent_share"]
+    runs = {"scratch": lambda: scratch_arm(space, archs, train.subset(slice(0, space.proxy.train_images)), val,
+                                           args.device),
+            "supernet": lambda: supernet_arm(space, archs, train, val, args.device, share, 0.0),
+            "supernet_distill": lambda: supernet_arm(space, archs, train, val, args.device, share, 1.0)}
+    results = {}
+    for name in (a for a in ARMS if a in args.steps):
+        results[name] = r = {**runs[name](), "name": name,
+                             "trained": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+        emit(_arm_line(name, r, means, chance, noise, cfg["budget_s"]))
+        if name != "scratch":
+            if args.save:
+                save_parents(args.size, r)
+            for row in bn_sweep(r, archs, val, space, means, chance):
+                emit(row)
+    return results
+
+
+def _parents_path(size: str, arm: str) -> Path:
+    return PARENTS / f"supernet-{size}-{arm}.pt"
+
+
+def save_parents(size: str, arm: dict) -> None:
+    """The arm's parents' weights, written to a temporary file and renamed (never half-written)."""
+    path = _parents_path(size, arm["name"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"trained": arm["trained"], "memory_format": next(iter(arm["parents"].values())).memory_format,
+                "state": {b: p.model.state_dict() for b, p in arm["parents"].items()}}, tmp)
+    tmp.replace(path)
+
+
+def load_parents(size: str, name: str, space, train, device) -> dict:
+    """An arm (its parents, their training data) as save_parents kept it."""
+    path = _parents_path(size, name)
+    if not path.is_file():
+        raise SystemExit(f"{path}: no saved parents of arm {name} at size {size}; run --steps {name} --save first")
+    saved = torch.load(path, map_location="cpu")
+    dev = resolve_device(device)
+    parents = {}
+    for b, state in saved["state"].items():
+        model = build_model(parent_arch(space, b), seed=0)
+        model.load_state_dict(state)
+        model = to_memory_format(model.to(dev), saved["memory_format"]).eval()
+        parents[b] = SharedParent(model, b, 0.0, saved["memory_format"])
+    data = train.subset(slice(0, min(space.supernet.train_images, len(train)))).to(dev)
+    return {"name": name, "trained": saved["trained"], "parents": parents, "data": data}
+
+
+def _saved_arms(size: str) -> dict[str, list[float]]:
+    """The latest saved errors of each arm at `size` (RESULTS), by arm."""
+    if not RESULTS.is_file():
+        return {}
+    lines = [json.loads(x) for x in RESULTS.read_text().splitlines() if x]
+    return {x["arm"]: x["proxy_px"] for x in lines if x.get("size") == size and x.get("figure") == "arm"}
+
+
+def _inherited_line(arm: dict, inherited, means, by_cost, arms: dict[str, list[float]]) -> dict:
+    return {"figure": "inherited_truth", "from_arm": arm["name"], "parent_trained": arm["trained"],
+            "recipe": "the truth's, seed 0, from the arm's parent (sliced, BN recalibrated)",
+            "px": [round(e, 3) for e in inherited], "mean_px": round(statistics.mean(inherited), 3),
+            "scratch_truth_mean_px": round(statistics.mean(means), 3),
+            "lower_than_scratch_truth": sum(i < m for i, m in zip(inherited, means)),
+            "kendall_tau_error": {"scratch_truth": round(kendall_tau(means, inherited), 3),
+                                  "cost_only": round(kendall_tau(by_cost, inherited), 3),
+                                  **{n: round(kendall_tau(e, inherited), 3) for n, e in arms.items()}}}
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -262,10 +384,14 @@ def _shard(text: str) -> tuple[int, int]:
     return int(k), int(n)
 
 
-def _emitter(context: dict):
+def _emitter(context: dict, save: Path | None):
+    """emit(line): the line with the run's context, printed and (with `save`) appended at once."""
     def emit(line: dict) -> None:
         emit.lines.append({**context, **line})
         print(json.dumps(emit.lines[-1]), flush=True)
+        if save is not None:
+            with save.open("a") as f:
+                f.write(json.dumps(emit.lines[-1]) + "\n")
 
     emit.lines = []
     return emit
@@ -280,19 +406,6 @@ def _arm_line(name: str, r: dict, means, chance: float, noise, budget_s: float) 
             "per_candidate_s": round(r["per_candidate_s"], 2), "parent_s": round(r["parent_s"], 1),
             "parent_steps": r.get("parent_steps"), "parent_epochs": r.get("parent_epochs"),
             "kendall_tau_error": round(tau, 3), "kendall_tau_error_ci": [round(x, 3) for x in ci], "n": len(means)}
-
-
-def inherited_truth(arm: dict, archs, train, val, cfg, space, device) -> list[float]:
-    """Each architecture trained with the truth's recipe (seed 0) from its weights sliced out of the
-    supernet arm's parent, BatchNorm recalibrated: how `retrain --init supernet` starts."""
-    recipe = resolve_recipe(dataclasses.replace(space.proxy.recipe, epochs=cfg["truth_epochs"], device=device,
-                                                aug_multiplier=1, seed=0))
-    data = train.subset(slice(0, min(cfg["truth_images"], len(train))))
-    errors = []
-    for arch, _ in archs:
-        child = child_for(arm["parents"][arch.backbone], arch, arm["data"], space.supernet.bn_images)
-        errors.append(train_model(child, data, val, recipe, arch.input_size).px_error)
-    return errors
 
 
 if __name__ == "__main__":
