@@ -20,13 +20,15 @@ from nas.deploy.spec import ArchSpec
 from nas.model.arch import ArchConfig
 from nas.model.cost import count_cost
 from nas.search import SEED_BASELINES, run_study
+from nas.search.baselines import cheapest_arch
 from nas.search.candidate import evaluate_candidate
 from nas.search.objective import recipe_for
 from nas.search.sampling import StepRoundingSampler, arch_from_params, make_pruner, make_sampler, suggest_params
 from nas.search.space import SearchSpace
 from nas.training.recipe import TrainConfig
 
-__all__ = ["ARMS", "Arm", "run_arm", "records", "cheapest_arch", "random_archs", "spread_archs", "course_arch",
+__all__ = ["ARMS", "DEFAULT", "Arm", "run_arm", "records", "cheapest_arch", "random_archs", "spread_archs",
+           "course_arch",
            "proxy_errors", "Retrained", "retrain_arch"]
 
 TPE_SEED_OFFSET = 10_000  # TPE's start-up draws must not be plain Random's draws of the same seed
@@ -34,11 +36,13 @@ TPE_SEED_OFFSET = 10_000  # TPE's start-up draws must not be plain Random's draw
 
 @dataclass(frozen=True)
 class Arm:
-    """One search arm: its sampler and whether it prunes (the percentile pruner and the skip)."""
+    """One search arm: its sampler, whether it prunes (the percentile pruner and the skip) and whether
+    its study starts with the baselines (the course report's models and the space's cheapest)."""
 
     name: str
     sampler: str  # random | tpe
     prune: bool
+    baselines: bool = False
 
     def study(self, space: SearchSpace, seed: int) -> optuna.Study:
         if self.sampler == "tpe":
@@ -53,6 +57,7 @@ class Arm:
 
 ARMS = (Arm("random", "random", False), Arm("random_prune", "random", True), Arm("tpe", "tpe", False),
         Arm("tpe_prune", "tpe", True))
+DEFAULT = Arm("default", "tpe", True, baselines=True)  # a study as `handkp-search study` runs it
 
 
 def records(study: optuna.Study, t0: float) -> list[TrialRecord]:
@@ -72,19 +77,12 @@ def records(study: optuna.Study, t0: float) -> list[TrialRecord]:
 
 def run_arm(arm: Arm, space: SearchSpace, seed: int, trials: int, data: tuple[KeypointDataset, KeypointDataset],
             device: str) -> tuple[optuna.Study, list[TrialRecord]]:
-    """One study of `trials` trials (no baselines: every arm starts from nothing), timed."""
+    """One study of `trials` trials (the baselines among them where the arm has them), timed."""
     study = arm.study(space, seed)
     t0 = time.time()
-    run_study(study, space, trials, *data, device=device, seed=seed, baselines=False, skip_hopeless=arm.prune)
+    run_study(study, space, trials, *data, device=device, seed=seed, baselines=arm.baselines,
+              skip_hopeless=arm.prune)
     return study, records(study, t0)
-
-
-def cheapest_arch(space: SearchSpace) -> ArchConfig:
-    """The lowest-cost architecture in the space: every dimension at its low end, the cheaper backbone."""
-    c = space.choices
-    archs = [ArchConfig(b, c.backbone_width.low, c.head_depth.low, c.head_width.low, input_size=space.input_size)
-             for b in c.backbone]
-    return min(archs, key=lambda a: count_cost(a).cost)
 
 
 def random_archs(space: SearchSpace, count: int, seed: int) -> list[ArchConfig]:

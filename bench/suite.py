@@ -17,6 +17,9 @@ Figures (`figure` field of each line; small and full append to docs/results/suit
                  and the margin above which there are none. Goal: 0 false skips at the space's margin.
   proxy_noise    architectures spread over the cost range, each trained with several seeds at the proxy
                  budget: error spread within an architecture vs across the space's architectures
+  default_study  one study as `handkp-search study` runs it (TPE + pruning/skip, starting from the
+                 baselines: the course report's models and the space's cheapest), same trial budget,
+                 seed 0: its pick is what the user gets
   retrain        the trivial baselines, each fully retrained with one shared recipe and several seeds:
                  the default study's pick, the cheapest architecture of the space, random ones, the
                  course report's final model. Goal: the pick scores below the cheapest and every random.
@@ -57,6 +60,7 @@ from benchmarks import (  # noqa: E402
 )
 from evidence import (  # noqa: E402
     ARMS,
+    DEFAULT,
     cheapest_arch,
     course_arch,
     proxy_errors,
@@ -153,6 +157,23 @@ class Suite:
                           pruned=sum(r.state == "PRUNED" and not r.skipped for r in recs),
                           skipped=sum(r.skipped for r in recs))
 
+    def default_study(self) -> None:
+        p = self.space.proxy
+        data = load_for_space(DataSpec(seed=self.space.data.seed), p.train_images, p.val_images, p.train_size)
+        study, recs = run_arm(DEFAULT, self.space, 0, self.cfg.trials, data, self.device)
+        self.studies[DEFAULT.name, 0] = study
+        best = self._best(study)
+        self.emit("default_study", arm=DEFAULT.name, seed=0, best_score=finite(best_score(recs)),
+                  wall_s=round(wall_time(recs), 1), complete=sum(r.state == "COMPLETE" for r in recs),
+                  pruned=sum(r.state == "PRUNED" and not r.skipped for r in recs),
+                  skipped=sum(r.skipped for r in recs), pick=ArchConfig.from_dict(best.user_attrs["arch"]).short(),
+                  pick_baseline=best.user_attrs.get("baseline", ""))
+
+    @staticmethod
+    def _best(study: optuna.Study):
+        return min((t for t in study.trials if t.state.name == "COMPLETE" and not t.user_attrs.get("repeat")),
+                   key=lambda t: t.user_attrs["score"])
+
     def comparisons(self) -> None:
         for arm, s in four_arms(self.runs).items():
             goal = {"goal": "time_ratio_median <= 0.5"} if arm == "tpe_prune" else {}
@@ -217,10 +238,8 @@ class Suite:
                   images=list(self.cfg.retrain))
 
     def pick(self) -> ArchConfig:
-        """The default arm's best trial on seed 0, as `pick` would take it."""
-        st = self.studies["tpe_prune", 0]
-        best = min((t for t in st.trials if t.state.name == "COMPLETE"), key=lambda t: t.user_attrs["score"])
-        return ArchConfig.from_dict(best.user_attrs["arch"])
+        """The default study's best trial, as `pick` would take it."""
+        return ArchConfig.from_dict(self._best(self.studies[DEFAULT.name, 0]).user_attrs["arch"])
 
     def retrain(self, role: str, arch: ArchConfig, seed: int):
         r = retrain_arch(role, arch, self.shared_recipe(), seed, self.data_spec(), self.work)
@@ -292,6 +311,7 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     suite, started = Suite(args.size, args.device, args.out or default_out, work), time.perf_counter()
     suite.search()
+    suite.default_study()
     suite.comparisons()
     suite.skips()
     for step in STEPS[1:]:

@@ -1,5 +1,7 @@
-"""The baselines: the hand-designed models of the course report this project starts from, as fixed
-points of the search, so every study ranks its samples against them.
+"""The baselines: fixed points of the search, so every study ranks its samples against them. They
+are the hand-designed models of the course report this project starts from, and the space's
+cheapest architecture (`space_cheapest`): what a user gets without a search by taking the smallest
+model, which the score (cost x exp(error)) favours; a study's pick is worth having only below it.
 
 Their published cost beside ours at 224 px:
 
@@ -16,9 +18,13 @@ from typing import Any
 
 import optuna
 
+from nas.model.arch import ArchConfig
+from nas.model.cost import count_cost
 from nas.search.space import SearchSpace
 
-__all__ = ["SEED_BASELINES", "enqueue_baselines"]
+__all__ = ["SEED_BASELINES", "CHEAPEST", "cheapest_params", "cheapest_arch", "enqueue_baselines"]
+
+CHEAPEST = "space_cheapest"
 
 SEED_BASELINES: dict[str, dict[str, Any]] = {
     "seed_mobilenetv2_full": dict(
@@ -33,16 +39,33 @@ SEED_BASELINES: dict[str, dict[str, Any]] = {
 }
 
 
-def enqueue_baselines(study: optuna.Study, space: SearchSpace, repeats: int = 0) -> None:
-    """Enqueue the baselines once per study (`skip_if_exists` makes a second call a no-op), then the
-    first `repeats` of them once more as repeats (user attribute `repeat: 1`), also once per study.
+def cheapest_params(space: SearchSpace) -> dict[str, Any]:
+    """The trial parameters of the space's cheapest architecture: every dimension at its low end, the
+    backbone whose model costs less there, the lowest augmentation multiplier."""
+    c = space.choices
+    low = dict(backbone_width=c.backbone_width.low, head_depth=c.head_depth.low, head_width=c.head_width.low)
+    backbone = min(c.backbone, key=lambda b: count_cost(ArchConfig(b, **low, input_size=space.input_size)).cost)
+    return dict(backbone=backbone, **low, aug_multiplier=c.aug_multiplier.low)
 
-    Baselines whose backbone the space excludes are left out; numeric values outside a narrowed
-    space are used as given: they are fixed reference points, not samples. A repeat trains the same
+
+def cheapest_arch(space: SearchSpace) -> ArchConfig:
+    """The space's cheapest architecture (`cheapest_params`), deployed at the space's input size."""
+    params = {k: v for k, v in cheapest_params(space).items() if k != "aug_multiplier"}
+    return ArchConfig(**params, input_size=space.input_size)
+
+
+def enqueue_baselines(study: optuna.Study, space: SearchSpace, repeats: int = 0) -> None:
+    """Enqueue the baselines once per study (`skip_if_exists` makes a second call a no-op): the course
+    report's models, then the space's cheapest architecture; then the first `repeats` of them once
+    more as repeats (user attribute `repeat: 1`), also once per study.
+
+    Course models whose backbone the space excludes are left out; their numeric values outside a
+    narrowed space are used as given: they are fixed reference points, not samples. A repeat trains the same
     architecture with another seed, so its error differs from its baseline's by the proxy's seed noise
     (`nas.search.noise`); it is not a candidate of its own. Call under the study's storage lock.
     """
     allowed = {name: params for name, params in SEED_BASELINES.items() if params["backbone"] in space.choices.backbone}
+    allowed[CHEAPEST] = cheapest_params(space)
     for name, params in allowed.items():
         study.enqueue_trial(params, user_attrs={"baseline": name}, skip_if_exists=True)
     present = {(t.user_attrs.get("baseline"), t.user_attrs.get("repeat")) for t in study.get_trials(deepcopy=False)}

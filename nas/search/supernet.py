@@ -154,7 +154,7 @@ class ParentStore:
     def _train(self, space, backbone, data, device, seed, key, on_status) -> SharedParent:
         dev = resolve_device(device)
         recipe = parent_recipe(space, str(dev), seed)
-        fmt = resolve_memory_format(recipe.memory_format, dev, recipe.amp)
+        fmt = _memory_format(recipe, dev)
         parent = to_memory_format(build_model(parent_arch(space, backbone), seed=seed).to(dev), fmt)
         ckpt = self.dir / f"{key}.partial.pt"
         resume = SupernetState(**torch.load(ckpt, weights_only=False)) if ckpt.is_file() else None
@@ -192,10 +192,14 @@ class ParentStore:
 
     def _load(self, space, backbone, device, key, record) -> SharedParent:
         dev = resolve_device(device)
-        fmt = resolve_memory_format("auto", dev, False)
+        fmt = _memory_format(parent_recipe(space, str(dev), 0), dev)  # the layout the training worker used
         model = build_model(parent_arch(space, backbone), seed=None)
         model.load_state_dict(self.download(record))
         return SharedParent(to_memory_format(model.to(dev), fmt).eval(), key, record["seconds"], fmt)
+
+
+def _memory_format(recipe: TrainConfig, dev: torch.device) -> str:
+    return resolve_memory_format(recipe.memory_format, dev, recipe.amp)
 
 
 def _save(path: Path, obj: Any) -> None:

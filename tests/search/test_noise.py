@@ -20,6 +20,7 @@ from nas.search.noise import noise_verdict, proxy_noise
 from nas.search.pick import pick
 
 FULL, REDUCED = "seed_mobilenetv3_small_full", "seed_mobilenetv3_small_reduced"
+CHEAPEST = "space_cheapest"
 
 
 # --- the arithmetic -------------------------------------------------------------------------------
@@ -60,8 +61,8 @@ def test_repeats_are_enqueued_once_for_the_first_k_allowed_baselines():
     enqueue_baselines(st, space, repeats=1)  # a second worker: nothing new
     enqueue_baselines(st, space, repeats=5)  # more than the space allows: all allowed ones, once each
     tags = [(t.user_attrs["baseline"], t.user_attrs.get("repeat")) for t in st.get_trials()]
-    assert tags == [(FULL, None), (REDUCED, None), (FULL, 1), (REDUCED, 1)]
-    assert st.trials[2].system_attrs["fixed_params"] == st.trials[0].system_attrs["fixed_params"]
+    assert tags == [(FULL, None), (REDUCED, None), (CHEAPEST, None), (FULL, 1), (REDUCED, 1), (CHEAPEST, 1)]
+    assert st.trials[3].system_attrs["fixed_params"] == st.trials[0].system_attrs["fixed_params"]
     with pytest.raises(NasError, match="search.repeats"):
         parse_space({"search": {"repeats": 11}}, "bad")
 
@@ -69,17 +70,17 @@ def test_repeats_are_enqueued_once_for_the_first_k_allowed_baselines():
 def test_a_repeat_trains_with_another_seed_and_is_never_pruned(tmp_path, monkeypatch):
     # the repeats replay far worse errors than their baselines: the last one, after the pruner's 3 start-up
     # trials, would be pruned at epoch 1 if it were a sampled trial
-    monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([[5.0, 4.0]] * 2 + [[9.0, 8.0]] * 2))
+    monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([[5.0, 4.0]] * 3 + [[9.0, 8.0]] * 2))
     space = parse_space(FIXED_SPACE, "fixed")
     st = open_study("rep", f"sqlite:///{tmp_path / 's.db'}", "score", space, seed=7)
-    run_study(st, space, 4, None, None, device="cpu", seed=7, repeats=2)
+    run_study(st, space, 5, None, None, device="cpu", seed=7, repeats=2)
     trials = st.get_trials()
-    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
     assert [(t.user_attrs["baseline"], t.user_attrs.get("repeat", 0)) for t in trials] == [
-        (FULL, 0), (REDUCED, 0), (FULL, 1), (REDUCED, 1)]
-    assert [t.user_attrs["recipe"]["seed"] for t in trials] == [7, 7, 1007, 1007]
-    assert [t.user_attrs["arch"] for t in trials[2:]] == [t.user_attrs["arch"] for t in trials[:2]]
-    assert trials[3].user_attrs["px_error"] == 8.0  # trained to the end
+        (FULL, 0), (REDUCED, 0), (CHEAPEST, 0), (FULL, 1), (REDUCED, 1)]
+    assert [t.user_attrs["recipe"]["seed"] for t in trials] == [7, 7, 7, 1007, 1007]
+    assert [t.user_attrs["arch"] for t in trials[3:]] == [t.user_attrs["arch"] for t in trials[:2]]
+    assert trials[4].user_attrs["px_error"] == 8.0  # trained to the end
 
 
 def _trial(px: float, head: float, baseline: str | None = None, repeat: int | None = None):

@@ -123,7 +123,8 @@ def test_three_workers_on_postgresql_share_one_study(pg_url, env, tmp_path):
     finished = [t for t in study.trials if t.state in DONE]
     assert len(finished) == 9  # the total asked for, across workers, not per worker
     baselines = [t.user_attrs["baseline"] for t in study.trials if "baseline" in t.user_attrs]
-    assert sorted(baselines) == ["seed_mobilenetv3_small_full", "seed_mobilenetv3_small_reduced"]  # not duplicated
+    assert sorted(baselines) == ["seed_mobilenetv3_small_full", "seed_mobilenetv3_small_reduced",
+                                 "space_cheapest"]  # not duplicated
     check_complete_trials(study)
     assert (tmp_path / f"{name}.html").exists()
 
@@ -182,7 +183,7 @@ def test_two_workers_with_the_journal_file_storage(cli_env, tmp_path):
     study = load(storage, "jr")
     assert sum(t.state in DONE for t in study.trials) == 4
     check_complete_trials(study)
-    assert sum("baseline" in t.user_attrs for t in study.trials) == 2
+    assert sum("baseline" in t.user_attrs for t in study.trials) == 3
     assert (tmp_path / "jr.html").exists()
     # each worker process registered and said so; every trial names the one that ran it
     said = re.findall(r"^\[worker \d\] worker [^:]+:(\d+): .*\b2 live workers of study jr on this host", r.stdout, re.M)

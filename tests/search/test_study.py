@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import optuna
 import pytest
@@ -10,7 +11,10 @@ from optuna.trial import TrialState
 import nas.search.proxies as proxies_mod
 import nas.search.runner as runner_mod
 from nas.errors import StudyError, TrainingDiverged
+from nas.model.cost import count_cost
 from nas.search import SEED_BASELINES, enqueue_baselines, finished_count, open_study, parse_space, run_study
+from nas.search.baselines import CHEAPEST, cheapest_arch, cheapest_params
+from nas.search.sampling import arch_from_params, suggest_params
 
 SPACE = {
     "space": {"backbone": ["mobilenetv3_small"], "backbone_width": {"low": 0.25, "high": 0.5, "step": 0.05},
@@ -89,9 +93,26 @@ def test_baselines_enqueued_once_and_marked(space, storage):
     enqueue_baselines(st, full)
     enqueue_baselines(st, full)
     waiting = st.get_trials(states=(TrialState.WAITING,))
-    assert sorted(t.user_attrs["baseline"] for t in waiting) == sorted(SEED_BASELINES)
+    assert sorted(t.user_attrs["baseline"] for t in waiting) == sorted([*SEED_BASELINES, CHEAPEST])
     # a space without MobileNetV2 leaves its baseline out
     st2 = open_study("b2", storage, "score", space)
     enqueue_baselines(st2, space)
     names = {t.user_attrs["baseline"] for t in st2.get_trials(states=(TrialState.WAITING,))}
-    assert names == {"seed_mobilenetv3_small_full", "seed_mobilenetv3_small_reduced"}
+    assert names == {"seed_mobilenetv3_small_full", "seed_mobilenetv3_small_reduced", CHEAPEST}
+
+
+def test_the_cheapest_baseline_is_the_spaces_low_corner_on_the_cheaper_backbone():
+    space = parse_space({"space": {"backbone": ["mobilenetv2", "mobilenetv3_small"], "aug_multiplier": {"low": 2,
+                         "high": 5}, "backbone_width": {"low": 0.5, "high": 1.0, "step": 0.05},
+                         "head_width": {"low": 0.25, "high": 1.0, "step": 0.125}, "head_depth": {"low": 2, "high": 3}},
+                         "input_size": 64}, "corner")
+    params = cheapest_params(space)
+    assert params == dict(backbone=params["backbone"], backbone_width=0.5, head_depth=2, head_width=0.25,
+                          aug_multiplier=2)
+    other = "mobilenetv2" if params["backbone"] == "mobilenetv3_small" else "mobilenetv3_small"
+    assert count_cost(cheapest_arch(space)).cost < count_cost(replace(cheapest_arch(space), backbone=other)).cost
+    # no architecture drawn from the space costs less
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        arch = arch_from_params(suggest_params(study.ask(), space), space)
+        assert count_cost(arch).cost >= count_cost(cheapest_arch(space)).cost
