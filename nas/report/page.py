@@ -80,12 +80,21 @@ def _baselines_html(baselines: list[dict[str, Any]]) -> _Html:
     return _fill("baselines", rows=_Html(rows))
 
 
+def _best_baseline(name: str) -> _Html:
+    """The baseline's name after the best trial's number, or the template's fragment
+    `best_baseline_<name>` where it has one (the space's cheapest says what it means)."""
+    if not name:
+        return _Html("")
+    special = f"best_baseline_{name}"
+    return _fill(special if special in _fragments() else "best_baseline", baseline=name)
+
+
 def _summary_values(facts: dict[str, Any], objective: str) -> dict[str, Any]:
     """The summary section's placeholders: the best trial's headline, baselines table, trial counts."""
     best = facts["best"]
     return {
         "best_number": best["number"],
-        "best_baseline": _fill("best_baseline", baseline=best["baseline"]) if best["baseline"] else _Html(""),
+        "best_baseline": _best_baseline(best["baseline"]),
         "best_arch": arch_label(SimpleNamespace(**best)),
         "best_gflops": fmt(best["gflops"], ".4f") or "?",
         "best_mparams": fmt(best["mparams"], ".4f") or "?",

@@ -402,6 +402,15 @@ def test_write_report_is_offline_html_with_pareto_data_and_csv(tmp_path, objecti
     assert "seed_mobilenetv3_small" in page and "TrainingDiverged" in page  # summary + trials table
 
 
+def test_the_summary_says_when_the_best_trial_is_the_spaces_cheapest(tmp_path):
+    cheap = [complete("score", 0.01, 0.1, 6.0, width=0.25, depth=1, head=0.125, aug=1, baseline="space_cheapest"),
+             complete("score", 0.3, 1.0, 5.0, baseline=V2_BASE)]
+    page = write_report(make_study(trials=cheap), tmp_path / "cheap.html")[0].read_text()
+    assert "<b>Best trial #0</b> (space_cheapest: the space's cheapest architecture; no other trial beat it" in page
+    page = write_report(make_study(trials=cheap[1:]), tmp_path / "course.html")[0].read_text()
+    assert f"<b>Best trial #0</b> ({V2_BASE}):" in page
+
+
 def test_write_report_explains_missing_importances(tmp_path):
     study = make_study(trials=[complete("score", 0.2, 1.0, 6.0), complete("score", 0.3, 1.0, 5.0)])
     html_path, _ = write_report(study, tmp_path / "small.html")
