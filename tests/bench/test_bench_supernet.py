@@ -1,0 +1,57 @@
+"""bench_supernet's cells: kept as measured, reused by a later run, shared by shards (no training here)."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import bench_supernet as bs
+import pytest
+
+
+def _archs(n: int):
+    return [SimpleNamespace(short=lambda i=i: f"arch{i}") for i in range(n)]
+
+
+def _run(archs, keep, shard, measured: list):
+    def measure(arch, seed):
+        measured.append((arch.short(), seed))
+        return 10.0 + int(arch.short()[-1]) + seed / 10
+
+    return bs._cells(archs, 3, lambda a, s: f"{a.short()}/{s}", measure, keep, shard, "truth")
+
+
+def test_two_shards_share_the_cells_and_a_later_run_reuses_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(bs, "TRUTH_CELLS", tmp_path / "cells.jsonl")
+    archs, keep, first, second, third = _archs(4), {"size": "t"}, [], [], []
+    rows1, _ = _run(archs, keep, (1, 2), first)
+    rows2, _ = _run(archs, keep, (2, 2), second)
+    assert sorted(first + second) == [(f"arch{i}", s) for i in range(4) for s in range(3)]  # each cell once
+    assert not set(first) & set(second) and len(first) == len(second) == 6
+    assert sum(map(len, rows1)) == 6 and sum(map(len, rows2)) == 12  # the second shard read the first's cells
+    rows, reused = _run(archs, keep, (1, 1), third)
+    assert third == [] and reused == 12 and rows == [[10.0 + i + s / 10 for s in range(3)] for i in range(4)]
+    lines = [json.loads(x) for x in (tmp_path / "cells.jsonl").read_text().splitlines()]
+    assert len(lines) == 12 and all(x["size"] == "t" and x["cells"] == "truth" for x in lines)
+
+
+def test_without_keep_nothing_is_written_or_reused(tmp_path, monkeypatch):
+    monkeypatch.setattr(bs, "TRUTH_CELLS", tmp_path / "cells.jsonl")
+    measured: list = []
+    _run(_archs(2), None, (1, 1), measured)
+    _run(_archs(2), None, (1, 1), measured)
+    assert len(measured) == 12 and not (tmp_path / "cells.jsonl").exists()
+
+
+@pytest.mark.parametrize("text, ok", [("1/2", (1, 2)), ("2/2", (2, 2)), ("3/2", None), ("0/1", None), ("x", None)])
+def test_shard_argument(text, ok):
+    if ok:
+        assert bs._shard(text) == ok
+    else:
+        with pytest.raises(Exception, match="K/N"):
+            bs._shard(text)
+
+
+def test_steps_argument():
+    assert bs._steps("scratch, inherited") == ("scratch", "inherited")
+    with pytest.raises(Exception, match="comma-separated"):
+        bs._steps("scratch,nope")
