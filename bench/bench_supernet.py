@@ -284,8 +284,12 @@ def main() -> None:
                "budget_s": cfg["budget_s"], "archs": [a.short() for a, _ in archs]}
     chance = chance_px(train, val) * space.input_size / space.proxy.train_size  # the mean pose's error, deployed px
     keep = {k: v for k, v in context.items() if k != "archs"} if args.save else None
-    truths, reused = truth(archs, train, val, cfg, space, args.device, keep, args.shard)
+    truths, reused = truth(archs, train, val, cfg, space, args.device, keep, args.shard if args.truth_only else (1, 1))
     if args.truth_only:
+        return
+    if args.shard != (1, 1):  # a share of the inherited cells: the figures come from a later unsharded run
+        arm = load_parents(args.size, args.inherit_from, space, train, args.device)
+        inherited_truth(arm, archs, train, val, cfg, space, args.device, keep, args.shard)
         return
     means = [statistics.mean(t) for t in truths]
     noise = proxy_noise({a.short(): t for (a, _), t in zip(archs, truths)}, means)
