@@ -153,10 +153,7 @@ class Suite:
                 study, recs = run_arm(arm, self.space, seed, self.cfg.trials, data, self.device)
                 self.studies[arm.name, seed] = study
                 self.runs[arm.name].append(recs)
-                self.emit("search_run", arm=arm.name, seed=seed, best_score=finite(best_score(recs)),
-                          wall_s=round(wall_time(recs), 1), complete=sum(r.state == "COMPLETE" for r in recs),
-                          pruned=sum(r.state == "PRUNED" and not r.skipped for r in recs),
-                          skipped=sum(r.skipped for r in recs))
+                self.emit("search_run", arm=arm.name, seed=seed, **_run_fields(recs))
 
     def default_study(self) -> None:
         p = self.space.proxy
@@ -164,10 +161,8 @@ class Suite:
         study, recs = run_arm(DEFAULT, self.space, 0, self.cfg.trials, data, self.device)
         self.studies[DEFAULT.name, 0] = study
         best = self._best(study)
-        self.emit("default_study", arm=DEFAULT.name, seed=0, best_score=finite(best_score(recs)),
-                  wall_s=round(wall_time(recs), 1), complete=sum(r.state == "COMPLETE" for r in recs),
-                  pruned=sum(r.state == "PRUNED" and not r.skipped for r in recs),
-                  skipped=sum(r.skipped for r in recs), pick=ArchConfig.from_dict(best.user_attrs["arch"]).short(),
+        self.emit("default_study", arm=DEFAULT.name, seed=0, **_run_fields(recs),
+                  pick=ArchConfig.from_dict(best.user_attrs["arch"]).short(),
                   pick_baseline=best.user_attrs.get("baseline", ""))
 
     @staticmethod
@@ -269,6 +264,13 @@ class Suite:
                 if line.startswith("{"):
                     values = json.loads(line)
                     self.emit("overheads", measure=values.pop("bench"), **values)
+
+
+def _run_fields(recs) -> dict[str, Any]:
+    """One study's line: best score, wall time, trials complete / pruned / skipped."""
+    return {"best_score": finite(best_score(recs)), "wall_s": round(wall_time(recs), 1),
+            "complete": sum(r.state == "COMPLETE" for r in recs),
+            "pruned": sum(r.state == "PRUNED" and not r.skipped for r in recs), "skipped": sum(r.skipped for r in recs)}
 
 
 def _json(v: Any) -> Any:
