@@ -13,6 +13,9 @@ the median of the repeats is reported, per model and input size:
   channels_last   the same loop with model and batches in channels_last
   channels_last_ftz  channels_last with denormal floats flushed to zero, as the trainer runs on the CPU
   compiled        channels_last_ftz + torch.compile (--compile; compilation excluded from the timing)
+  eager_amp, channels_last_amp   on CUDA only: the two loops in mixed precision (autocast + gradient
+                  scaler), as the trainer computes there; their ratio is the memory-format choice
+                  `auto` makes for CUDA with amp
 The trainer also augments every batch on the device (rotation and flip), which the loops do not
 ("trainer_extra" in the output); its Adam runs `foreach` (the same arithmetic as the per-parameter
 loop the plain loops get by default on the CPU, in fewer calls). Goals: trainer / eager >= 1.2;
@@ -50,25 +53,29 @@ GOAL_VS_EAGER, GOAL_VS_BEST = 1.2, 0.95
 
 
 def plain_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, fmt: str,
-               compiled: bool = False, ftz: bool = False) -> float:
+               compiled: bool = False, ftz: bool = False, amp: bool = False) -> float:
     """Images/s of the plainest training loop in memory format `fmt` (optionally torch.compile'd,
-    optionally with denormals flushed)."""
+    optionally with denormals flushed, optionally in mixed precision with a gradient scaler as the
+    trainer runs on CUDA)."""
     if ftz:
         with flush_denormals(device):
-            return plain_loop(arch, data, device, fmt, compiled)
+            return plain_loop(arch, data, device, fmt, compiled, amp=amp)
     model = to_memory_format(build_model(arch).to(device).train(), fmt)
     step_model = torch.compile(model) if compiled else model
     opt = torch.optim.Adam(model.parameters(), lr=TrainConfig().lr)
     x = to_memory_format(data.images.to(device).float().div(255), fmt)
     kp, w = data.keypoints.to(device), (data.visibility > 0).float().to(device)
-    steps = len(data) // BATCH
+    steps, scaler = len(data) // BATCH, torch.amp.GradScaler(device.type, enabled=amp)
 
     def step(s: int) -> None:
         sl = slice(s * BATCH, (s + 1) * BATCH)
-        loss = heatmap_loss("dsnt", step_model(x[sl]), kp[sl], w[sl], HEATMAP_STRIDE, 2.0)
+        with torch.autocast(device.type, enabled=amp):
+            out = step_model(x[sl])
+        loss = heatmap_loss("dsnt", out.float(), kp[sl], w[sl], HEATMAP_STRIDE, 2.0)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
 
     if compiled:  # compile (forward and backward graphs) before the clock starts
         step(0)
@@ -104,6 +111,9 @@ def measure(arch: ArchConfig, data: KeypointDataset, val: KeypointDataset, devic
         "channels_last": lambda d: plain_loop(arch, d, device, "channels_last"),
         "channels_last_ftz": lambda d: plain_loop(arch, d, device, "channels_last", ftz=True),
     }
+    if device.type == "cuda":  # the trainer computes in mixed precision there: so do these two
+        arms["eager_amp"] = lambda d: plain_loop(arch, d, device, "contiguous", amp=True)
+        arms["channels_last_amp"] = lambda d: plain_loop(arch, d, device, "channels_last", amp=True)
     if compiled:
         arms["compiled"] = lambda d: plain_loop(arch, d, device, "channels_last", compiled=True, ftz=True)
     names, ips = list(arms), {name: [] for name in arms}

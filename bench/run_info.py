@@ -21,7 +21,9 @@ def commit() -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
 
     try:
-        head = git("rev-parse", "--short", "HEAD").stdout.strip() or "unknown"
+        head = git("rev-parse", "--short", "HEAD").stdout.strip()
+        if not head:  # a copy without .git (a lent GPU machine): the commit the copy was made from, if given
+            return os.environ.get("HANDKP_COMMIT", "unknown")
         changed = git("diff", "--quiet", "HEAD", "--", ".", ":(exclude)docs/results").returncode
         return head + ("+uncommitted" if changed else "")
     except OSError:
@@ -38,5 +40,7 @@ def run_info(script: str) -> dict[str, object]:
 
     machine = {"platform": platform.platform(), "cores": _cores(), "torch": torch.__version__,
                "threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        machine["gpu"] = torch.cuda.get_device_name()
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "machine": machine,
             "commit": commit(), "command": " ".join(["python", script, *sys.argv[1:]])}
