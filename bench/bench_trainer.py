@@ -13,9 +13,9 @@ the median of the repeats is reported, per model and input size:
   channels_last   the same loop with model and batches in channels_last
   channels_last_ftz  channels_last with denormal floats flushed to zero, as the trainer runs on the CPU
   compiled        channels_last_ftz + torch.compile (--compile; compilation excluded from the timing)
-  eager_amp, channels_last_amp   on CUDA only: the two loops in mixed precision (autocast + gradient
-                  scaler), as the trainer computes there; their ratio is the memory-format choice
-                  `auto` makes for CUDA with amp
+  eager_amp, channels_last_amp   on CUDA only: the two loops in mixed precision (bfloat16, or float16
+                  with a gradient scaler on GPUs without it), as the trainer computes there; their ratio
+                  is the memory-format choice `auto` makes for CUDA with amp
 The trainer also augments every batch on the device (rotation and flip), which the loops do not
 ("trainer_extra" in the output); its Adam runs `foreach` (the same arithmetic as the per-parameter
 loop the plain loops get by default on the CPU, in fewer calls). Goals: trainer / eager >= 1.2;
@@ -42,7 +42,7 @@ from nas.data import DataSpec, KeypointDataset, load_for_space  # noqa: E402
 from nas.keypoints.losses import heatmap_loss  # noqa: E402
 from nas.model.arch import ArchConfig  # noqa: E402
 from nas.model.network import HEATMAP_STRIDE, build_model  # noqa: E402
-from nas.training.device import flush_denormals, resolve_device, resolve_recipe, to_memory_format  # noqa: E402
+from nas.training.device import amp_dtype, flush_denormals, resolve_device, resolve_recipe, to_memory_format  # noqa: E402
 from nas.training.recipe import TrainConfig  # noqa: E402
 from nas.training.trainer import train  # noqa: E402
 
@@ -55,8 +55,7 @@ GOAL_VS_EAGER, GOAL_VS_BEST = 1.2, 0.95
 def plain_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, fmt: str,
                compiled: bool = False, ftz: bool = False, amp: bool = False) -> float:
     """Images/s of the plainest training loop in memory format `fmt` (optionally torch.compile'd,
-    optionally with denormals flushed, optionally in mixed precision with a gradient scaler as the
-    trainer runs on CUDA)."""
+    optionally with denormals flushed, optionally in mixed precision as the trainer runs on CUDA)."""
     if ftz:
         with flush_denormals(device):
             return plain_loop(arch, data, device, fmt, compiled, amp=amp)
@@ -65,11 +64,12 @@ def plain_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, fm
     opt = torch.optim.Adam(model.parameters(), lr=TrainConfig().lr)
     x = to_memory_format(data.images.to(device).float().div(255), fmt)
     kp, w = data.keypoints.to(device), (data.visibility > 0).float().to(device)
-    steps, scaler = len(data) // BATCH, torch.amp.GradScaler(device.type, enabled=amp)
+    steps, dtype = len(data) // BATCH, amp_dtype(device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp and dtype == torch.float16)
 
     def step(s: int) -> None:
         sl = slice(s * BATCH, (s + 1) * BATCH)
-        with torch.autocast(device.type, enabled=amp):
+        with torch.autocast(device.type, dtype=dtype, enabled=amp):
             out = step_model(x[sl])
         loss = heatmap_loss("dsnt", out.float(), kp[sl], w[sl], HEATMAP_STRIDE, 2.0)
         opt.zero_grad(set_to_none=True)

@@ -5,10 +5,11 @@
 #   1. the whole CLI pipeline on --device cuda: a study (scratch proxies), pick, retrain, export with the
 #      onnxruntime cross-check, predict; then a supernet-proxy study (parent, children, report)
 #   2. bench/bench_trainer.py --device cuda: the trainer (mixed precision, memory format `auto`) against
-#      plain loops in float32 and in mixed precision, contiguous and channels_last, at 64, 128 and 224 px
+#      plain loops in float32 and in mixed precision, contiguous and channels_last, at 224 px (the GPU
+#      space's proxy size; at 64 px batch 32 keeps an H200 waiting on Python: ~1,000 images/s in every arm)
 #   3. bench/suite.py --size smoke --device cuda: the evidence suite's code path on CUDA (figures meaningless)
 # Usage there (the wheels in .whl/ are the Python packages the machine's image lacks):
-#   HANDKP_COMMIT=<commit> bash bench/device_check.sh
+#   HANDKP_COMMIT=<commit> bash bench/device_check.sh      (NO_SUITE=1: leave out step 3)
 set -u
 OUT=${OUT:-reports/device}
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
@@ -34,12 +35,12 @@ setup() {
     $PY -m pip install -q --no-index --no-deps --no-build-isolation -e . \
         || printf '#!%s\nfrom nas.cli import main\nmain()\n' "$(command -v $PY)" > "$(dirname "$(command -v $PY)")/handkp-search"
     chmod +x "$(dirname "$(command -v $PY)")/handkp-search"
-    $PY -c "import torch, timm, optuna; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(),
+    PYTHONPATH="/tmp/site:$PWD" $PY -c "import torch, timm, optuna; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(),
 torch.cuda.get_device_name() if torch.cuda.is_available() else '-', 'timm', timm.__version__, 'optuna', optuna.__version__)"
 }
 
 pipeline() {  # DEV (default cuda), SPACE, TRIALS and IMAGES (retrain's training images) make a CPU dry run
-    local space=${SPACE:-$PWD/search_spaces/quick.yaml} dev=${DEV:-cuda} n=${IMAGES:-2000} k=${TRIALS:-6} cli
+    local space=${SPACE:-$PWD/search_spaces/quick.yaml} dev=${DEV:-cuda} n=${IMAGES:-512} k=${TRIALS:-6} cli
     cli="$(cd "$(dirname "$(command -v "$PY")")" && pwd)/handkp-search"
     cd "$WORK" || return 1
     set -e
@@ -47,7 +48,7 @@ pipeline() {  # DEV (default cuda), SPACE, TRIALS and IMAGES (retrain's training
         --study-name q -o report.html
     "$cli" trials --storage sqlite:///s.db --study-name q
     "$cli" pick --storage sqlite:///s.db --study-name q -o best.yaml
-    "$cli" retrain best.yaml -o run --epochs 3 --train-images "$n" --val-images 100 --test-images 100 --device "$dev"
+    "$cli" retrain best.yaml -o run --epochs 2 --aug 1 --train-images "$n" --val-images 100 --test-images 100 --device "$dev"
     "$cli" export run/checkpoint.pt --onnx model.onnx
     "$cli" data synth --out hands --count 16 --size 160
     "$cli" predict run/checkpoint.pt --images hands/images --csv pred.csv --device "$dev"
@@ -56,7 +57,7 @@ pipeline() {  # DEV (default cuda), SPACE, TRIALS and IMAGES (retrain's training
         --storage sqlite:///sn.db --study-name sn -o sn.html
     "$cli" trials --storage sqlite:///sn.db --study-name sn --top 5
     "$cli" pick --storage sqlite:///sn.db --study-name sn -o sn-best.yaml
-    "$cli" retrain sn-best.yaml -o sn-run --init supernet --storage sqlite:///sn.db --epochs 1 --train-images "$n" \
+    "$cli" retrain sn-best.yaml -o sn-run --init supernet --storage sqlite:///sn.db --epochs 1 --aug 1 --train-images "$n" \
         --val-images 100 --test-images 100 --device "$dev"
     cp report.html sn.html run/metrics.json "$OUT/" 2>/dev/null || true
 }
@@ -72,10 +73,10 @@ export -f setup pipeline keep_results
 step 90 setup setup
 export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 cp docs/results/trainer-format.jsonl docs/results/trainer-format.jsonl.orig
-step 200 pipeline pipeline
-step 150 bench_trainer $PY bench/bench_trainer.py --device cuda --size 64 --size 128 --size 224 --images 2048 --save
+step 150 pipeline pipeline
+step 120 bench_trainer $PY bench/bench_trainer.py --device cuda --size 224 --images 1024 --save
 keep_results
-step 120 suite_smoke $PY bench/suite.py --size smoke --device cuda --out "$OUT/suite-smoke-cuda.jsonl"
+[ -n "${NO_SUITE:-}" ] || step 120 suite_smoke $PY bench/suite.py --size smoke --device cuda --out "$OUT/suite-smoke-cuda.jsonl"
 cp reports/bench/smoke.partial.jsonl "$OUT/" 2>/dev/null  # what a suite stopped by its limit had written
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv
 echo "=== done"

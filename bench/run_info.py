@@ -20,10 +20,10 @@ def commit() -> str:
     def git(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
 
+    if os.environ.get("HANDKP_COMMIT"):  # a copy made elsewhere (a lent GPU machine): the commit it was made from
+        return os.environ["HANDKP_COMMIT"]
     try:
-        head = git("rev-parse", "--short", "HEAD").stdout.strip()
-        if not head:  # a copy without .git (a lent GPU machine): the commit the copy was made from, if given
-            return os.environ.get("HANDKP_COMMIT", "unknown")
+        head = git("rev-parse", "--short", "HEAD").stdout.strip() or "unknown"
         changed = git("diff", "--quiet", "HEAD", "--", ".", ":(exclude)docs/results").returncode
         return head + ("+uncommitted" if changed else "")
     except OSError:

@@ -18,6 +18,11 @@ much as two runs on different thread counts do; their final errors agree within 
   measures it.
 - CUDA in float32: contiguous (the documented gains are for Tensor Core precisions).
 
+Mixed precision on CUDA computes in bfloat16 where the GPU has it (Ampere and later; `amp_dtype`):
+it keeps float32's exponent range, so no gradient scaler runs (the scaler's overflow check reads a
+value back from the GPU every step, and its skipped first steps made PyTorch warn that the learning
+rate scheduler stepped before the optimizer). Older GPUs get float16 with the scaler.
+
 On the CPU a run also flushes denormal floats to zero (`flush_denormals`): values below ~1e-38 that
 appear in gradients and Adam's moments late in training take a slow path in the x86 vector units.
 `bench/bench_trainer.py` measured the channels_last loop 3-12% faster with them flushed. It changes
@@ -39,7 +44,7 @@ if TYPE_CHECKING:
     from nas.training.recipe import TrainConfig
 
 __all__ = ["resolve_recipe", "resolve_device", "resolve_memory_format", "to_memory_format", "memory_format_of",
-           "flush_denormals"]
+           "flush_denormals", "amp_dtype"]
 
 _LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 T = TypeVar("T", nn.Module, torch.Tensor)
@@ -69,6 +74,13 @@ def resolve_memory_format(name: str, device: torch.device, amp: bool = False) ->
     if device.type == "cpu" or (device.type == "cuda" and amp):
         return "channels_last"
     return "contiguous"
+
+
+def amp_dtype(device: torch.device) -> torch.dtype:
+    """The mixed-precision type on `device`: bfloat16 where supported (no gradient scaler needed), else float16."""
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
 
 
 def resolve_recipe(config: TrainConfig) -> TrainConfig:
