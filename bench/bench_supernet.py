@@ -89,7 +89,7 @@ def scratch_arm(space, archs, train, val, device) -> dict:
 def _parent_steps(space, backbone, data, device, seconds: float, distill: float) -> int:
     """Sandwich steps that fit `seconds`, from a timed probe (one warm-up step, then five)."""
     dev = resolve_device(device)
-    fmt = resolve_memory_format("auto", dev, False)
+    fmt = resolve_memory_format("auto", dev)
     recipe = parent_recipe(space, str(dev), 0)
     parent = to_memory_format(build_model(parent_arch(space, backbone), seed=0).to(dev), fmt)
     ticks: list[float] = []
@@ -100,7 +100,7 @@ def _parent_steps(space, backbone, data, device, seconds: float, distill: float)
 
 def supernet_arm(space, archs, train, val, device, budget_s, distill) -> dict:
     dev = resolve_device(device)
-    fmt = resolve_memory_format("auto", dev, False)
+    fmt = resolve_memory_format("auto", dev)
     backbones = sorted({a.backbone for a, _ in archs})
     data = train.subset(slice(0, min(space.supernet.train_images, len(train)))).to(dev)
     recipe = parent_recipe(space, str(dev), 0)

@@ -199,7 +199,7 @@ class ParentStore:
 
 
 def _memory_format(recipe: TrainConfig, dev: torch.device) -> str:
-    return resolve_memory_format(recipe.memory_format, dev, recipe.amp)
+    return resolve_memory_format(recipe.memory_format, dev)
 
 
 def _save(path: Path, obj: Any) -> None:

@@ -43,10 +43,10 @@ class TrainConfig:
     loss: str = field(default="dsnt", metadata=choices(_losses))  # mse (the seed's) | integral | dsnt
     sigma: float = field(default=2.0, metadata=bounds(0.25, 16.0))  # Gaussian sigma in heatmap cells
     device: str = "auto"  # auto | cpu | cuda | cuda:N (checked where it is resolved)
-    amp: bool = True  # mixed precision (CUDA only)
+    amp: bool = False  # mixed precision (CUDA only; measured slower for these models, nas/training/device.py)
     seed: int = field(default=0, metadata=bounds(0, 2**63 - 1))
     eval_batch_size: int = field(default=128, metadata=bounds(1, 65536))
-    # layout of the model and its batches: auto (channels_last on CPU and on CUDA with amp, else contiguous)
+    # layout of the model and its batches: auto (channels_last on the CPU, contiguous on CUDA)
     # | channels_last | contiguous. The same model either way; nas/training/device.py says why and how close
     memory_format: str = field(default="auto", metadata=choices(MEMORY_FORMATS))
 

@@ -127,7 +127,7 @@ class _Run:
 def _set_up(model: nn.Module, config: TrainConfig, device: torch.device, n: int, px_scale: float) -> _Run:
     """Adam with one half-cosine over all steps of the run; a seeded generator on the device; the
     model on the device in the run's memory format (before Adam creates its state, which follows it)."""
-    fmt = resolve_memory_format(config.memory_format, device, config.amp)
+    fmt = resolve_memory_format(config.memory_format, device)
     model = to_memory_format(model.to(device), fmt)
     batch = min(config.batch_size, n)
     steps_per_pass = max(1, n // batch)  # drop the ragged last batch (BatchNorm needs > 1 sample)

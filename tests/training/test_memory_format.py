@@ -87,12 +87,11 @@ def test_auto_is_channels_last_on_cpu_and_is_recorded(tiny_data, tmp_path):
     assert ck.recipe.memory_format == "channels_last" and ck.state.result.memory_format == "channels_last"
 
 
-@pytest.mark.parametrize("device, amp, expected", [("cpu", False, "channels_last"), ("cpu", True, "channels_last"),
-                                                   ("cuda", True, "channels_last"), ("cuda", False, "contiguous")])
-def test_auto_resolves_by_device_and_precision(device, amp, expected):
-    assert resolve_memory_format("auto", torch.device(device), amp) == expected
+@pytest.mark.parametrize("device, expected", [("cpu", "channels_last"), ("cuda", "contiguous")])
+def test_auto_resolves_by_device(device, expected):
+    assert resolve_memory_format("auto", torch.device(device)) == expected
     for fmt in FORMATS:  # a named format is used as given, everywhere
-        assert resolve_memory_format(fmt, torch.device(device), amp) == fmt
+        assert resolve_memory_format(fmt, torch.device(device)) == fmt
 
 
 def test_an_unknown_memory_format_is_a_config_error():
