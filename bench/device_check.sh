@@ -40,7 +40,7 @@ torch.cuda.get_device_name() if torch.cuda.is_available() else '-', 'timm', timm
 }
 
 pipeline() {  # DEV (default cuda), SPACE, TRIALS and IMAGES (retrain's training images) make a CPU dry run
-    local space=${SPACE:-$PWD/search_spaces/quick.yaml} dev=${DEV:-cuda} n=${IMAGES:-512} k=${TRIALS:-6} cli
+    local space=${SPACE:-$PWD/search_spaces/quick.yaml} dev=${DEV:-cuda} n=${IMAGES:-512} k=${TRIALS:-4} cli
     cli="$(cd "$(dirname "$(command -v "$PY")")" && pwd)/handkp-search"
     cd "$WORK" || return 1
     set -e
@@ -73,7 +73,7 @@ export -f setup pipeline keep_results
 step 90 setup setup
 export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 cp docs/results/trainer-format.jsonl docs/results/trainer-format.jsonl.orig
-step 150 pipeline pipeline
+step 240 pipeline pipeline  # six quick.yaml trials took ~150 s on an H200 (launch-bound)
 step 120 bench_trainer $PY bench/bench_trainer.py --device cuda --size 224 --images 1024 --save
 keep_results
 [ -n "${NO_SUITE:-}" ] || step 120 suite_smoke $PY bench/suite.py --size smoke --device cuda --out "$OUT/suite-smoke-cuda.jsonl"
