@@ -61,6 +61,7 @@ from nas.search.space import load_space  # noqa: E402
 from nas.search.supernet import SharedParent, child_for, children_sampler, parent_arch, parent_recipe  # noqa: E402,E501
 from nas.training.device import resolve_device, resolve_memory_format, resolve_recipe, to_memory_format  # noqa: E402,E501
 from nas.training.evaluation import evaluate  # noqa: E402
+from nas.training.recipe import RUNTIME_FIELDS  # noqa: E402
 from nas.training.supernet import train_supernet  # noqa: E402
 from nas.training.trainer import train as train_model  # noqa: E402
 
@@ -134,15 +135,23 @@ def children_errors(parents, archs, data, val, space, bn_images: int) -> tuple[l
 def _cell_key(arch, seed: int, recipe, images: int, loaded: tuple[int, int], data_seed: int,
               init: str | None = None) -> str:
     what = {"arch": arch.to_dict(), "seed": seed, "images": images, "loaded": loaded, "data_seed": data_seed,
-            "recipe": {k: v for k, v in recipe.to_dict().items() if k not in ("device", "seed", "memory_format")}}
+            "recipe": {k: v for k, v in recipe.to_dict().items() if k not in ("seed", *RUNTIME_FIELDS)}}
     return json.dumps(what if init is None else {**what, "init": init}, sort_keys=True)
 
 
 def _kept_cells() -> dict[str, float]:
-    """The cells measured before (TRUTH_CELLS), by key: a run resumes where one stopped."""
+    """The cells measured before (TRUTH_CELLS), by key: a run resumes where one stopped. A key written
+    before a runtime field was left out of keys (or changed its default) still matches."""
     if not TRUTH_CELLS.is_file():
         return {}
-    return {line["_key"]: line["px_error"] for line in map(json.loads, TRUTH_CELLS.read_text().splitlines()) if line}
+    return {_without_runtime(line["_key"]): line["px_error"]
+            for line in map(json.loads, TRUTH_CELLS.read_text().splitlines()) if line}
+
+
+def _without_runtime(key: str) -> str:
+    what = json.loads(key)
+    what["recipe"] = {k: v for k, v in what["recipe"].items() if k not in RUNTIME_FIELDS}
+    return json.dumps(what, sort_keys=True)
 
 
 def _cells(archs, seeds: int, key_of, measure, keep: dict | None, shard: tuple[int, int], label: str):
