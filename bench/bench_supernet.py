@@ -149,7 +149,12 @@ def _kept_cells() -> dict[str, float]:
 
 
 def _without_runtime(key: str) -> str:
-    what = json.loads(key)
+    try:
+        what = json.loads(key)
+    except ValueError:
+        return key
+    if not isinstance(what, dict) or "recipe" not in what:
+        return key
     what["recipe"] = {k: v for k, v in what["recipe"].items() if k not in RUNTIME_FIELDS}
     return json.dumps(what, sort_keys=True)
 

@@ -34,6 +34,16 @@ def test_two_shards_share_the_cells_and_a_later_run_reuses_them(tmp_path, monkey
     assert len(lines) == 12 and all(x["size"] == "t" and x["cells"] == "truth" for x in lines)
 
 
+def test_a_cell_kept_with_runtime_fields_in_its_key_still_matches(tmp_path, monkeypatch):
+    monkeypatch.setattr(bs, "TRUTH_CELLS", tmp_path / "cells.jsonl")
+    old = {"arch": {"backbone": "b"}, "seed": 0, "recipe": {"lr": 0.004, "amp": True, "eval_batch_size": 64}}
+    (tmp_path / "cells.jsonl").write_text(json.dumps({"_key": json.dumps(old), "px_error": 12.5}) + "\n")
+    new = json.dumps({**old, "recipe": {"lr": 0.004}}, sort_keys=True)
+    assert bs._kept_cells() == {new: 12.5}  # how a run computed is not part of what it measured
+    other = json.dumps({**old, "recipe": {"lr": 0.001}}, sort_keys=True)
+    assert other not in bs._kept_cells()
+
+
 def test_without_keep_nothing_is_written_or_reused(tmp_path, monkeypatch):
     monkeypatch.setattr(bs, "TRUTH_CELLS", tmp_path / "cells.jsonl")
     measured: list = []
