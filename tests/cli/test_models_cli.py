@@ -7,6 +7,7 @@ import math
 import re
 import subprocess
 
+import pytest
 from conftest import cli
 
 ARCH = {"backbone": "mobilenetv3_small", "backbone_width": 0.35, "head_depth": 1, "head_width": 0.25,
@@ -24,6 +25,7 @@ def _numbers(text: str) -> list[float]:
     return [float(x) for x in re.findall(r"\d+\.\d+", text)]
 
 
+@pytest.mark.slow  # ~20 s of CLI subprocesses: make test-all runs it (make test stays under 10 minutes)
 def test_an_architecture_file_costs_the_same_as_its_options(tmp_path, cli_env):
     (tmp_path / "plain.yaml").write_text("".join(f"{k}: {v}\n" for k, v in ARCH.items()))
     (tmp_path / "picked.yaml").write_text("arch:\n" + "".join(f"  {k}: {v}\n" for k, v in ARCH.items()))

@@ -158,6 +158,7 @@ def test_piped_output_is_one_plain_line_per_finished_trial(tiny_study):
     assert "━" not in r.stdout.split("top ")[0]  # no progress bar before the leaderboard table
 
 
+@pytest.mark.slow  # ~24 s: make test-all runs it (tests/search/test_share.py checks the stored worker label)
 def test_every_trial_records_its_worker_and_trials_shows_it(tiny_study):
     # nothing fixes the threads: this worker, alone in the study on this host, takes every core
     space, storage, tmp, env = tiny_study

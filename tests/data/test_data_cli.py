@@ -135,7 +135,16 @@ def run(args, env, cwd, timeout=900):
 
 
 @pytest.mark.parametrize("fmt", ["csv", "freihand", "coco", "panoptic"])
-def test_study_runs_on_each_format(datasets, fmt, tmp_path, cli_env):
+def test_data_info_detects_each_format(datasets, fmt, tmp_path, cli_env):
+    r = run(["data", "info", str(datasets[fmt]), "--size", "64", "--cache-dir", str(tmp_path / "c")], cli_env,
+            tmp_path)
+    assert r.returncode == 0 and f"dataset format: {fmt} ({N} hands listed)" in r.stdout, r.stderr
+
+
+def test_study_runs_on_a_dataset(datasets, tmp_path, cli_env):
+    """The study reads a dataset through the same loader as `data info` (above, every format): one format
+    end to end is enough here (each study subprocess costs ~20 s of the suite's 10 minutes)."""
+    fmt = "coco"
     (tmp_path / "tiny.yaml").write_text(TINY_SPACE)
     r = run(["study", "--space", "tiny.yaml", "--data", str(datasets[fmt]), "--trials", "1", "--device", "cpu",
              "--storage", f"sqlite:///{tmp_path / 's.db'}", "--study-name", fmt], cli_env, tmp_path)
