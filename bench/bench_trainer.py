@@ -42,7 +42,14 @@ from nas.data import DataSpec, KeypointDataset, load_for_space  # noqa: E402
 from nas.keypoints.losses import heatmap_loss  # noqa: E402
 from nas.model.arch import ArchConfig  # noqa: E402
 from nas.model.network import HEATMAP_STRIDE, build_model  # noqa: E402
-from nas.training.device import amp_dtype, flush_denormals, resolve_device, resolve_recipe, to_memory_format  # noqa: E402
+from nas.training.device import (  # noqa: E402
+    amp_dtype,
+    flush_denormals,
+    grad_scaler,
+    resolve_device,
+    resolve_recipe,
+    to_memory_format,
+)
 from nas.training.recipe import TrainConfig  # noqa: E402
 from nas.training.trainer import train  # noqa: E402
 
@@ -65,7 +72,7 @@ def plain_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, fm
     x = to_memory_format(data.images.to(device).float().div(255), fmt)
     kp, w = data.keypoints.to(device), (data.visibility > 0).float().to(device)
     steps, dtype = len(data) // BATCH, amp_dtype(device)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp and dtype == torch.float16)
+    scaler = grad_scaler(device, amp)
 
     def step(s: int) -> None:
         sl = slice(s * BATCH, (s + 1) * BATCH)

@@ -62,10 +62,9 @@ pipeline() {  # DEV (default cuda), SPACE, TRIALS and IMAGES (retrain's training
     cp report.html sn.html run/metrics.json "$OUT/" 2>/dev/null || true
 }
 
-keep_results() {  # the benchmark lines written on this machine, for committing beside the others
-    for f in docs/results/trainer-format.jsonl; do
-        tail -n +"$(( $(wc -l < "$f.orig") + 1 ))" "$f" > "$OUT/$(basename "$f" .jsonl)-cuda.jsonl"
-    done
+keep_results() {  # the trainer lines written on this machine, for committing beside the others
+    local f=docs/results/trainer-format.jsonl
+    tail -n +"$(( $(wc -l < "$f.orig") + 1 ))" "$f" > "$OUT/trainer-format-cuda.jsonl"
 }
 
 export -f setup pipeline keep_results

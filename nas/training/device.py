@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from nas.training.recipe import TrainConfig
 
 __all__ = ["resolve_recipe", "resolve_device", "resolve_memory_format", "to_memory_format", "memory_format_of",
-           "flush_denormals", "amp_dtype"]
+           "flush_denormals", "amp_dtype", "grad_scaler"]
 
 _LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 T = TypeVar("T", nn.Module, torch.Tensor)
@@ -80,6 +80,12 @@ def amp_dtype(device: torch.device) -> torch.dtype:
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         return torch.float16
     return torch.bfloat16
+
+
+def grad_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler:
+    """The gradient scaler of a run on `device`: working only for float16 mixed precision (bfloat16
+    and float32 need none; a disabled scaler passes losses and steps through unchanged)."""
+    return torch.amp.GradScaler(device.type, enabled=amp and amp_dtype(device) == torch.float16)
 
 
 def resolve_recipe(config: TrainConfig) -> TrainConfig:

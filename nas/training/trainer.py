@@ -18,7 +18,14 @@ from nas.errors import ConfigError, TrainingDiverged
 from nas.keypoints.augment import random_affine
 from nas.keypoints.losses import heatmap_loss
 from nas.model.network import HEATMAP_STRIDE
-from nas.training.device import amp_dtype, flush_denormals, resolve_device, resolve_memory_format, to_memory_format
+from nas.training.device import (
+    amp_dtype,
+    flush_denormals,
+    grad_scaler,
+    resolve_device,
+    resolve_memory_format,
+    to_memory_format,
+)
 from nas.training.evaluation import evaluate, to_input
 from nas.training.recipe import TrainConfig
 
@@ -137,8 +144,7 @@ def _set_up(model: nn.Module, config: TrainConfig, device: torch.device, n: int,
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, foreach=True)
     total_steps = steps_per_epoch * config.epochs
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps, eta_min=config.lr_min)
-    amp = config.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler(device.type, enabled=amp and amp_dtype(device) == torch.float16)
+    scaler = grad_scaler(device, config.amp and device.type == "cuda")
     gen = torch.Generator(device=device).manual_seed(config.seed)
     result = TrainResult(math.inf, 0.0, 0.0, math.nan, 0, 0.0, 0.0, px_scale, fmt)
     return _Run(model, config, device, fmt, batch, steps_per_pass, steps_per_epoch, opt, sched, scaler, gen, result)
