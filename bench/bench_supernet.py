@@ -9,6 +9,7 @@ from-scratch training with several seeds per architecture (so the truth's own no
     .venv/bin/python bench/bench_supernet.py --size long --save --steps scratch,supernet_distill
     .venv/bin/python bench/bench_supernet.py --size long --save --steps supernet
     .venv/bin/python bench/bench_supernet.py --size long --save --steps inherited --shard 1/2  # and 2/2, then 1/1
+    .venv/bin/python bench/bench_supernet.py --size long --save --steps pairs   # arms compared, from saved lines
     .venv/bin/python bench/bench_supernet.py --size smoke           # a pipeline check (figures meaningless)
 
 For a budget B (seconds of one study on this machine):
@@ -25,7 +26,9 @@ mean-pose error, their spread across architectures against the truth's, and the 
 Also: the supernet arm's children with BatchNorm recalibrated on 16-1,024 images (`bn_images`), and
 the same architectures trained with the truth's recipe from their sliced weights (`inherited_truth`,
 how `retrain --init supernet` starts), against which every arm is ranked too; and a ranking by
-cost alone (dearer = lower error), the tau a proxy must beat to tell errors apart beyond model size.
+cost alone (dearer = lower error), the tau a proxy must beat to tell errors apart beyond model size;
+and for each pair of arms (the latest saved line of each) the difference of their taus with a paired
+bootstrap interval over the architectures (`arm_pair`): does one rank better beyond chance?
 Truth cells (architecture x seed) are kept in docs/results/supernet-truth.jsonl as they are measured
 (with --save) and reused: `--truth-only` trains just the missing ones and may run beside other work.
 """
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import itertools
 import json
 import random
 import statistics
@@ -54,7 +58,7 @@ from nas.data import DataSpec, load_for_space  # noqa: E402
 from nas.model.cost import count_cost  # noqa: E402
 from nas.model.network import build_model  # noqa: E402
 from nas.search.candidate import evaluate_candidate  # noqa: E402
-from nas.search.fidelity import bootstrap_interval, kendall_tau  # noqa: E402
+from nas.search.fidelity import bootstrap_interval, kendall_tau, paired_difference_interval  # noqa: E402
 from nas.search.noise import proxy_noise  # noqa: E402
 from nas.search.objective import recipe_for  # noqa: E402
 from nas.search.space import load_space  # noqa: E402
@@ -240,7 +244,7 @@ def bn_sweep(arm: dict, archs, val, space, means, chance) -> list[dict]:
 
 
 ARMS = ("scratch", "supernet", "supernet_distill")
-STEPS = (*ARMS, "inherited")
+STEPS = (*ARMS, "inherited", "pairs")
 PARENTS = ROOT / "reports" / "bench-cache"  # the supernet arms' parents (--save), for a later `--steps inherited`
 
 
@@ -322,6 +326,10 @@ def main() -> None:
         if len(inherited) == len(archs):
             arms = {**_saved_arms(args.size), **{n: r["errors"] for n, r in results.items()}}
             emit(_inherited_line(arm, inherited, means, by_cost, arms))
+    if "pairs" in args.steps:
+        arms = {**_saved_arms(args.size), **{n: r["errors"] for n, r in results.items()}}
+        for row in _pair_lines(arms, means):
+            emit(row)
 
 
 def run_arms(args, cfg, space, archs, data, emit, truth_figures) -> dict[str, dict]:
@@ -382,6 +390,19 @@ def _saved_arms(size: str) -> dict[str, list[float]]:
         return {}
     lines = [json.loads(x) for x in RESULTS.read_text().splitlines() if x]
     return {x["arm"]: x["proxy_px"] for x in lines if x.get("size") == size and x.get("figure") == "arm"}
+
+
+def _pair_lines(arms: dict[str, list[float]], means) -> list[dict]:
+    """For each pair of arms, how much closer the second ranks the truth than the first (Kendall tau on
+    error), with the paired bootstrap interval over the architectures: an interval above 0 says the
+    second ranks better beyond the choice of architectures."""
+    rows = []
+    for a, b in itertools.combinations([n for n in ARMS if n in arms], 2):
+        diff = kendall_tau(arms[b], means) - kendall_tau(arms[a], means)
+        lo, hi = paired_difference_interval(arms[a], arms[b], means, kendall_tau)
+        rows.append({"figure": "arm_pair", "arm": b, "against": a, "kendall_tau_error_difference": round(diff, 3),
+                     "difference_ci": [round(lo, 3), round(hi, 3)]})
+    return rows
 
 
 def _inherited_line(arm: dict, inherited, means, by_cost, arms: dict[str, list[float]]) -> dict:

@@ -31,8 +31,8 @@ from nas.deploy.retrain import RetrainHooks, retrain
 from nas.errors import ConfigError, StudyError
 from nas.search.pick import ranked_trials, spec_for_trial
 
-__all__ = ["FidelityResult", "select_trials", "bootstrap_interval", "kendall_tau", "spearman_rho", "correlations",
-           "run_fidelity", "ATTR", "CI_LEVEL", "COST_ONLY"]
+__all__ = ["FidelityResult", "select_trials", "bootstrap_interval", "paired_difference_interval", "kendall_tau",
+           "spearman_rho", "correlations", "run_fidelity", "ATTR", "CI_LEVEL", "COST_ONLY"]
 
 ATTR = "fidelity"
 CI_LEVEL = 0.95
@@ -98,10 +98,33 @@ def bootstrap_interval(a: Sequence[float], b: Sequence[float], fn: Callable[[Any
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if len(x) != len(y):
         raise ConfigError(f"bootstrap_interval needs paired values: {len(x)} vs {len(y)}")
-    if len(x) < 3:
-        return math.nan, math.nan
-    idx = np.random.default_rng(seed).integers(0, len(x), size=(n_boot, len(x)))
-    values = [fn(x[i], y[i]) for i in idx if np.ptp(x[i]) > 0 and np.ptp(y[i]) > 0]
+    return _percentiles([fn(x[i], y[i]) for i in _resamples((x, y), n_boot, seed)], level)
+
+
+def paired_difference_interval(a: Sequence[float], b: Sequence[float], truth: Sequence[float],
+                               fn: Callable[[Any, Any], float], n_boot: int = 2000, seed: int = 0,
+                               level: float = 0.95) -> tuple[float, float]:
+    """Percentile-bootstrap `level` interval of fn(b, truth) - fn(a, truth), resampling the
+    architectures (each a's, b's and truth's value together): whether b ranks the truth better than a
+    by more than the choice of architectures explains (an interval above 0). Resamples where any of
+    the three is constant are left out; (nan, nan) as for `bootstrap_interval`.
+    """
+    x, y, t = (np.asarray(v, dtype=float) for v in (a, b, truth))
+    if not len(x) == len(y) == len(t):
+        raise ConfigError(f"paired_difference_interval needs paired values: {len(x)}, {len(y)}, {len(t)}")
+    return _percentiles([fn(y[i], t[i]) - fn(x[i], t[i]) for i in _resamples((x, y, t), n_boot, seed)], level)
+
+
+def _resamples(columns: Sequence[np.ndarray], n_boot: int, seed: int) -> list[np.ndarray]:
+    """n_boot index sets drawn with replacement, those where some column is constant left out."""
+    n = len(columns[0])
+    if n < 3:
+        return []
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    return [i for i in idx if all(np.ptp(c[i]) > 0 for c in columns)]
+
+
+def _percentiles(values: list[float], level: float) -> tuple[float, float]:
     values = [v for v in values if math.isfinite(v)]
     if not values:
         return math.nan, math.nan

@@ -65,3 +65,14 @@ def test_steps_argument():
     assert bs._steps("scratch, inherited") == ("scratch", "inherited")
     with pytest.raises(Exception, match="comma-separated"):
         bs._steps("scratch,nope")
+
+
+def test_arm_pairs_compare_each_later_arm_with_each_earlier_one():
+    truth = [float(i) for i in range(8)]
+    arms = {"supernet_distill": truth[:], "scratch": truth[::-1]}  # perfect vs reversed ranking
+    (row,) = bs._pair_lines(arms, truth)
+    assert (row["arm"], row["against"]) == ("supernet_distill", "scratch")  # in ARMS order, not the dict's
+    assert row["kendall_tau_error_difference"] == 2.0 and row["difference_ci"] == [2.0, 2.0]
+    arms["supernet"] = truth[:]
+    pairs = [(r["arm"], r["against"]) for r in bs._pair_lines(arms, truth)]
+    assert pairs == [("supernet", "scratch"), ("supernet_distill", "scratch"), ("supernet_distill", "supernet")]

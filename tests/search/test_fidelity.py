@@ -10,8 +10,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
 
-from nas.errors import StudyError
-from nas.search.fidelity import bootstrap_interval, correlations, kendall_tau, select_trials, spearman_rho
+from nas.errors import ConfigError, StudyError
+from nas.search.fidelity import (
+    bootstrap_interval,
+    correlations,
+    kendall_tau,
+    paired_difference_interval,
+    select_trials,
+    spearman_rho,
+)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -84,6 +91,26 @@ def test_bootstrap_interval_is_pinned_and_contains_the_estimate():
 def test_bootstrap_interval_needs_three_architectures_and_some_variation():
     assert all(math.isnan(v) for v in bootstrap_interval([1, 2], [2, 1], kendall_tau))
     assert all(math.isnan(v) for v in bootstrap_interval([1, 2, 3], [5, 5, 5], kendall_tau))
+
+
+def test_paired_difference_of_a_perfect_and_a_reversed_ranking_is_two_and_of_equal_ones_zero():
+    truth = [0.3, 1.0, 2.5, 4.0, 7.0, 11.0]
+    reversed_ = [-x for x in truth]
+    assert paired_difference_interval(reversed_, truth, truth, kendall_tau, n_boot=300) == pytest.approx((2.0, 2.0))
+    assert paired_difference_interval(truth, reversed_, truth, kendall_tau, n_boot=300) == pytest.approx((-2.0, -2.0))
+    assert paired_difference_interval(truth, truth, truth, kendall_tau, n_boot=300) == (0.0, 0.0)
+    with pytest.raises(ConfigError, match="paired values: 6, 6, 5"):
+        paired_difference_interval(truth, truth, truth[:5], kendall_tau)
+
+
+def test_paired_difference_interval_resamples_architectures_together():
+    truth = list(range(12))
+    a = [1, 0, 3, 2, 6, 4, 5, 9, 7, 8, 11, 10]  # the pinned ranking above: tau 0.79
+    b = [11, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]  # one architecture far off: tau 0.67
+    lo, hi = paired_difference_interval(a, b, truth, kendall_tau, n_boot=500, seed=0)
+    assert lo < kendall_tau(b, truth) - kendall_tau(a, truth) < hi
+    assert lo < 0 < hi  # neither ranks the truth better beyond the choice of architectures
+    assert paired_difference_interval(a, b, truth, kendall_tau, n_boot=500, seed=0) == (lo, hi)
 
 
 def test_correlations_carry_an_interval_for_each_figure():
