@@ -163,10 +163,15 @@ class ParentStore:
         if on_status:
             on_status(f"training the shared {backbone} parent ({steps} steps"
                       + (f", resumed after step {resume.step})" if resume else ")"))
+        def checkpoint(state: SupernetState) -> None:  # after every epoch: resumable, and a progress line
+            _save(ckpt, dataclasses.asdict(state))
+            if on_status:
+                on_status(f"{backbone} parent: step {state.step}/{steps} ({state.seconds:.0f} s)")
+
         t0 = time.perf_counter()
         result = train_supernet(parent, images, recipe, children_sampler(space, backbone,
                                 space.supernet.children_per_step), space.supernet.distill, fmt, resume,
-                                on_state=lambda st: _save(ckpt, dataclasses.asdict(st)), steps=steps)
+                                on_state=checkpoint, steps=steps)
         final = self.dir / f"{key}.pt"
         _save(final, {k: v.detach().cpu() for k, v in parent.state_dict().items()})
         artifact = upload_artifact(artifact_store=self.store, file_path=str(final), study_or_trial=self.study)
