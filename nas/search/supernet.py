@@ -163,6 +163,7 @@ class ParentStore:
         if on_status:
             on_status(f"training the shared {backbone} parent ({steps} steps"
                       + (f", resumed after step {resume.step})" if resume else ")"))
+
         def checkpoint(state: SupernetState) -> None:  # after every epoch: resumable, and a progress line
             _save(ckpt, dataclasses.asdict(state))
             if on_status:
