@@ -320,14 +320,13 @@ def main() -> None:
     emit({"figure": "cost_only", "kendall_tau_error": round(kendall_tau(by_cost, means), 3),
           "kendall_tau_error_ci": [round(x, 3) for x in bootstrap_interval(by_cost, means, kendall_tau)]})
     results = run_arms(args, cfg, space, archs, (train, val), emit, (means, chance, noise))
+    arms = {**_saved_arms(args.size), **{n: r["errors"] for n, r in results.items()}}  # every arm's latest errors
     if "inherited" in args.steps:
         arm = results.get(args.inherit_from) or load_parents(args.size, args.inherit_from, space, train, args.device)
         inherited, _ = inherited_truth(arm, archs, train, val, cfg, space, args.device, keep, args.shard)
         if len(inherited) == len(archs):
-            arms = {**_saved_arms(args.size), **{n: r["errors"] for n, r in results.items()}}
             emit(_inherited_line(arm, inherited, means, by_cost, arms))
     if "pairs" in args.steps:
-        arms = {**_saved_arms(args.size), **{n: r["errors"] for n, r in results.items()}}
         for row in _pair_lines(arms, means):
             emit(row)
 
