@@ -144,7 +144,7 @@ def _set_up(model: nn.Module, config: TrainConfig, device: torch.device, n: int,
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, foreach=True)
     total_steps = steps_per_epoch * config.epochs
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps, eta_min=config.lr_min)
-    scaler = grad_scaler(device, config.amp and device.type == "cuda")
+    scaler = grad_scaler(device, config.amp)  # disabled off CUDA: amp_dtype there is bfloat16
     gen = torch.Generator(device=device).manual_seed(config.seed)
     result = TrainResult(math.inf, 0.0, 0.0, math.nan, 0, 0.0, 0.0, px_scale, fmt)
     return _Run(model, config, device, fmt, batch, steps_per_pass, steps_per_epoch, opt, sched, scaler, gen, result)
