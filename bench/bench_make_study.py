@@ -41,11 +41,12 @@ def makefile_study() -> list[str]:
     return shlex.split(match.group(1))
 
 
-def run(args: list[str], folder: Path) -> float:
-    """The study in `folder`, its output passed through; wall seconds."""
+def run(args: list[str], folder: Path, name: str = "make-study", cache: Path | None = None) -> float:
+    """The study `name` in `folder` (its storage, report and, by default, data cache), its output passed
+    through; wall seconds."""
     cli = Path(sys.executable).with_name("handkp-search")
-    extra = ["--storage", f"sqlite:///{folder / 'study.db'}", "--study-name", "make-study",
-             "--cache-dir", str(folder / "cache"), "--report", str(folder / "report.html")]
+    extra = ["--storage", f"sqlite:///{folder / 'study.db'}", "--study-name", name,
+             "--cache-dir", str(cache or folder / "cache"), "--report", str(folder / "report.html")]
     t0 = time.perf_counter()
     subprocess.run([str(cli), *args, *extra], cwd=ROOT, check=True)
     return time.perf_counter() - t0
@@ -56,10 +57,11 @@ def _trial(r) -> dict:
             "mparams": round(r.mparams, 3), "px_error": round(r.px_error, 2), "score": float(f"{r.score:.4g}")}
 
 
-def summary(folder: Path) -> dict:
+def summary(folder: Path, name: str = "make-study") -> dict:
+    """What the study `name` in `folder` did and picked, from its storage."""
     import optuna
 
-    study = optuna.load_study(study_name="make-study", storage=f"sqlite:///{folder / 'study.db'}")
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{folder / 'study.db'}")
     df = trials_frame(study)
     done = scored(df)
     best = done.loc[done["score"].idxmin()]
@@ -77,7 +79,7 @@ def summary(folder: Path) -> dict:
                                      for r in baselines.itertuples()},
         "best_is_cheapest_scored": bool(best["cost"] == done["cost"].min()),
         "proxy_px_range": [round(done["px_error"].min(), 2), round(done["px_error"].max(), 2)],
-        "parent_seconds": {b: p["wall_seconds"] for b, p in sorted(parents.items())},
+        "parent_seconds": {b: p.get("wall_seconds") for b, p in sorted(parents.items())},
         "per_trial_s": round(float(evaluated["duration_s"].median()), 2) if len(evaluated) else math.nan,
     }
 

@@ -173,17 +173,35 @@ class ParentStore:
         result = train_supernet(parent, images, recipe, children_sampler(space, backbone,
                                 space.supernet.children_per_step), space.supernet.distill, fmt, resume,
                                 on_state=checkpoint, steps=steps)
-        final = self.dir / f"{key}.pt"
-        _save(final, {k: v.detach().cpu() for k, v in parent.state_dict().items()})
-        artifact = upload_artifact(artifact_store=self.store, file_path=str(final), study_or_trial=self.study)
-        record = {"artifact_id": artifact, "backbone": backbone, "epochs": round(result.epochs, 3),
-                  "steps": result.steps, "seconds": round(result.seconds, 1),
-                  "wall_seconds": round(time.perf_counter() - t0, 1),
-                  "images": len(images), "loss": result.losses[-1] if result.losses else None}
-        self.study.set_user_attr(ATTR_PREFIX + key, record)
-        final.unlink(missing_ok=True)
+        record = self._publish(key, parent.state_dict(), {
+            "backbone": backbone, "epochs": round(result.epochs, 3), "steps": result.steps,
+            "seconds": round(result.seconds, 1), "wall_seconds": round(time.perf_counter() - t0, 1),
+            "images": len(images), "loss": result.losses[-1] if result.losses else None})
         ckpt.unlink(missing_ok=True)
         return SharedParent(parent.eval(), key, record["seconds"], fmt)
+
+    def adopt(self, space: SearchSpace, backbone: str, seed: int, state: dict[str, torch.Tensor],
+              record: dict[str, Any]) -> str:
+        """Store a parent trained elsewhere (a benchmark's) as this study's parent of `backbone`, with
+        `record` saying where it came from and what it cost: trials load it instead of training one.
+        Returns its key."""
+        key = parent_key(space, backbone, seed)
+        try:
+            build_model(parent_arch(space, backbone), seed=None).load_state_dict(state)
+        except RuntimeError as e:
+            raise ConfigError(f"the weights given are not the space's {backbone} parent: {str(e)[:200]}") from None
+        self._publish(key, state, {"backbone": backbone, "seconds": None, **record})
+        return key
+
+    def _publish(self, key: str, state: dict[str, torch.Tensor], record: dict[str, Any]) -> dict[str, Any]:
+        """The weights uploaded as an artifact, then recorded in the study (never half-written)."""
+        final = self.dir / f"{key}.pt"
+        _save(final, {k: v.detach().cpu() for k, v in state.items()})
+        artifact = upload_artifact(artifact_store=self.store, file_path=str(final), study_or_trial=self.study)
+        record = {"artifact_id": artifact, **record}
+        self.study.set_user_attr(ATTR_PREFIX + key, record)
+        final.unlink(missing_ok=True)
+        return record
 
     def download(self, record: dict[str, Any]) -> dict[str, torch.Tensor]:
         """A stored parent's state dict (on the CPU)."""

@@ -118,3 +118,22 @@ def test_a_supernet_study_runs_through_the_cli_with_two_workers_training_the_par
     assert r.returncode == 0, r.stderr
     assert "starting from supernet:sn" in r.stdout
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["init"] == "supernet:sn"
+
+
+def test_an_adopted_parent_is_loaded_by_the_study_instead_of_trained(tmp_path, data):
+    from nas.errors import ConfigError
+    from nas.model.network import build_model
+    from nas.search.supernet import parent_arch
+
+    space = parse_space(supernet_space(), "tiny")
+    study, storage = _study(tmp_path)
+    weights = build_model(parent_arch(space, "mobilenetv3_small"), seed=5).state_dict()
+    key = ParentStore(study, storage).adopt(space, "mobilenetv3_small", 0, weights, {"origin": "a benchmark"})
+    said = []
+    loaded = ParentStore(study, storage).get(space, "mobilenetv3_small", data, "cpu", 0, said.append)
+    assert said == [] and loaded.key == key  # loaded, not trained
+    for name, tensor in loaded.model.state_dict().items():
+        assert torch.equal(tensor, weights[name])
+    assert study.user_attrs[ATTR_PREFIX + key]["origin"] == "a benchmark"
+    with pytest.raises(ConfigError, match="not the space's mobilenetv2 parent"):
+        ParentStore(study, storage).adopt(space, "mobilenetv2", 0, weights, {})

@@ -1,0 +1,209 @@
+"""The evidence suite's headline and trivial baselines for a study with weight-sharing proxies: a
+study as `handkp-search study` runs it (the CLI: TPE, pruning and the skip, the baselines first) in
+proxy mode supernet, then its pick trained with one shared recipe beside the space's cheapest
+architecture, three uniformly random ones and the course report's final model, several seeds each.
+
+    .venv/bin/python bench/bench_supernet_study.py --size small --save   # quick.yaml: `make study`'s budget
+    .venv/bin/python bench/bench_supernet_study.py --size long --save --parents supernet   # quick128.yaml
+    # the retrains in two one-thread processes, then the figures (cells are kept, so nothing trains twice)
+    .venv/bin/python bench/bench_supernet_study.py --size long --save --steps retrain --shard 1/2   # and 2/2
+    .venv/bin/python bench/bench_supernet_study.py --size long --save --steps retrain
+    .venv/bin/python bench/bench_supernet_study.py --size smoke          # a pipeline check (figures meaningless)
+
+The shared recipe is bench_supernet.py's truth recipe of the size (the same images, epochs,
+learning rates and data for every architecture, augmentation multiplier 1; errors on the
+validation split in deployed pixels, scores at the deployed input size): the training against
+which that benchmark judged the proxies, so its cells are reused where an architecture recurs.
+`--parents ARM` gives the study the parents bench_supernet.py saved for ARM at the size (`--save`)
+instead of training them anew (the hour-long budget's ~53 minutes); the line says so.
+Goal (the evidence issue's): the pick's mean score below the cheapest's and every random one's.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+import bench_supernet as bs  # noqa: E402
+from bench_make_study import run as run_cli  # noqa: E402
+from bench_make_study import summary  # noqa: E402
+from evidence import cheapest_arch, course_arch, random_archs  # noqa: E402
+from run_info import run_info  # noqa: E402
+
+from nas.model.arch import ArchConfig  # noqa: E402
+from nas.model.cost import count_cost, score  # noqa: E402
+from nas.search.candidate import evaluate_candidate  # noqa: E402
+from nas.search.noise import proxy_noise  # noqa: E402
+from nas.search.pick import pick  # noqa: E402
+from nas.search.study import load_existing_study, open_study  # noqa: E402
+from nas.search.supernet import ParentStore  # noqa: E402
+
+RESULTS = ROOT / "docs" / "results" / "supernet-study.jsonl"
+TITLE = "A supernet study's pick against the trivial baselines, one shared recipe"
+SIZES = {"small": dict(trials=100, random=3), "long": dict(trials=300, random=3), "smoke": dict(trials=6, random=1)}
+STEPS = ("study", "retrain")
+NAME = "supernet-study"
+
+
+def work_dir(size: str) -> Path:
+    return ROOT / "reports" / "bench" / f"supernet-study-{size}"
+
+
+def space_file(size: str, space, work: Path) -> Path:
+    """The size's space file: the shipped one, or (smoke) the shrunk space bench_supernet uses."""
+    if size != "smoke":
+        return ROOT / "search_spaces" / bs.SIZES[size]["space"]
+    path = work / "space.yaml"
+    path.write_text(yaml.safe_dump(space.to_dict(), sort_keys=False))
+    return path
+
+
+def adopt_parents(size: str, arm: str, space, work: Path) -> dict:
+    """bench_supernet's saved parents of `arm` stored as the study's own, before the CLI opens it."""
+    saved = torch.load(bs._parents_path(size, arm), map_location="cpu")
+    line = _latest_arm_line(size, arm)
+    study = open_study(NAME, f"sqlite:///{work / 'study.db'}", "score", space)
+    store = ParentStore(study, f"sqlite:///{work / 'study.db'}")
+    origin = f"bench_supernet.py --size {size} arm {arm}, trained {saved['trained']}"
+    for backbone, state in saved["state"].items():
+        store.adopt(space, backbone, 0, state, {"origin": origin, "epochs": line["parent_epochs"][backbone],
+                                                "steps": line["parent_steps"][backbone]})
+    return {"origin": origin, "parent_s_both": line["parent_s"], "parent_epochs": line["parent_epochs"]}
+
+
+def _latest_arm_line(size: str, arm: str) -> dict:
+    lines = [json.loads(x) for x in bs.RESULTS.read_text().splitlines() if x]
+    found = [x for x in lines if x.get("size") == size and x.get("figure") == "arm" and x.get("arm") == arm]
+    if not found:
+        raise SystemExit(f"{bs.RESULTS}: no arm {arm} at size {size}; run bench_supernet.py --steps {arm} --save")
+    return found[-1]
+
+
+def study_step(args, space, emit) -> None:
+    work = work_dir(args.size)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    adopted = adopt_parents(args.size, args.parents, space, work) if args.parents else None
+    cli_args = ["study", "--space", str(space_file(args.size, space, work)), "--trials",
+                str(SIZES[args.size]["trials"]), "--device", args.device]
+    seconds = run_cli(cli_args, work, NAME, cache=ROOT / "reports" / "cache")
+    best = pick(load_existing_study(NAME, f"sqlite:///{work / 'study.db'}"))
+    emit({"figure": "study", "study_command": "handkp-search " + " ".join(cli_args[:5]), "study_s": round(seconds, 1),
+          "parents": adopted or "trained by the study", **summary(work, NAME),
+          "pick_arch": _arch_of(work, int(best["number"])).to_dict()})
+
+
+def _arch_of(work: Path, number: int) -> ArchConfig:
+    study = load_existing_study(NAME, f"sqlite:///{work / 'study.db'}")
+    return ArchConfig.from_dict(study.trials[number].user_attrs["arch"])
+
+
+def _study_line(size: str) -> dict:
+    lines = [json.loads(x) for x in RESULTS.read_text().splitlines() if x] if RESULTS.is_file() else []
+    found = [x for x in lines if x.get("size") == size and x.get("figure") == "study"]
+    if not found:
+        raise SystemExit(f"{RESULTS}: no study at size {size}; run --steps study --save first")
+    return found[-1]
+
+
+def roles(space, pick_arch: ArchConfig, randoms: int) -> dict[str, ArchConfig]:
+    return {"pick": pick_arch, "cheapest": cheapest_arch(space), "course_report": course_arch(space),
+            **{f"random{i + 1}": a for i, a in enumerate(random_archs(space, randoms, 7))}}
+
+
+def retrain_step(args, cfg, space, train, val, keep, emit, study: dict) -> None:
+    """Every role's architecture trained with the truth recipe once per seed; the figures once all are in."""
+    by_role = roles(space, ArchConfig.from_dict(study["pick_arch"]), SIZES[args.size]["random"])
+    archs = list(dict.fromkeys(by_role.values()))  # the pick may be the cheapest: trained once
+    recipe = bs.truth_recipe(space, cfg, args.device)
+    data, loaded = train.subset(slice(0, min(cfg["truth_images"], len(train)))), (len(train), len(val))
+    rows, _ = bs._cells(archs, cfg["seeds"], lambda a, s: bs._cell_key(a, s, recipe, len(data), loaded,
+                        space.data.seed), lambda a, s: evaluate_candidate(a, dataclasses.replace(recipe, seed=s),
+                        data, val).px_error, keep, args.shard, "headline")
+    if args.shard != (1, 1) or any(len(r) < cfg["seeds"] for r in rows):
+        return  # a share of the cells: the figures come from a later unsharded run
+    errors = dict(zip(archs, rows))
+    info = {"epochs": recipe.epochs, "images": len(data), "aug_multiplier": recipe.aug_multiplier, "lr": recipe.lr,
+            "train_px": space.proxy.train_size, "deployed_px": space.input_size}
+    for line in trivial_lines(by_role, errors, info):
+        emit(line)
+
+
+def trivial_lines(by_role: dict[str, ArchConfig], errors: dict[ArchConfig, list[float]], recipe: dict):
+    """A line per role (mean score and error over seeds), the goal, and the recipe's seed noise."""
+    scores = {a: [score(c.gflops, c.mparams, e) for e in errors[a]] for a, c in
+              ((a, count_cost(a)) for a in errors)}
+    means = {role: statistics.mean(scores[a]) for role, a in by_role.items()}
+    for role, a in by_role.items():
+        yield {"figure": "trivial", "role": role, "arch": a.short(), "seeds": len(errors[a]),
+               "mean_score": round(means[role], 6), "pick_over_this": round(means["pick"] / means[role], 3),
+               "mean_px": round(statistics.mean(errors[a]), 3), "px": [round(e, 3) for e in errors[a]]}
+    trivial = [r for r in by_role if r not in ("pick", "course_report")]
+    beaten = [r for r in trivial if means["pick"] < means[r]]
+    yield {"figure": "trivial_goal", "goal": "pick below the cheapest and every random architecture (mean over "
+           "seeds)", "met": len(beaten) == len(trivial), "beaten": beaten,
+           "not_beaten": [r for r in trivial if r not in beaten],
+           "pick_over_course_report": round(means["pick"] / means["course_report"], 3)}
+    noise = proxy_noise({a.short(): e for a, e in errors.items()}, [statistics.mean(e) for e in errors.values()])
+    yield {"figure": "retrain_noise", "seed_noise_px": round(noise.within, 3), "spread_px": round(noise.across, 3),
+           "snr": round(noise.snr, 2), "recipe": recipe}
+
+
+def parse_args() -> argparse.Namespace:
+    intro, rest = __doc__.split("\n\n", 1)
+    ap = argparse.ArgumentParser(description=intro.replace("\n", " "), epilog=rest,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", choices=sorted(SIZES), default="small")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--save", action="store_true", help=f"append the lines to {RESULTS.relative_to(ROOT)} and each "
+                    f"trained cell to {bs.TRUTH_CELLS.relative_to(ROOT)} (reused by later runs)")
+    ap.add_argument("--steps", type=_steps, default=STEPS, metavar="A,B", help="study, retrain (default both)")
+    ap.add_argument("--parents", choices=bs.ARMS[1:], default=None, help="start the study with the parents "
+                    "bench_supernet.py --save kept for this arm at the size instead of training them")
+    ap.add_argument("--shard", type=bs._shard, default=(1, 1), metavar="K/N",
+                    help="with --steps retrain: train only every N-th cell from the K-th")
+    args = ap.parse_args()
+    if args.size == "smoke" and args.save:
+        ap.error("--size smoke figures are not kept: leave out --save")
+    if args.shard != (1, 1) and args.steps != ("retrain",):
+        ap.error("--shard splits the retrains: it needs --steps retrain")
+    if args.steps == ("retrain",) and not args.save:
+        ap.error("--steps retrain reads the study's line from the results: it needs --save")
+    return args
+
+
+def _steps(text: str) -> tuple[str, ...]:
+    steps = tuple(x.strip() for x in text.split(",") if x.strip())
+    if not steps or any(x not in STEPS for x in steps):
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(STEPS)}, got {text!r}")
+    return steps
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = bs.SIZES[args.size]
+    space, train, val, _ = bs.load(cfg)
+    context = {"bench": "supernet_study", "title": TITLE, "size": args.size,
+               **run_info("bench/bench_supernet_study.py")}
+    emit = bs._emitter(context, RESULTS if args.save else None)
+    if "study" in args.steps:
+        study_step(args, space, emit)
+    if "retrain" in args.steps:
+        study = emit.lines[0] if "study" in args.steps else _study_line(args.size)
+        keep = {**context, "budget_s": cfg["budget_s"]} if args.save else None
+        retrain_step(args, cfg, space, train, val, keep, emit, study)
+
+
+if __name__ == "__main__":
+    main()
