@@ -122,10 +122,12 @@ def roles(space, pick_arch: ArchConfig, randoms: int) -> dict[str, ArchConfig]:
             **{f"random{i + 1}": a for i, a in enumerate(random_archs(space, randoms, 7))}}
 
 
-def retrain_step(args, cfg, space, train, val, keep, emit, study: dict) -> None:
-    """Every role's architecture trained with the truth recipe once per seed; the figures once all are in."""
-    by_role = roles(space, ArchConfig.from_dict(study["pick_arch"]), SIZES[args.size]["random"])
-    archs = list(dict.fromkeys(by_role.values()))  # the pick may be the cheapest: trained once
+def retrain_step(args, cfg, space, data, keep, emit, study: dict) -> None:
+    """Every role's architecture trained with the truth recipe once per seed, and bench_supernet's
+    architectures beside them (their cells kept from that benchmark); the figures once all are in."""
+    (train, val, spread), randoms = data, SIZES[args.size]["random"]
+    by_role = roles(space, ArchConfig.from_dict(study["pick_arch"]), randoms)
+    archs = list(dict.fromkeys([*by_role.values(), *(a for a, _ in spread)]))  # each trained once
     recipe = bs.truth_recipe(space, cfg, args.device)
     data, loaded = train.subset(slice(0, min(cfg["truth_images"], len(train)))), (len(train), len(val))
     rows, _ = bs._cells(archs, cfg["seeds"], lambda a, s: bs._cell_key(a, s, recipe, len(data), loaded,
@@ -136,8 +138,20 @@ def retrain_step(args, cfg, space, train, val, keep, emit, study: dict) -> None:
     errors = dict(zip(archs, rows))
     info = {"epochs": recipe.epochs, "images": len(data), "aug_multiplier": recipe.aug_multiplier, "lr": recipe.lr,
             "train_px": space.proxy.train_size, "deployed_px": space.input_size}
-    for line in trivial_lines(by_role, errors, info):
+    for line in trivial_lines(by_role, {a: errors[a] for a in by_role.values()}, info):
         emit(line)
+    emit(best_measured(by_role["pick"], errors))
+
+
+def best_measured(pick_arch: ArchConfig, errors: dict[ArchConfig, list[float]]) -> dict:
+    """Where the pick ranks by mean score among every architecture trained with the shared recipe
+    (the roles and bench_supernet's architectures spread over the cost range): is a better one known?"""
+    means = {a: statistics.mean(score(c.gflops, c.mparams, e) for e in errors[a])
+             for a, c in ((a, count_cost(a)) for a in errors)}
+    ranked = sorted(means, key=means.get)
+    return {"figure": "best_measured", "archs": len(ranked), "best_arch": ranked[0].short(),
+            "best_mean_px": round(statistics.mean(errors[ranked[0]]), 3), "pick_rank": ranked.index(pick_arch) + 1,
+            "pick_over_best": round(means[pick_arch] / means[ranked[0]], 3)}
 
 
 def trivial_lines(by_role: dict[str, ArchConfig], errors: dict[ArchConfig, list[float]], recipe: dict):
@@ -193,7 +207,7 @@ def _steps(text: str) -> tuple[str, ...]:
 def main() -> None:
     args = parse_args()
     cfg = bs.SIZES[args.size]
-    space, train, val, _ = bs.load(cfg)
+    space, train, val, spread = bs.load(cfg)
     context = {"bench": "supernet_study", "title": TITLE, "size": args.size,
                **run_info("bench/bench_supernet_study.py")}
     emit = bs._emitter(context, RESULTS if args.save else None)
@@ -202,7 +216,7 @@ def main() -> None:
     if "retrain" in args.steps:
         study = emit.lines[0] if "study" in args.steps else _study_line(args.size)
         keep = {**context, "budget_s": cfg["budget_s"]} if args.save else None
-        retrain_step(args, cfg, space, train, val, keep, emit, study)
+        retrain_step(args, cfg, space, (train, val, spread), keep, emit, study)
 
 
 if __name__ == "__main__":
