@@ -23,12 +23,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
+import pandas as pd  # noqa: E402
 from run_info import run_info  # noqa: E402
 
+from nas.report import ranking  # noqa: E402
 from nas.report.frame import arch_label, scored, trials_frame  # noqa: E402
 from nas.search.supernet import ATTR_PREFIX as SUPERNET_ATTR  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "make-study.jsonl"
+ARCH_COLUMNS = ("backbone", "backbone_width", "head_depth", "head_width")
 TITLE = "make study on a fresh clone"
 
 
@@ -53,31 +56,31 @@ def run(args: list[str], folder: Path, name: str = "make-study", cache: Path | N
 
 
 def _trial(r) -> dict:
-    return {"trial": int(r.number), "arch": arch_label(r), "gflops": round(r.gflops, 4),
-            "mparams": round(r.mparams, 3), "px_error": round(r.px_error, 2), "score": float(f"{r.score:.4g}")}
+    return {"trial": int(r["number"]), "arch": arch_label(pd.Series(r)), "gflops": round(r["gflops"], 4),
+            "mparams": round(r["mparams"], 3), "px_error": round(r["px_error"], 2), "score": float(f"{r['score']:.4g}")}
 
 
 def summary(folder: Path, name: str = "make-study") -> dict:
-    """What the study `name` in `folder` did and picked, from its storage."""
+    """What the study `name` in `folder` did and picked, from its storage: the report's summary
+    (`nas.report.ranking.summary`) plus what a supernet study adds."""
     import optuna
 
     study = optuna.load_study(study_name=name, storage=f"sqlite:///{folder / 'study.db'}")
     df = trials_frame(study)
-    done = scored(df)
-    best = done.loc[done["score"].idxmin()]
+    s, done = ranking.summary(df), scored(df)
     parents = {v["backbone"]: v for k, v in study.user_attrs.items() if k.startswith(SUPERNET_ATTR)}
     evaluated = df[(df["state"] == "COMPLETE") & (df["repeat"] == 0)]
-    baselines = done[done["baseline"] != ""]
+    baselines, counts = {b["baseline"]: b for b in s["baselines"]}, s["counts"]
+    by_number = df.set_index("number")
     return {
         "proxy": sorted(set(df["proxy"]) - {""}),
-        "states": {"complete": int((df["state"] == "COMPLETE").sum()),
-                   "pruned": int(((df["state"] == "PRUNED") & ~df["skipped"]).sum()),
-                   "skipped_before_training": int(df["skipped"].sum()), "failed": int((df["state"] == "FAIL").sum())},
-        "baseline_px": {r.baseline: round(r.px_error, 2) for r in baselines.itertuples()},
-        "best": _trial(best),
-        "best_score_over_baseline": {r.baseline: float(f"{best['score'] / r.score:.3g}")
-                                     for r in baselines.itertuples()},
-        "best_is_cheapest_scored": bool(best["cost"] == done["cost"].min()),
+        "states": {"complete": counts["complete"], "pruned": counts["pruned"] - counts["skipped"],
+                   "skipped_before_training": counts["skipped"], "failed": counts["failed"]},
+        "distinct_archs_complete": len(evaluated.drop_duplicates(list(ARCH_COLUMNS))),
+        "baseline_px": {n: round(float(by_number.at[b["number"], "px_error"]), 2) for n, b in baselines.items()},
+        "best": _trial(s["best"]),
+        "best_score_over_baseline": {n: float(f"{b['ratio']:.3g}") for n, b in baselines.items()},
+        "best_is_cheapest_scored": bool(by_number.at[s["best"]["number"], "cost"] == done["cost"].min()),
         "proxy_px_range": [round(done["px_error"].min(), 2), round(done["px_error"].max(), 2)],
         "parent_seconds": {b: p.get("wall_seconds") for b, p in sorted(parents.items())},
         "per_trial_s": round(float(evaluated["duration_s"].median()), 2) if len(evaluated) else math.nan,
