@@ -8,6 +8,7 @@ architecture, three uniformly random ones and the course report's final model, s
     # the retrains in two one-thread processes, then the figures (cells are kept, so nothing trains twice)
     .venv/bin/python bench/bench_supernet_study.py --size long --save --steps retrain --shard 1/2   # and 2/2
     .venv/bin/python bench/bench_supernet_study.py --size long --save --steps retrain
+    .venv/bin/python bench/bench_supernet_study.py --size long --save --steps skip     # the skip's audit
     .venv/bin/python bench/bench_supernet_study.py --size smoke          # a pipeline check (figures meaningless)
 
 The shared recipe is bench_supernet.py's truth recipe of the size (the same images, epochs,
@@ -17,6 +18,9 @@ which that benchmark judged the proxies, so its cells are reused where an archit
 `--parents ARM` gives the study the parents bench_supernet.py saved for ARM at the size (`--save`)
 instead of training them anew (the hour-long budget's ~53 minutes); the line says so.
 Goal (the evidence issue's): the pick's mean score below the cheapest's and every random one's.
+Step `skip` (after `study`, from its stored parents) audits the pre-training skip with supernet
+proxies: Random and TPE studies training every trial, each trial judged by the skip rule at its
+start at several margins; false skips are those that beat the best of their moment.
 """
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ import json
 import shutil
 import statistics
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -38,7 +44,8 @@ sys.path.insert(0, str(ROOT))
 import bench_supernet as bs  # noqa: E402
 from bench_make_study import run as run_cli  # noqa: E402
 from bench_make_study import summary  # noqa: E402
-from evidence import cheapest_arch, course_arch, random_archs  # noqa: E402
+from benchmarks import safe_margin, skip_audit, skip_decisions  # noqa: E402
+from evidence import ARMS, cheapest_arch, course_arch, random_archs, records  # noqa: E402
 from run_info import run_info  # noqa: E402
 
 from nas.model.arch import ArchConfig  # noqa: E402
@@ -46,13 +53,17 @@ from nas.model.cost import count_cost, score  # noqa: E402
 from nas.search.candidate import evaluate_candidate  # noqa: E402
 from nas.search.noise import proxy_noise  # noqa: E402
 from nas.search.pick import pick  # noqa: E402
+from nas.search.runner import run_study  # noqa: E402
 from nas.search.study import load_existing_study, open_study  # noqa: E402
-from nas.search.supernet import ParentStore  # noqa: E402
+from nas.search.supernet import ATTR_PREFIX, ParentStore  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "supernet-study.jsonl"
 TITLE = "A supernet study's pick against the trivial baselines, one shared recipe"
-SIZES = {"small": dict(trials=100, random=3), "long": dict(trials=300, random=3), "smoke": dict(trials=6, random=1)}
-STEPS = ("study", "retrain")
+SIZES = {"small": dict(trials=100, random=3, audit_trials=100), "long": dict(trials=300, random=3, audit_trials=100),
+         "smoke": dict(trials=6, random=1, audit_trials=6)}  # audit_trials: per study of the skip's audit
+STEPS = ("study", "retrain", "skip")
+SKIP_SEEDS = 5
+MARGINS_PX = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)  # deployed pixels
 NAME = "supernet-study"
 
 
@@ -182,7 +193,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--save", action="store_true", help=f"append the lines to {RESULTS.relative_to(ROOT)} and each "
                     f"trained cell to {bs.TRUTH_CELLS.relative_to(ROOT)} (reused by later runs)")
-    ap.add_argument("--steps", type=_steps, default=STEPS, metavar="A,B", help="study, retrain (default both)")
+    ap.add_argument("--steps", type=_steps, default=STEPS, metavar="A,B", help="study, retrain, skip (default all)")
     ap.add_argument("--parents", choices=bs.ARMS[1:], default=None, help="start the study with the parents "
                     "bench_supernet.py --save kept for this arm at the size instead of training them")
     ap.add_argument("--shard", type=bs._shard, default=(1, 1), metavar="K/N",
@@ -204,6 +215,35 @@ def _steps(text: str) -> tuple[str, ...]:
     return steps
 
 
+def skip_step(args, space, train, val, emit) -> None:
+    """The pre-training skip judged with supernet proxies, as the evidence suite judges it with scratch
+    ones: Random and TPE studies that train every trial (no pruning, no skip, no baselines), SKIP_SEEDS
+    seeds each, the size's study's parents; every trial's decision by the skip rule at each margin."""
+    url = f"sqlite:///{work_dir(args.size) / 'study.db'}"
+    source = load_existing_study(NAME, url)
+    states = {r["backbone"]: ParentStore(source, url).download(r) for k, r in source.user_attrs.items()
+              if k.startswith(ATTR_PREFIX)}
+    decisions = []
+    with tempfile.TemporaryDirectory(prefix="skip-audit-") as folder:
+        for seed in range(SKIP_SEEDS):
+            for arm in (a for a in ARMS if not a.prune):
+                study = arm.study(space, seed)
+                for backbone, state in states.items():
+                    ParentStore(study, None, Path(folder)).adopt(space, backbone, seed, state, {"origin": NAME})
+                t0 = time.time()
+                run_study(study, space, SIZES[args.size]["audit_trials"], train, val, device=args.device, seed=seed,
+                          baselines=False, skip_hopeless=False, artifacts_dir=Path(folder))
+                decisions += skip_decisions(records(study, t0))
+                print(f"skip audit: {arm.name} seed {seed}: {len(decisions)} decisions so far", flush=True)
+    margin = space.search.pre_train_margin_px
+    for row in skip_audit(decisions, sorted({*MARGINS_PX, margin})):
+        emit({"figure": "skip_audit", **row, "space_margin": row["margin_px"] == margin})
+    emit({"figure": "skip_safe_margin", "decisions": len(decisions), "safe_margin_px": round(safe_margin(decisions), 3),
+          "space_margin_px": margin, "units": f"px at {space.input_size} px input", "seeds": SKIP_SEEDS,
+          "trials_per_study": SIZES[args.size]["audit_trials"],
+          "arms": [a.name for a in ARMS if not a.prune]})
+
+
 def main() -> None:
     args = parse_args()
     cfg = bs.SIZES[args.size]
@@ -217,6 +257,8 @@ def main() -> None:
         study = emit.lines[0] if "study" in args.steps else _study_line(args.size)
         keep = {**context, "budget_s": cfg["budget_s"]} if args.save else None
         retrain_step(args, cfg, space, (train, val, spread), keep, emit, study)
+    if "skip" in args.steps:
+        skip_step(args, space, train, val, emit)
 
 
 if __name__ == "__main__":
