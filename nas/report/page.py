@@ -89,7 +89,15 @@ def _best_baseline(name: str) -> _Html:
     return _fill(special if special in _fragments() else "best_baseline", baseline=name)
 
 
-def _summary_values(facts: dict[str, Any], objective: str) -> dict[str, Any]:
+def _runner_up_html(runner: dict[str, Any] | None, df: pd.DataFrame) -> _Html:
+    if runner is None or runner["margin_px"] is None:
+        return _Html("")
+    row = df.loc[df["number"] == runner["number"]].iloc[0]
+    return _fill("runner_up", number=runner["number"], arch=arch_label(row), score=f"{runner['score']:.4g}",
+                 margin=fmt(runner["margin_px"], ".2f"))
+
+
+def _summary_values(facts: dict[str, Any], objective: str, df: pd.DataFrame) -> dict[str, Any]:
     """The summary section's placeholders: the best trial's headline, baselines table, trial counts."""
     best = facts["best"]
     return {
@@ -100,6 +108,7 @@ def _summary_values(facts: dict[str, Any], objective: str) -> dict[str, Any]:
         "best_mparams": fmt(best["mparams"], ".4f") or "?",
         "best_px_error": fmt(best["px_error"], ".3f") or "?",
         "best_score": f"{best['score']:.4g}",
+        "runner_up": _runner_up_html(facts["runner_up"], df),
         "baselines": _baselines_html(facts["baselines"]),
         "objective": objective or "unknown",
         **facts["counts"],
@@ -200,7 +209,7 @@ def _render_page(name: str, objective: str, df: pd.DataFrame, importance: _Impor
     facts = summary(df)
     divs = _figure_divs(_figures(df, pareto, importance, fidelity))
     page = _fill(
-        "page", name=name, **_summary_values(facts, objective), **{f"fig_{k}": divs[k] for k in _ALWAYS_SHOWN},
+        "page", name=name, **_summary_values(facts, objective, df), **{f"fig_{k}": divs[k] for k in _ALWAYS_SHOWN},
         importance=_importance_html(importance, divs.get("importance")),
         fidelity=_fidelity_html(fidelity, divs.get("fidelity"), name), noise=_noise_html(df),
         proxy=_proxy_html(df, parents or []),

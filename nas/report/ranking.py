@@ -1,6 +1,7 @@
 """Ranking by score: the summary (best trial, baselines, counts), the leaderboard and the best-so-far curve."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -32,14 +33,31 @@ def _counts(df: pd.DataFrame) -> dict[str, int]:
     }
 
 
+_ARCH_FIELDS = ("backbone", "backbone_width", "head_depth", "head_width", "input_size")
+
+
+def runner_up(done: pd.DataFrame, top: pd.Series) -> dict[str, Any] | None:
+    """The best complete trial of another architecture than `top`'s, and its margin in pixels: ln(its
+    score / the best's), the error it would have had to end lower by to tie (the score's exp(px)
+    makes a pixel of error worth a factor e of cost). None when every trial has the best's architecture."""
+    fields = list(_ARCH_FIELDS)
+    other = done[(done[fields] != top[fields]).any(axis=1)]
+    if other.empty:
+        return None
+    r = other.loc[other["score"].idxmin()]
+    margin = math.log(r["score"] / top["score"]) if top["score"] > 0 and r["score"] > 0 else None
+    return {"number": int(r["number"]), "score": float(r["score"]), "margin_px": margin}
+
+
 def summary(df: pd.DataFrame) -> dict[str, Any]:
-    """Best trial, each baseline's score with best/baseline ratio (< 1: the search beat it), trial counts.
+    """Best trial, its runner-up (`runner_up`), each baseline's score with best/baseline ratio (< 1:
+    the search beat it), trial counts.
 
     A baseline run more than once (e.g. retried) is represented by its best complete trial.
     """
     done = scored(df)
     if done.empty:
-        return {"best": None, "baselines": [], "counts": _counts(df)}
+        return {"best": None, "runner_up": None, "baselines": [], "counts": _counts(df)}
     top = done.loc[done["score"].idxmin()]  # first (lowest number) on ties: done is in number order
     best = {k: plain(top[k]) for k in _BEST_FIELDS}
     baselines = []
@@ -49,7 +67,7 @@ def summary(df: pd.DataFrame) -> dict[str, Any]:
             {"baseline": str(name), "number": int(b["number"]), "score": float(b["score"]),
              "ratio": best["score"] / float(b["score"]) if b["score"] > 0 else None}
         )
-    return {"best": best, "baselines": baselines, "counts": _counts(df)}
+    return {"best": best, "runner_up": runner_up(done, top), "baselines": baselines, "counts": _counts(df)}
 
 
 def leaderboard(df: pd.DataFrame, top: int | None = None) -> pd.DataFrame:

@@ -252,6 +252,9 @@ def test_summary_best_ratios_and_counts(hand_df):
     assert ratios[V3_BASE] == pytest.approx(best / score(0.474, 2.585, 5.966))
     assert s["counts"] == {"trials": 11, "complete": 7, "pruned": 2, "skipped": 1, "failed": 1, "running": 1,
                            "retried": 1}
+    # trial 4 repeats the best's architecture: the runner-up is the best of another one, trial 2
+    assert s["runner_up"] == {"number": 2, "score": pytest.approx(score(0.3026, 2.008, 6.153)),
+                              "margin_px": pytest.approx(math.log(score(0.3026, 2.008, 6.153) / best))}
     json.dumps(s, allow_nan=False)  # plain data all the way down
 
 
@@ -298,7 +301,7 @@ def test_summary_and_leaderboard_on_hand_frames():
     assert s["baselines"] == [{"baseline": V3_BASE, "number": 1, "score": pytest.approx(score(0.5, 2.0, 6.0)),
                                "ratio": pytest.approx(score(0.2, 1.0, 6.5) / score(0.5, 2.0, 6.0))}]
     unranked = frame_of(hand_trials("score")[6:9])  # skipped, pruned, failed: nothing to rank
-    assert summary(unranked) == {"best": None, "baselines": [], "counts": {
+    assert summary(unranked) == {"best": None, "runner_up": None, "baselines": [], "counts": {
         "trials": 3, "complete": 0, "pruned": 2, "skipped": 1, "failed": 1, "running": 0, "retried": 0}}
     assert leaderboard(unranked).empty and tuple(leaderboard(unranked).columns) == LEADERBOARD_COLUMNS
 
@@ -407,8 +410,11 @@ def test_the_summary_says_when_the_best_trial_is_the_spaces_cheapest(tmp_path):
              complete("score", 0.3, 1.0, 5.0, baseline=V2_BASE)]
     page = write_report(make_study(trials=cheap), tmp_path / "cheap.html")[0].read_text()
     assert "<b>Best trial #0</b> (space_cheapest: the space's cheapest architecture; no other trial beat it" in page
+    margin = math.log(score(0.3, 1.0, 5.0) / score(0.01, 0.1, 6.0))  # ln(300) - 1 px = 4.70 px
+    assert f"Runner-up of another architecture: trial #1, mobilenetv3_small x1.00 | head 2x1.00 | 224px | aug x7, " \
+           f"score {score(0.3, 1.0, 5.0):.4g}: it would have had to end {margin:.2f} px lower" in page
     page = write_report(make_study(trials=cheap[1:]), tmp_path / "course.html")[0].read_text()
-    assert f"<b>Best trial #0</b> ({V2_BASE}):" in page
+    assert f"<b>Best trial #0</b> ({V2_BASE}):" in page and "Runner-up" not in _without_code(page)
 
 
 def test_write_report_explains_missing_importances(tmp_path):
