@@ -158,8 +158,11 @@ def skip_decisions(records: Sequence[TrialRecord]) -> list[SkipDecision]:
 
 def skip_audit(decisions: Sequence[SkipDecision], margins: Sequence[float]) -> list[dict[str, float]]:
     """Per margin: how many trials the rule would skip and how many of those beat the best of
-    their moment (false skips)."""
-    return [{"margin_px": m, "decisions": len(decisions), "would_skip": sum(d.skipped(m) for d in decisions),
+    their moment (false skips), beside how many trials beat it at all (`winners`: what a skip could
+    have thrown away; with few, 0 false skips says little)."""
+    winners = sum(d.beat_best for d in decisions)
+    return [{"margin_px": m, "decisions": len(decisions), "winners": winners,
+             "would_skip": sum(d.skipped(m) for d in decisions),
              "false_skips": sum(d.skipped(m) and d.beat_best for d in decisions)} for m in margins]
 
 

@@ -69,8 +69,8 @@ def test_the_skip_bound_and_its_safe_margin():
     assert safe_margin([winner, loser]) == pytest.approx(3.0 - math.log(20.0))
     assert safe_margin([loser]) == 0.0
     rows = skip_audit([winner, loser], [0.0, 1.0])
-    assert rows == [{"margin_px": 0.0, "decisions": 2, "would_skip": 2, "false_skips": 1},
-                    {"margin_px": 1.0, "decisions": 2, "would_skip": 1, "false_skips": 0}]
+    assert rows == [{"margin_px": 0.0, "decisions": 2, "winners": 1, "would_skip": 2, "false_skips": 1},
+                    {"margin_px": 1.0, "decisions": 2, "winners": 1, "would_skip": 1, "false_skips": 0}]
 
 
 def test_evenly_spaced_takes_both_ends():
