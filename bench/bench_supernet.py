@@ -273,11 +273,18 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def _steps(text: str) -> tuple[str, ...]:
-    steps = tuple(x.strip() for x in text.split(",") if x.strip())
-    if not steps or any(x not in STEPS for x in steps):
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(STEPS)}, got {text!r}")
-    return steps
+def steps_argument(choices: tuple[str, ...]):
+    """An argparse type: a comma-separated list of `choices` (a script's steps), as a tuple."""
+    def parse(text: str) -> tuple[str, ...]:
+        steps = tuple(x.strip() for x in text.split(",") if x.strip())
+        if not steps or any(x not in choices for x in steps):
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(choices)}, got {text!r}")
+        return steps
+
+    return parse
+
+
+_steps = steps_argument(STEPS)
 
 
 def load(cfg: dict):

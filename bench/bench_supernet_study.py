@@ -193,7 +193,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--save", action="store_true", help=f"append the lines to {RESULTS.relative_to(ROOT)} and each "
                     f"trained cell to {bs.TRUTH_CELLS.relative_to(ROOT)} (reused by later runs)")
-    ap.add_argument("--steps", type=_steps, default=STEPS, metavar="A,B", help="study, retrain, skip (default all)")
+    ap.add_argument("--steps", type=bs.steps_argument(STEPS), default=STEPS, metavar="A,B",
+                    help="study, retrain, skip (default all)")
     ap.add_argument("--parents", choices=bs.ARMS[1:], default=None, help="start the study with the parents "
                     "bench_supernet.py --save kept for this arm at the size instead of training them")
     ap.add_argument("--shard", type=bs._shard, default=(1, 1), metavar="K/N",
@@ -206,13 +207,6 @@ def parse_args() -> argparse.Namespace:
     if args.steps == ("retrain",) and not args.save:
         ap.error("--steps retrain reads the study's line from the results: it needs --save")
     return args
-
-
-def _steps(text: str) -> tuple[str, ...]:
-    steps = tuple(x.strip() for x in text.split(",") if x.strip())
-    if not steps or any(x not in STEPS for x in steps):
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(STEPS)}, got {text!r}")
-    return steps
 
 
 def skip_step(args, space, train, val, emit) -> None:
