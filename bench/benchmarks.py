@@ -19,6 +19,7 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["TrialRecord", "best_curve", "time_to_reach", "best_score", "wall_time", "four_arms",
            "pruning_measured", "SkipDecision", "skip_decisions", "skip_audit", "safe_margin", "ratio",
@@ -175,6 +176,17 @@ def safe_margin(decisions: Sequence[SkipDecision]) -> float:
     cost x exp(error) was below the best."""
     bounds = [d.min_error_before - math.log(d.best_before / d.cost) for d in decisions if d.beat_best]
     return max([0.0, *bounds])
+
+
+def trivial_goal(means: dict[str, float]) -> dict[str, Any]:
+    """The trivial baselines' goal from each role's mean score (roles `pick`, `course_report`, and the
+    trivial ones a user gets without a search: `cheapest`, `random1`...): is the pick below every
+    trivial one? A pick that is the cheapest architecture ties it and misses."""
+    trivial = [r for r in means if r not in ("pick", "course_report")]
+    beaten = [r for r in trivial if means["pick"] < means[r]]
+    return {"goal": "pick below the cheapest and every random architecture (mean over seeds)",
+            "met": len(beaten) == len(trivial), "beaten": beaten, "not_beaten": [r for r in trivial if r not in beaten],
+            "pick_over_course_report": round(means["pick"] / means["course_report"], 3)}
 
 
 def evenly_spaced(n: int, k: int) -> list[int]:

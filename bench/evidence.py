@@ -29,7 +29,7 @@ from nas.training.recipe import TrainConfig
 
 __all__ = ["ARMS", "DEFAULT", "Arm", "run_arm", "records", "cheapest_arch", "random_archs", "spread_archs",
            "course_arch",
-           "proxy_errors", "Retrained", "retrain_arch"]
+           "trivial_roles", "proxy_errors", "Retrained", "retrain_arch"]
 
 TPE_SEED_OFFSET = 10_000  # TPE's start-up draws must not be plain Random's draws of the same seed
 
@@ -114,6 +114,13 @@ def course_arch(space: SearchSpace) -> ArchConfig:
     """The course report's final model (reduced MobileNetV3-small) at the space's input size."""
     params = {k: v for k, v in SEED_BASELINES["seed_mobilenetv3_small_reduced"].items() if k != "aug_multiplier"}
     return ArchConfig(**params, input_size=space.input_size)
+
+
+def trivial_roles(space: SearchSpace, pick: ArchConfig, randoms: int) -> dict[str, ArchConfig]:
+    """The trivial baselines' roles: the search's pick, the space's cheapest architecture, the course
+    report's final model and `randoms` uniformly random architectures (always the same draws)."""
+    return {"pick": pick, "cheapest": cheapest_arch(space), "course_report": course_arch(space),
+            **{f"random{i + 1}": a for i, a in enumerate(random_archs(space, randoms, 7))}}
 
 
 def proxy_errors(arch: ArchConfig, space: SearchSpace, aug: int, seeds: Sequence[int],

@@ -57,17 +57,16 @@ from benchmarks import (  # noqa: E402
     safe_margin,
     skip_audit,
     skip_decisions,
+    trivial_goal,
     wall_time,
 )
 from evidence import (  # noqa: E402
     ARMS,
     DEFAULT,
-    cheapest_arch,
-    course_arch,
     proxy_errors,
-    random_archs,
     retrain_arch,
     run_arm,
+    trivial_roles,
 )
 from run_info import run_info  # noqa: E402
 
@@ -214,23 +213,18 @@ class Suite:
         return DataSpec(train_images=tr, val_images=va, test_images=te, seed=self.space.data.seed)
 
     def trivial(self) -> None:
-        roles = {"pick": self.pick(), "cheapest": cheapest_arch(self.space), "course_report": course_arch(self.space),
-                 **{f"random{i + 1}": a for i, a in enumerate(random_archs(self.space, self.cfg.random_archs, 7))}}
+        roles = trivial_roles(self.space, self.pick(), self.cfg.random_archs)
         runs: dict[ArchConfig, list] = {}  # a role with another's architecture (the pick may be the cheapest) shares it
         for role, arch in roles.items():
             if arch not in runs:
                 runs[arch] = [self.retrain(role, arch, s) for s in range(self.cfg.noise_seeds)]
         results = {role: runs[arch] for role, arch in roles.items()}
         means = {role: statistics.mean(r.score for r in rs) for role, rs in results.items()}
-        trivial = [r for r in means if r not in ("pick", "course_report")]  # what a user gets without a search
         for role in roles:
             self.emit("trivial", role=role, arch=roles[role].short(), seeds=self.cfg.noise_seeds,
                       mean_score=round(means[role], 6), pick_over_this=round(means["pick"] / means[role], 3),
                       mean_px=round(statistics.mean(r.px_error for r in results[role]), 3))
-        beaten = [r for r in trivial if means["pick"] < means[r]]
-        self.emit("trivial_goal", goal="pick below the cheapest and every random architecture (mean over seeds)",
-                  met=len(beaten) == len(trivial), beaten=beaten, not_beaten=[r for r in trivial if r not in beaten],
-                  pick_over_course_report=round(means["pick"] / means["course_report"], 3))
+        self.emit("trivial_goal", **trivial_goal(means))
         summary = proxy_noise({a.short(): [r.px_error for r in rs] for a, rs in runs.items()},
                               [statistics.mean(r.px_error for r in rs) for rs in runs.values()])
         self.emit("retrain_noise", **_noise(summary), recipe=_recipe(self.shared_recipe()),
