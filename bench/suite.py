@@ -63,8 +63,10 @@ from benchmarks import (  # noqa: E402
 from evidence import (  # noqa: E402
     ARMS,
     DEFAULT,
+    Retrained,
+    RetrainJob,
     proxy_errors,
-    retrain_arch,
+    retrain_many,
     run_arm,
     trivial_roles,
 )
@@ -76,6 +78,8 @@ from nas.model.arch import ArchConfig  # noqa: E402
 from nas.search.fidelity import correlations  # noqa: E402
 from nas.search.noise import proxy_noise  # noqa: E402
 from nas.search.space import load_space, parse_space  # noqa: E402
+from nas.training.device import resolve_device  # noqa: E402
+from nas.training.threads import available_cores  # noqa: E402
 
 SMALL_SPACE = """
 space:
@@ -108,10 +112,11 @@ class Size:
 
 
 SIZES = {
-    # retrains: 1,000 images x 3 epochs x aug 2 gave seed noise 0.29 px against 0.34 px across architectures
-    # (suite-small.jsonl, 2026-11-29); 2,000 x 4 x aug 1 (a third more steps) gave 0.71 against 2.13 px
-    # (224-px units) for 12 architectures in supernet-truth.jsonl: the recipe below
-    "small": Size(trials=10, seeds=5, retrain=(2000, 300, 300), recipe=dict(epochs=4, aug_multiplier=1),
+    # retrains: 2,000 images x 4 epochs x aug 1 gave seed noise 0.25 px against 0.28 px across the six roles
+    # (suite-small.jsonl, 2026-11-29, SNR 1.12); a probe of 4,000 x 6 (3x the steps) on the cheapest
+    # architecture and MobileNetV2 x0.60 | head 4x0.50, 3 seeds each, gave 0.14 and 0.10 px of seed noise
+    # against 1.08 px between the two (12.38 vs 11.27 px; at 2,000 x 4: 14.19 vs 13.89, noise 0.17 / 0.41)
+    "small": Size(trials=10, seeds=5, retrain=(4000, 300, 300), recipe=dict(epochs=6, aug_multiplier=1),
                   fidelity=12, noise_archs=4, noise_seeds=3),
     "smoke": Size(trials=4, seeds=2, retrain=(64, 32, 32), recipe=dict(epochs=1, aug_multiplier=1), fidelity=3,
                   noise_archs=2, noise_seeds=2, random_archs=1, proxy=dict(train_images=48, val_images=32)),
@@ -123,8 +128,9 @@ SIZES = {
 class Suite:
     """One run: its settings, the lines it has written, and what later figures reuse."""
 
-    def __init__(self, size: str, device: str, out: Path, work: Path) -> None:
+    def __init__(self, size: str, device: str, out: Path, work: Path, workers: int | None = None) -> None:
         self.name, self.cfg, self.device, self.out, self.work = size, SIZES[size], device, out, work
+        self.workers = workers or default_workers(device)
         space = load_space(self.cfg.space) if self.cfg.space else parse_space(yaml.safe_load(SMALL_SPACE), "small")
         self.space = replace(space, proxy=space.proxy.updated(**self.cfg.proxy)) if self.cfg.proxy else space
         title = f"Evidence suite, size {size}" + (" (make bench)" if size == "small" else "")
@@ -212,12 +218,28 @@ class Suite:
         tr, va, te = self.cfg.retrain
         return DataSpec(train_images=tr, val_images=va, test_images=te, seed=self.space.data.seed)
 
-    def trivial(self) -> None:
-        roles = trivial_roles(self.space, self.pick(), self.cfg.random_archs)
-        runs: dict[ArchConfig, list] = {}  # a role with another's architecture (the pick may be the cheapest) shares it
+    def retrains(self, steps: set[str]) -> None:
+        """The trivial baselines' and the fidelity architectures' retrains, run side by side in
+        `self.workers` processes, then their figures."""
+        roles = trivial_roles(self.space, self.pick(), self.cfg.random_archs) if "retrain" in steps else {}
+        first = {}  # a role with another's architecture (the pick may be the cheapest) shares its cells
         for role, arch in roles.items():
-            if arch not in runs:
-                runs[arch] = [self.retrain(role, arch, s) for s in range(self.cfg.noise_seeds)]
+            first.setdefault(arch, role)
+        chosen = [self.pooled()[i] for i in evenly_spaced(len(self.pooled()), self.cfg.fidelity)] \
+            if "fidelity" in steps else []
+        jobs = [self.job(role, arch, s) for arch, role in first.items() for s in range(self.cfg.noise_seeds)]
+        jobs += [self.job(f"fidelity{i}", r["arch"], 0) for i, r in enumerate(chosen)]
+        done = {}
+        for r in retrain_many(jobs, self.workers):
+            self.emit("retrain", **asdict(r))
+            done[r.role, r.seed] = r
+        if roles:
+            self.trivial(roles, {arch: [done[role, s] for s in range(self.cfg.noise_seeds)]
+                                 for arch, role in first.items()})
+        if chosen:
+            self.fidelity(chosen, [done[f"fidelity{i}", 0] for i in range(len(chosen))])
+
+    def trivial(self, roles: dict[str, ArchConfig], runs: dict[ArchConfig, list[Retrained]]) -> None:
         results = {role: runs[arch] for role, arch in roles.items()}
         means = {role: statistics.mean(r.score for r in rs) for role, rs in results.items()}
         for role in roles:
@@ -234,15 +256,10 @@ class Suite:
         """The default study's best trial, as `pick` would take it."""
         return ArchConfig.from_dict(self._best(self.studies[DEFAULT.name, 0]).user_attrs["arch"])
 
-    def retrain(self, role: str, arch: ArchConfig, seed: int):
-        r = retrain_arch(role, arch, self.shared_recipe(), seed, self.data_spec(), self.work)
-        self.emit("retrain", **asdict(r))
-        return r
+    def job(self, role: str, arch: ArchConfig, seed: int) -> RetrainJob:
+        return RetrainJob(role, arch, self.shared_recipe(), seed, self.data_spec(), self.work)
 
-    def fidelity(self) -> None:
-        pool = self.pooled()
-        chosen = [pool[i] for i in evenly_spaced(len(pool), self.cfg.fidelity)]
-        full = [self.retrain(f"fidelity{i}", r["arch"], 0) for i, r in enumerate(chosen)]
+    def fidelity(self, chosen: list[dict[str, Any]], full: list[Retrained]) -> None:
         c = correlations([r["score"] for r in chosen], [f.score for f in full], [r["px"] for r in chosen],
                          [f.px_error for f in full], cost=[f.gflops * f.mparams for f in full])
         self.emit("fidelity", **{k: _json(v) for k, v in c.items()}, recipe=_recipe(self.shared_recipe()),
@@ -258,6 +275,12 @@ class Suite:
                 if line.startswith("{"):
                     values = json.loads(line)
                     self.emit("overheads", measure=values.pop("bench"), **values)
+
+
+def default_workers(device: str) -> int:
+    """Retrain processes side by side: one on a GPU, else two sharing the cores (more throughput on a
+    CPU than one process with every thread, docs/results/workers-threads.jsonl)."""
+    return 1 if resolve_device(device).type != "cpu" else min(2, available_cores())
 
 
 def _run_fields(recs) -> dict[str, Any]:
@@ -294,6 +317,8 @@ def parse_args() -> argparse.Namespace:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", choices=sorted(SIZES), default="small")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    ap.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="retrain processes side by side (default: 2 on a CPU with 2+ cores, 1 on a GPU)")
     ap.add_argument("--out", type=Path, default=None,
                     help="JSON lines file to append to (default docs/results/suite-<size>.jsonl; smoke: "
                          "reports/bench-smoke.jsonl)")
@@ -309,15 +334,16 @@ def main() -> None:
     work = ROOT / "reports" / "bench" / args.size
     shutil.rmtree(work, ignore_errors=True)  # retrains resume from checkpoints: a fresh run starts clean
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    suite, started = Suite(args.size, args.device, args.out or default_out, work), time.perf_counter()
+    suite, started = Suite(args.size, args.device, args.out or default_out, work, args.workers), time.perf_counter()
     suite.search()
     suite.default_study()
     suite.comparisons()
     suite.skips()
-    for step in STEPS[1:]:
-        if step not in args.skip:
-            {"noise": suite.noise, "retrain": suite.trivial, "fidelity": suite.fidelity,
-             "overheads": suite.overheads}[step]()
+    if "noise" not in args.skip:
+        suite.noise()
+    suite.retrains({"retrain", "fidelity"} - set(args.skip))
+    if "overheads" not in args.skip:
+        suite.overheads()
     suite.emit("suite_done", seconds=round(time.perf_counter() - started), size_settings=_settings(suite))
     suite.out.parent.mkdir(parents=True, exist_ok=True)
     with suite.out.open("a") as f:
@@ -329,7 +355,8 @@ def main() -> None:
 def _settings(suite: Suite) -> dict[str, Any]:
     c, p = suite.cfg, suite.space.proxy
     return {"trials": c.trials, "seeds": c.seeds, "input_px": suite.space.input_size, "proxy_px": p.train_size,
-            "proxy_images": p.train_images, "proxy_epochs": p.recipe.epochs, "retrain_images": list(c.retrain)}
+            "proxy_images": p.train_images, "proxy_epochs": p.recipe.epochs, "retrain_images": list(c.retrain),
+            "retrain_workers": suite.workers}
 
 
 if __name__ == "__main__":
