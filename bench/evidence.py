@@ -88,13 +88,19 @@ def run_arm(arm: Arm, space: SearchSpace, seed: int, trials: int, data: tuple[Ke
     return study, records(study, t0)
 
 
+def uniform_params(trial: optuna.Trial, space: SearchSpace) -> dict:
+    """A draw over the space's declared ranges, the augmentation multiplier's too whatever the proxy,
+    so that a benchmark's draws do not depend on the proxy mode (and stay those of its recorded runs)."""
+    return suggest_params(trial, space, space.choices.aug_multiplier)
+
+
 def random_archs(space: SearchSpace, count: int, seed: int) -> list[ArchConfig]:
     """`count` architectures drawn uniformly from the space (its own sampling code, a random sampler)."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
     out = []
     for _ in range(count):
         trial = study.ask()
-        out.append(arch_from_params(suggest_params(trial, space), space))
+        out.append(arch_from_params(uniform_params(trial, space), space))
         study.tell(trial, 0.0)
     return out
 
@@ -106,7 +112,7 @@ def spread_archs(space: SearchSpace, count: int, seed: int, draws: int = 4) -> l
     drawn = []
     for _ in range(draws * count):
         trial = study.ask()
-        params = suggest_params(trial, space)
+        params = uniform_params(trial, space)
         drawn.append((arch_from_params(params, space), int(params["aug_multiplier"])))
         study.tell(trial, 0.0)
     drawn.sort(key=lambda pair: count_cost(pair[0]).cost)

@@ -41,11 +41,11 @@ SEED_BASELINES: dict[str, dict[str, Any]] = {
 
 def cheapest_params(space: SearchSpace) -> dict[str, Any]:
     """The trial parameters of the space's cheapest architecture: every dimension at its low end, the
-    backbone whose model costs less there, the lowest augmentation multiplier."""
+    backbone whose model costs less there, the lowest augmentation multiplier a trial may draw."""
     c = space.choices
     low = dict(backbone_width=c.backbone_width.low, head_depth=c.head_depth.low, head_width=c.head_width.low)
     backbone = min(c.backbone, key=lambda b: count_cost(ArchConfig(b, **low, input_size=space.input_size)).cost)
-    return dict(backbone=backbone, **low, aug_multiplier=c.aug_multiplier.low)
+    return dict(backbone=backbone, **low, aug_multiplier=space.aug_range().low)
 
 
 def cheapest_arch(space: SearchSpace) -> ArchConfig:

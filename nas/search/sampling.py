@@ -20,7 +20,7 @@ from optuna.trial import FrozenTrial, Trial
 
 from nas.model.arch import ArchConfig
 from nas.search.baselines import SEED_BASELINES
-from nas.search.space import FloatRange, SearchSpace
+from nas.search.space import FloatRange, IntRange, SearchSpace
 from nas.search.storage import is_parallel_safe
 
 __all__ = [
@@ -35,15 +35,17 @@ def _suggest_float(trial: Trial, name: str, r: FloatRange) -> float:
     return trial.suggest_float(name, r.low, r.high, step=r.step, log=r.log)
 
 
-def suggest_params(trial: Trial, space: SearchSpace) -> dict[str, Any]:
-    """One point of the space (a baseline's fixed values when the trial was enqueued with them)."""
-    c = space.choices
+def suggest_params(trial: Trial, space: SearchSpace, aug: IntRange | None = None) -> dict[str, Any]:
+    """One point of the space (a baseline's fixed values when the trial was enqueued with them); the
+    augmentation multiplier from `aug`, by default the multipliers the space's trials draw from
+    (`SearchSpace.aug_range`)."""
+    c, aug = space.choices, aug or space.aug_range()
     return {
         "backbone": trial.suggest_categorical("backbone", list(c.backbone)),
         "backbone_width": _suggest_float(trial, "backbone_width", c.backbone_width),
         "head_depth": trial.suggest_int("head_depth", c.head_depth.low, c.head_depth.high),
         "head_width": _suggest_float(trial, "head_width", c.head_width),
-        "aug_multiplier": trial.suggest_int("aug_multiplier", c.aug_multiplier.low, c.aug_multiplier.high),
+        "aug_multiplier": trial.suggest_int("aug_multiplier", aug.low, aug.high),
     }
 
 

@@ -36,7 +36,7 @@ from nas.config import (
 )
 from nas.data.spec import WHERE_FIELDS, DataSpec
 from nas.model.arch import BACKBONES, INPUT_SIZE_RANGE, STRIDE, WIDTH_RANGE, ArchConfig
-from nas.training.recipe import TrainConfig
+from nas.training.recipe import FULL_AUG, TrainConfig
 
 __all__ = ["FloatRange", "IntRange", "ChoiceSpace", "ProxyBudget", "SearchSettings", "SearchSpace", "RECIPE_KEYS",
            "PROXY_MODES", "SupernetBudget",
@@ -153,6 +153,22 @@ class SearchSpace:
 
     def __post_init__(self) -> None:
         check_fields(self)
+
+    @property
+    def proxy_sees_aug(self) -> bool:
+        """Whether the proxy's error depends on the augmentation multiplier: not for children sliced
+        out of a supernet and validated without fine-tuning."""
+        return self.proxy.mode != "supernet" or self.proxy.finetune_epochs > 0
+
+    def aug_range(self) -> IntRange:
+        """The augmentation multipliers a trial draws from: the space's range where the proxy sees the
+        multiplier; else the full recipe's (FULL_AUG) brought into that range, for every trial, since
+        drawing it would only repeat evaluations and leave the pick's retrain multiplier to chance."""
+        r = self.choices.aug_multiplier
+        if self.proxy_sees_aug:
+            return r
+        fixed = min(max(FULL_AUG, r.low), r.high)
+        return IntRange(fixed, fixed)
 
     def to_dict(self) -> dict[str, Any]:
         return {

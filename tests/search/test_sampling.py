@@ -5,6 +5,7 @@ import optuna
 import pytest
 
 from nas.search import open_study, parse_space, sampler_seed, suggest_params
+from nas.search.baselines import cheapest_params
 from nas.search.sampling import on_grid
 
 SPACE = {
@@ -47,3 +48,17 @@ def test_sampler_seeds_differ_per_worker_and_stay_put_for_a_lone_sqlite_process(
     assert sampler_seed(7, sqlite) == 7
     assert len({sampler_seed(7, pg, i) for i in range(4)}) == 4
     assert sampler_seed(7, pg) != 7  # another machine or process on a shared study: its own seed
+
+
+@pytest.mark.parametrize("proxy, aug_range, drawn", [
+    ({"mode": "scratch"}, (1, 8), None),  # the proxy trains with the multiplier: drawn over the range
+    ({"mode": "supernet", "finetune_epochs": 1}, (1, 8), None),  # fine-tuning trains with it
+    ({"mode": "supernet"}, (1, 8), {7}),  # a sliced child is only validated: the full recipe's 7 for all
+    ({"mode": "supernet"}, (1, 3), {3}),  # ... brought into the space's range
+])
+def test_the_augmentation_multiplier_is_drawn_only_where_the_proxy_sees_it(proxy, aug_range, drawn):
+    space = parse_space({"space": {"aug_multiplier": {"low": aug_range[0], "high": aug_range[1]}}, "proxy": proxy})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    values = {suggest_params(study.ask(), space)["aug_multiplier"] for _ in range(30)}
+    assert values == drawn if drawn else len(values) > 3 and values <= set(range(aug_range[0], aug_range[1] + 1))
+    assert cheapest_params(space)["aug_multiplier"] == (min(drawn) if drawn else aug_range[0])

@@ -99,10 +99,13 @@ def test_a_supernet_study_runs_through_the_cli_with_two_workers_training_the_par
                        env=cli_env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("training the shared mobilenetv3_small parent") == 1, r.stdout
+    assert "aug_multiplier: not searched" in r.stdout and "every trial takes 2" in " ".join(r.stdout.split())
     study = optuna.load_study(study_name="sn", storage=optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(tmp_path / "j.journal"))))
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert complete and all(t.user_attrs["proxy_mode"] == "supernet" for t in complete)
+    cheapest = [t for t in complete if t.user_attrs.get("baseline") == "space_cheapest"]
+    assert [t.params["aug_multiplier"] for t in cheapest] == [2]  # TINY_SPACE's 1-2 range: the full recipe's 7, capped
     assert len([k for k in study.user_attrs if k.startswith(ATTR_PREFIX)]) == 1
     html = (tmp_path / "reports" / "sn.html").read_text()
     assert "Proxy: supernet" in html and "Shared mobilenetv3_small parent: 2 epochs (4 steps) on 32 images" in html
