@@ -177,7 +177,7 @@ class RetrainJob:
 
 def retrain_many(jobs: Sequence[RetrainJob], workers: int = 1) -> Iterator[Retrained]:
     """Every job's retrain as it finishes: here, or in `workers` processes that share the cores
-    (each takes cores // workers threads). On 2 cores two one-thread processes train 1.5-1.7x the
+    (each takes cores // workers threads). On 2 cores two one-thread processes train 1.3-1.7x the
     images per second of one two-thread process (docs/results/workers-threads.jsonl). The dearest
     jobs start first so that the last to finish is a short one."""
     order = sorted(jobs, key=lambda j: -count_cost(j.arch).cost)

@@ -112,10 +112,9 @@ class Size:
 
 
 SIZES = {
-    # retrains: 2,000 images x 4 epochs x aug 1 gave seed noise 0.25 px against 0.28 px across the six roles
-    # (suite-small.jsonl, 2026-11-29, SNR 1.12); a probe of 4,000 x 6 (3x the steps) on the cheapest
-    # architecture and MobileNetV2 x0.60 | head 4x0.50, 3 seeds each, gave 0.14 and 0.10 px of seed noise
-    # against 1.08 px between the two (12.38 vs 11.27 px; at 2,000 x 4: 14.19 vs 13.89, noise 0.17 / 0.41)
+    # retrains: 2,000 images x 4 epochs x aug 1 gave seed noise 0.25 px against 0.28 px across the baselines'
+    # architectures (SNR 1.12); 4,000 x 6 (3x the steps) gave 0.18 against 0.57 px (SNR 3.1), the models at
+    # 10.9-12.4 px instead of 13.5-14.4 (suite-small.jsonl, 2026-11-29 and 2026-11-30)
     "small": Size(trials=10, seeds=5, retrain=(4000, 300, 300), recipe=dict(epochs=6, aug_multiplier=1),
                   fidelity=12, noise_archs=4, noise_seeds=3),
     "smoke": Size(trials=4, seeds=2, retrain=(64, 32, 32), recipe=dict(epochs=1, aug_multiplier=1), fidelity=3,
@@ -225,8 +224,8 @@ class Suite:
         first = {}  # a role with another's architecture (the pick may be the cheapest) shares its cells
         for role, arch in roles.items():
             first.setdefault(arch, role)
-        chosen = [self.pooled()[i] for i in evenly_spaced(len(self.pooled()), self.cfg.fidelity)] \
-            if "fidelity" in steps else []
+        pool = self.pooled() if "fidelity" in steps else []
+        chosen = [pool[i] for i in evenly_spaced(len(pool), self.cfg.fidelity)] if pool else []
         jobs = [self.job(role, arch, s) for arch, role in first.items() for s in range(self.cfg.noise_seeds)]
         jobs += [self.job(f"fidelity{i}", r["arch"], 0) for i, r in enumerate(chosen)]
         done = {}
@@ -311,13 +310,19 @@ def _recipe(r) -> dict[str, Any]:
 STEPS = ("search", "noise", "retrain", "fidelity", "overheads")
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def parse_args() -> argparse.Namespace:
     intro, rest = __doc__.split("\n\n", 1)
     ap = argparse.ArgumentParser(description=intro.replace("\n", " "), epilog=rest,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", choices=sorted(SIZES), default="small")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
-    ap.add_argument("--workers", type=int, default=None, metavar="N",
+    ap.add_argument("--workers", type=_positive, default=None, metavar="N",
                     help="retrain processes side by side (default: 2 on a CPU with 2+ cores, 1 on a GPU)")
     ap.add_argument("--out", type=Path, default=None,
                     help="JSON lines file to append to (default docs/results/suite-<size>.jsonl; smoke: "
