@@ -92,7 +92,7 @@ def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyD
     train_data, val_data = _load_data(options, space)  # fills the cache the workers read
     done = search.finished_count(st)
     console.print(f"study [bold]{name}[/] in {storage}: {done} finished trial(s), target {trials}")
-    if not space.proxy_sees_aug and space.aug_range() != space.choices.aug_multiplier:
+    if space.aug_range() != space.choices.aug_multiplier:  # only where the proxy cannot see it
         console.print(f"aug_multiplier: not searched (a supernet proxy without fine-tuning does not see it); "
                       f"every trial takes {space.aug_range().low}")
     if workers > 1:  # each worker enqueues the baselines itself, under the storage lock
