@@ -26,6 +26,7 @@ from nas.search.baselines import cheapest_arch
 from nas.search.candidate import evaluate_candidate
 from nas.search.objective import recipe_for
 from nas.search.sampling import StepRoundingSampler, arch_from_params, make_pruner, make_sampler, suggest_params
+from nas.search.share import share_of
 from nas.search.space import SearchSpace
 from nas.training.recipe import TrainConfig
 from nas.training.threads import available_cores, set_threads
@@ -177,14 +178,14 @@ class RetrainJob:
 
 def retrain_many(jobs: Sequence[RetrainJob], workers: int = 1) -> Iterator[Retrained]:
     """Every job's retrain as it finishes: here, or in `workers` processes that share the cores
-    (each takes cores // workers threads). On 2 cores two one-thread processes train 1.3-1.7x the
+    (each takes its share of the cores, as a study's workers do). On 2 cores two one-thread processes train 1.3-1.7x the
     images per second of one two-thread process (docs/results/workers-threads.jsonl). The dearest
     jobs start first so that the last to finish is a short one."""
     order = sorted(jobs, key=lambda j: -count_cost(j.arch).cost)
     if workers <= 1:
         yield from (job.run() for job in order)
         return
-    threads = max(1, available_cores() // workers)
+    threads = share_of(available_cores(), workers)
     ctx = multiprocessing.get_context("spawn")  # a fork of a process whose torch threads ran can hang
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=set_threads, initargs=(threads,)) as pool:
         for done in as_completed([pool.submit(job.run) for job in order]):
