@@ -33,7 +33,7 @@ from nas.training.threads import available_cores, set_threads
 
 __all__ = ["ARMS", "DEFAULT", "Arm", "run_arm", "records", "cheapest_arch", "random_archs", "spread_archs",
            "course_arch",
-           "trivial_roles", "proxy_errors", "Retrained", "RetrainJob", "retrain_arch", "retrain_many"]
+           "trivial_roles", "proxy_errors", "Retrained", "RetrainJob", "retrain_arch", "retrain_many", "trial_lines"]
 
 TPE_SEED_OFFSET = 10_000  # TPE's start-up draws must not be plain Random's draws of the same seed
 
@@ -87,6 +87,29 @@ def run_arm(arm: Arm, space: SearchSpace, seed: int, trials: int, data: tuple[Ke
     run_study(study, space, trials, *data, device=device, seed=seed, baselines=arm.baselines,
               skip_hopeless=arm.prune)
     return study, records(study, t0)
+
+
+def trial_lines(study: optuna.Study) -> list[dict]:
+    """Every finished trial of `study` as a plain line: what the skip audit replays (cost, error,
+    training seconds, baseline) and what the study did with it (state, skipped, pruned at)."""
+    t0 = min((t.datetime_start.timestamp() for t in study.trials if t.datetime_start), default=0.0)
+    out = []
+    for t in study.get_trials(deepcopy=False):
+        if t.datetime_complete is None or "cost" not in t.user_attrs:
+            continue
+        ua = t.user_attrs
+        out.append({
+            "figure": "trial", "study": study.study_name, "number": t.number, "state": t.state.name,
+            "baseline": ua.get("baseline", ""), "repeat": int(ua.get("repeat", 0)),
+            "arch": ArchConfig.from_dict(ua["arch"]).short(), "aug": t.params.get("aug_multiplier"),
+            "cost": ua["cost"], "gflops": ua.get("gflops"), "mparams": ua.get("mparams"),
+            "px_error": ua.get("px_error"), "score": ua.get("score"), "train_seconds": ua.get("train_seconds"),
+            "skipped": bool(ua.get("skipped")), "pruned_at_epoch": ua.get("pruned_at_epoch"),
+            "device": ua.get("device", ua.get("recipe", {}).get("device")),
+            "start_s": round(t.datetime_start.timestamp() - t0, 2),
+            "end_s": round(t.datetime_complete.timestamp() - t0, 2),
+        })
+    return out
 
 
 def uniform_params(trial: optuna.Trial, space: SearchSpace) -> dict:

@@ -20,7 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from nas.model.arch import ArchConfig
 
-__all__ = ["Cost", "count_cost", "model_cost", "score", "thop_macs", "torch_macs", "param_count"]
+__all__ = ["Cost", "count_cost", "model_cost", "score", "score_of", "thop_macs", "torch_macs", "param_count"]
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,15 @@ class Cost:
         return asdict(self)
 
 
+def score_of(cost: float, px_error: float) -> float:
+    """The ranking score from the architecture's cost (GFLOPs x MParams) and an error in pixels: the
+    one place the formula is written (trials, partial scores, the skip rule and the benchmarks)."""
+    return cost * math.exp(px_error)
+
+
 def score(gflops: float, mparams: float, px_error: float) -> float:
     """The ranking score, lower is better: GFLOPs x MParams x exp(mean pixel error)."""
-    return gflops * mparams * math.exp(px_error)
+    return score_of(gflops * mparams, px_error)
 
 
 def param_count(model: nn.Module) -> int:

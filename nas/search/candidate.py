@@ -5,6 +5,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from torch import nn
+
 from nas.data.dataset import KeypointDataset
 from nas.model.arch import ArchConfig
 from nas.model.cost import Cost, count_cost, score
@@ -51,10 +53,13 @@ def evaluate_candidate(
     cost: Cost | None = None,
     on_epoch: Callable[[EpochStats], None] | None = None,
     on_step: Callable[[int, int], None] | None = None,
+    model: nn.Module | None = None,
 ) -> CandidateResult:
-    """Cost is counted at `arch.input_size`; training runs at the data's size, errors in target pixels."""
+    """Cost is counted at `arch.input_size`; training runs at the data's size, errors in target pixels.
+    `model`: the candidate already built (`build_model(arch, seed=recipe.seed)`), for callers that
+    watch it while it trains."""
     recipe = resolve_recipe(recipe)  # the result records the memory format that ran
     cost = cost or count_cost(arch)
-    model = build_model(arch, seed=recipe.seed)
+    model = model if model is not None else build_model(arch, seed=recipe.seed)
     result = train(model, train_data, val_data, recipe, arch.input_size, on_epoch, on_step)
     return CandidateResult(arch, recipe, cost, result, estimate=train_data.size != arch.input_size)

@@ -1,19 +1,19 @@
-"""One trial: sample -> build -> cost -> skip? -> train (pruned per epoch) -> record.
+"""One trial: sample -> build -> cost -> skip? -> train (pruned at checks within epochs) -> record.
 
 Everything a trial did is stored on it as user attributes, so the report, `pick` and
 optuna-dashboard read only the storage. Two objectives:
 
-- score (default): minimise GFLOPs x MParams x exp(px error). Each epoch reports the partial score
-  cost x exp(current validation error), so the percentile pruner compares trials on the real
-  ranking score; a trial that could win only by beating the lowest error seen by more than a margin
-  is skipped before training (`nas.search.skip`).
+- score (default): minimise GFLOPs x MParams x exp(px error). Each epoch's end and `checks_per_epoch
+  - 1` checks within it report the partial score cost x exp(current validation error), so the
+  percentile pruner compares trials on the real ranking score and can stop a short proxy early; it
+  never prunes at the last report, where the trial has spent its budget. A trial is skipped before
+  training by the rule in `nas.search.skip`.
 - pareto: three objectives (GFLOPs, MParams, px error). Optuna cannot prune multi-objective
   trials, so every trial trains to the end.
 """
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 import warnings
 from collections.abc import Callable
@@ -27,13 +27,14 @@ from optuna.trial import Trial
 from nas.data.dataset import KeypointDataset
 from nas.errors import NasError, TrainingDiverged
 from nas.model.arch import ArchConfig
-from nas.model.cost import Cost, count_cost
+from nas.model.cost import Cost, count_cost, score_of
 from nas.search.candidate import CandidateResult
+from nas.search.checks import check_step
 from nas.search.hooks import StudyHooks
 from nas.search.proxies import Proxy, ScratchProxy
 from nas.search.sampling import arch_from_params, suggest_params
 from nas.search.share import CoreShare, worker_attrs
-from nas.search.skip import skip_reason
+from nas.search.skip import skip_reason_in
 from nas.search.space import SearchSpace
 from nas.training.device import resolve_recipe
 from nas.training.recipe import TrainConfig
@@ -120,7 +121,7 @@ class Objective:
             return suggest_params(trial, self.space)
 
     def _skip_if_hopeless(self, trial: Trial, cost: Cost) -> None:
-        reason = skip_reason(trial.study, cost, self.space.search.pre_train_margin_px)
+        reason = skip_reason_in(trial.study, cost, self.space.search.pre_train_margin_px)
         if reason:
             _set_attrs(trial, {"skipped": True, "reason": reason})
             raise optuna.TrialPruned(reason)
@@ -157,36 +158,50 @@ class Objective:
 
         return on_step
 
-    def _on_epoch(self, trial: Trial, cost: Cost, prune: bool) -> Callable[[EpochStats], None]:
-        """Per epoch: report the partial score cost x exp(epoch error); stop the trial if the pruner says so."""
+    def _report(self, trial: Trial, cost: Cost, prune: bool, last_step: int) -> Callable[[int, float], None]:
+        """Report a partial score cost x exp(error) at `step` (checks, `nas.search.checks`) and stop the
+        trial if the pruner says so; never at the last step, where the trial has spent its budget."""
+        per_epoch = self.space.search.checks_per_epoch
+
+        def report(step: int, px_error: float) -> None:
+            partial = score_of(cost.cost, px_error)
+            trial.report(partial, step)
+            if prune and step < last_step and trial.should_prune():
+                at = f"epoch {step / per_epoch:g}"
+                reason = (f"pruned at {at}: partial score {partial:.4g} ({px_error:.2f} px) worse than the "
+                          f"{self.space.search.prune_percentile:g}th percentile")
+                _set_attrs(trial, {"reason": reason, "pruned_at_epoch": step / per_epoch})
+                raise optuna.TrialPruned(reason)
+
+        return report
+
+    def _on_epoch(self, trial: Trial, report: Callable[[int, float], None]) -> Callable[[EpochStats], None]:
+        """Per epoch: progress, the share of cores, and the epoch's partial score."""
         history: list[float] = []
 
         def on_epoch(stats: EpochStats) -> None:
             history.append(stats.px_error)
+            trial.set_user_attr("history_px", history)
             if self.hooks:
                 self.hooks.epoch(stats)
             self._follow_share(trial)
-            if self.objective != "score":
-                return
-            partial = cost.cost * math.exp(stats.px_error)
-            trial.report(partial, stats.epoch)
-            if prune and trial.should_prune():
-                reason = (f"pruned at epoch {stats.epoch}: partial score {partial:.4g} ({stats.px_error:.2f} px) "
-                          f"worse than the {self.space.search.prune_percentile:g}th percentile")
-                _set_attrs(trial, {"reason": reason, "history_px": history})
-                raise optuna.TrialPruned(reason)
+            if self.objective == "score":
+                report(check_step(stats.epoch, self.space.search.checks_per_epoch), stats.px_error)
 
         return on_epoch
 
     def _train(self, trial: Trial, arch: ArchConfig, recipe: TrainConfig, cost: Cost, prune: bool) -> CandidateResult:
         """The proxy training; divergence and running out of memory fail this trial, not the study."""
         started = time.perf_counter()
-        on_epoch = self._on_epoch(trial, cost, prune)
+        report = self._report(trial, cost, prune, check_step(recipe.epochs, self.space.search.checks_per_epoch))
+        on_epoch = self._on_epoch(trial, report)
         on_step = self._on_step(trial)
-        proxy = self.proxy or ScratchProxy(self.train_data, self.val_data)
+        search = self.space.search
+        proxy = self.proxy or ScratchProxy(self.train_data, self.val_data, search.checks_per_epoch, search.check_images)
         trial.set_user_attr("proxy_mode", proxy.mode)
+        on_check = report if self.objective == "score" else None  # baselines too: the pruner compares with them
         try:
-            return proxy.evaluate(arch, recipe, cost, on_epoch, on_step)
+            return proxy.evaluate(arch, recipe, cost, on_epoch, on_step, on_check)
         except TrainingDiverged as exc:
             trial.set_user_attr("reason", f"diverged: {exc}")
             raise TrialFailed(f"trial {trial.number} diverged: {exc}") from None

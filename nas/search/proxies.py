@@ -21,7 +21,9 @@ import optuna
 from nas.data.dataset import KeypointDataset
 from nas.model.arch import ArchConfig
 from nas.model.cost import Cost
+from nas.model.network import build_model
 from nas.search.candidate import CandidateResult, evaluate_candidate
+from nas.search.checks import WithinEpochChecks
 from nas.search.space import SearchSpace
 from nas.search.supernet import ParentStore, SharedParent, child_for
 from nas.training.evaluation import evaluate
@@ -32,23 +34,33 @@ __all__ = ["Proxy", "ScratchProxy", "SupernetProxy", "make_proxy"]
 
 OnEpoch = Callable[[EpochStats], None]
 OnStep = Callable[[int, int], None]
+OnCheck = Callable[[int, float], None]  # (report step, px error) of a check within an epoch
 
 
 class Proxy(Protocol):
     mode: str
 
     def evaluate(self, arch: ArchConfig, recipe: TrainConfig, cost: Cost, on_epoch: OnEpoch | None,
-                 on_step: OnStep | None) -> CandidateResult: ...
+                 on_step: OnStep | None, on_check: OnCheck | None = None) -> CandidateResult: ...
 
 
 @dataclasses.dataclass
 class ScratchProxy:
+    """Trains the candidate from scratch; with `on_check`, also validates it `checks_per_epoch - 1`
+    times within each epoch on the first `check_images` validation images (`nas.search.checks`)."""
+
     train_data: KeypointDataset
     val_data: KeypointDataset
+    checks_per_epoch: int = 1
+    check_images: int = 512
     mode: str = "scratch"
 
-    def evaluate(self, arch, recipe, cost, on_epoch, on_step) -> CandidateResult:
-        return evaluate_candidate(arch, recipe, self.train_data, self.val_data, cost, on_epoch, on_step)
+    def evaluate(self, arch, recipe, cost, on_epoch, on_step, on_check=None) -> CandidateResult:
+        model = build_model(arch, seed=recipe.seed)
+        if on_check is not None and self.checks_per_epoch > 1:
+            on_step = WithinEpochChecks(model, self.val_data, self.check_images, recipe.loss, arch.input_size,
+                                        self.checks_per_epoch, on_check, on_step, recipe.eval_batch_size)
+        return evaluate_candidate(arch, recipe, self.train_data, self.val_data, cost, on_epoch, on_step, model)
 
 
 @dataclasses.dataclass
@@ -69,7 +81,7 @@ class SupernetProxy:
                                                     self.on_status)
         return self.parents[backbone]
 
-    def evaluate(self, arch, recipe, cost, on_epoch, on_step) -> CandidateResult:
+    def evaluate(self, arch, recipe, cost, on_epoch, on_step, on_check=None) -> CandidateResult:
         parent = self.parent(arch.backbone)
         t0 = time.perf_counter()
         device = next(parent.model.parameters()).device
@@ -97,7 +109,8 @@ def make_proxy(space: SearchSpace, study: optuna.Study, train_data: KeypointData
                on_status: Callable[[str], None] | None = None) -> Proxy:
     """The proxy the space's `proxy: mode` names (`nas.search.space.PROXY_MODES`), for one worker."""
     builders: dict[str, Callable[[], Proxy]] = {
-        "scratch": lambda: ScratchProxy(train_data, val_data),
+        "scratch": lambda: ScratchProxy(train_data, val_data, space.search.checks_per_epoch,
+                                        space.search.check_images),
         "supernet": lambda: SupernetProxy(space, ParentStore(study, storage_url, artifacts_dir), train_data,
                                           val_data, device, seed, on_status),
     }

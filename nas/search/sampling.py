@@ -118,7 +118,8 @@ def make_pruner(space: SearchSpace, objective: str) -> optuna.pruners.BasePruner
         return optuna.pruners.NopPruner()
     s = space.search
     return optuna.pruners.PercentilePruner(
-        s.prune_percentile, n_startup_trials=len(SEED_BASELINES), n_warmup_steps=s.prune_warmup_epochs
+        s.prune_percentile, n_startup_trials=len(SEED_BASELINES),
+        n_warmup_steps=s.prune_warmup_epochs * s.checks_per_epoch,  # steps count checks (nas.search.checks)
     )
 
 

@@ -1,38 +1,70 @@
-"""The pre-training skip rule: a trial is skipped (pruned, untrained) when
-cost x exp(max(0, min error seen - margin)) >= best score.
+"""The pre-training skip rule: whether a trial is skipped (pruned, untrained) before it trains.
 
-Cost is exact before training, so the rule skips a candidate that could beat the best score only by
-ending more than `search.pre_train_margin_px` below the lowest error any complete trial reached. It
-is a bet, not a proof: it assumes no new trial improves on the lowest error seen by more than the
-margin. `bench/suite.py` audits it by training anyway every trial the rule would have skipped and
-counting those that would have won (docs/results.md, "Evidence suite": 0 of 90 decisions at margins
-0-6 px at the small size, where every proxy ended within 0.16 px of chance, so the audit had
-little to catch; the margins in the space files are well above the spread of proxy errors
-measured there).
+A candidate of exact cost `c` can beat the best score `B` only by ending below the error
+`ln(B / c)`. The rule takes its evidence about the candidate's error from the complete trials that
+cost **at least as much** (its peers: as large or larger models, trained with the same proxy):
+
+    skip when it has peers, and cost x exp(max(0, lowest peer error - margin)) >= best score
+
+that is, when no complete model at least as large reached within `margin` px of the error the
+candidate would need. A cheaper trial's error is never evidence about a dearer candidate, so:
+
+- a candidate dearer than every complete trial is never skipped (with only the space's cheapest
+  baseline complete, nothing dearer is skipped, whatever order the baselines finish in and however
+  many workers run);
+- a candidate cheaper than the best-scoring trial is never skipped (that trial is one of its peers
+  and its own error already clears the bound);
+- running and skipped trials are not evidence: only complete ones are.
+
+It is a bet, not a proof: it assumes a model does not end more than `margin` px below every model at
+least its size trained with the same recipe. `bench/skip_audit.py` replays recorded studies under
+random completion orders and worker counts with this rule active and counts the false skips.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import optuna
 from optuna.trial import TrialState
 
-from nas.model.cost import Cost
+from nas.model.cost import Cost, score_of
 
-__all__ = ["skip_reason"]
+__all__ = ["Scored", "skip_reason", "skip_reason_in"]
 
 
-def skip_reason(study: optuna.Study, cost: Cost, margin: float) -> str | None:
-    """Why a trial of this cost is skipped, or None when it may still win (or nothing is scored yet)."""
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if "score" in t.user_attrs]
-    if not done:
+@dataclass(frozen=True)
+class Scored:
+    """A complete trial as the rule sees it: its exact cost and its proxy error."""
+
+    cost: float
+    px_error: float
+
+    @property
+    def score(self) -> float:
+        return score_of(self.cost, self.px_error)
+
+
+def skip_reason(done: Iterable[Scored], cost: float, margin: float) -> str | None:
+    """Why a candidate of this cost is skipped given the complete trials `done`, or None (it trains)."""
+    done = list(done)
+    peers = [d for d in done if d.cost >= cost]
+    if not peers:
         return None
-    best = min(t.user_attrs["score"] for t in done)
-    min_err = min(t.user_attrs["px_error"] for t in done)
-    bound = cost.cost * math.exp(max(0.0, min_err - margin))
+    best = min(d.score for d in done)
+    floor = min(d.px_error for d in peers)
+    bound = score_of(cost, max(0.0, floor - margin))
     if bound < best:
         return None
-    return (
-        f"skipped before training: cost {cost.cost:.4g} x exp({min_err:.2f} px best error - {margin:g} px margin)"
-        f" = {bound:.4g} >= best score {best:.4g}"
-    )
+    return (f"skipped before training: the {len(peers)} complete trial(s) costing at least its {cost:.4g} "
+            f"reached {floor:.2f} px at best; cost x exp({floor:.2f} - {margin:g} px margin) = {bound:.4g} "
+            f">= best score {best:.4g}")
+
+
+def skip_reason_in(study: optuna.Study, cost: Cost, margin: float) -> str | None:
+    """`skip_reason` with the study's complete trials as evidence."""
+    done = [Scored(t.user_attrs["cost"], t.user_attrs["px_error"])
+            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if "score" in t.user_attrs and math.isfinite(t.user_attrs.get("px_error", math.nan))]
+    return skip_reason(done, cost.cost, margin)

@@ -8,7 +8,7 @@ never silently falls back to a default:
     proxy:    the short training run that estimates each candidate's error (flat: its keys epochs,
               batch_size, lr, lr_min, loss, rotation and sigma are fields of its `TrainConfig`)
     data:     where the images come from (the built-in synthetic set by default)
-    search:   sampler start-up, pruning percentile/warm-up, the pre-training prune margin and the
+    search:   sampler start-up, pruning percentile/warm-up/checks per epoch, the pre-training skip margin and the
               baseline repeats that measure the proxy's seed noise
     supernet: the weight-sharing parent's training budget (used when `proxy: mode: supernet`)
 
@@ -111,6 +111,10 @@ class SearchSettings:
     startup_trials: int = field(default=8, metadata=bounds(0, 10_000))  # random trials before TPE (baselines count)
     prune_percentile: float = field(default=50.0, metadata=bounds(0.0, 100.0))  # prune worse than this percentile
     prune_warmup_epochs: int = field(default=1, metadata=bounds(0, 1000))  # never prune before this many epochs
+    # partial scores reported per epoch: at the epoch's end and k-1 times within it (validated on the first
+    # `check_images` validation images), so a short proxy can be pruned before its budget is spent
+    checks_per_epoch: int = field(default=4, metadata=bounds(1, 100))
+    check_images: int = field(default=512, metadata=bounds(1, 1_000_000))
     # skip training when cost x exp(min error - margin) >= best score
     pre_train_margin_px: float = field(default=1.0, metadata=bounds(0.0, 1000.0))
     # the first N baselines are trained once more with another seed, to measure the proxy's seed noise

@@ -22,7 +22,7 @@ def replay(histories: list[list[float]], before_epoch: Callable[[], None] | None
     """An `evaluate_candidate` whose n-th call reports the errors of histories[n], one per epoch."""
     calls = iter(histories)
 
-    def evaluate_candidate(arch, recipe, train_data, val_data, cost, on_epoch=None, on_step=None):
+    def evaluate_candidate(arch, recipe, train_data, val_data, cost, on_epoch=None, on_step=None, model=None):
         errors = next(calls)
         stats = [EpochStats(epoch=e, train_loss=1.0, px_error=err, pck=0.5, auc=0.5, lr=1e-3, images_per_s=1.0,
                             seconds=0.1) for e, err in enumerate(errors, start=1)]

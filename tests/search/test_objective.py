@@ -31,14 +31,24 @@ def test_epochs_report_cost_times_exp_error_and_the_pruner_decides_on_them(space
     trials = st.get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 3 + [TrialState.PRUNED, TrialState.COMPLETE]
     cost = trials[0].user_attrs["cost"]
-    assert trials[0].intermediate_values == pytest.approx({1: cost * math.exp(5.0), 2: cost * math.exp(4.0)})
+    k = space.search.checks_per_epoch  # report steps count checks: the end of epoch e is step e x k
+    assert trials[0].intermediate_values == pytest.approx({k: cost * math.exp(5.0), 2 * k: cost * math.exp(4.0)})
     pruned = trials[3]
-    assert pruned.intermediate_values == pytest.approx({1: cost * math.exp(9.0)})  # stopped after epoch 1
+    assert pruned.intermediate_values == pytest.approx({k: cost * math.exp(9.0)})  # stopped after epoch 1
     assert pruned.user_attrs["reason"].startswith("pruned at epoch 1: partial score")
     assert pruned.user_attrs["history_px"] == [9.0] and "score" not in pruned.user_attrs
     kept = trials[4]
-    assert kept.intermediate_values == pytest.approx({1: cost * math.exp(3.0), 2: cost * math.exp(2.0)})
+    assert kept.intermediate_values == pytest.approx({k: cost * math.exp(3.0), 2 * k: cost * math.exp(2.0)})
     assert kept.value == pytest.approx(cost * math.exp(2.0)) == pytest.approx(kept.user_attrs["score"])
+
+
+def test_never_pruned_at_the_last_report(space, storage, monkeypatch):
+    # worse than every start-up trial only at its last epoch: its budget is spent, so it completes
+    monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([GOOD, GOOD, GOOD, [3.0, 9.0], BAD]))
+    st = open_study("last", storage, "score", space)
+    run_study(st, space, 5, None, None, device="cpu", baselines=False)
+    states = [t.state for t in st.get_trials()]
+    assert states == [TrialState.COMPLETE] * 4 + [TrialState.PRUNED]  # the pruner is live: BAD stops at epoch 1
 
 
 def test_pareto_trials_are_never_pruned(space, storage, monkeypatch):

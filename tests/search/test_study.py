@@ -74,12 +74,17 @@ def test_diverged_trial_is_failed_with_reason_and_the_study_goes_on(space, stora
 def test_skip_before_training_when_cost_cannot_win(space, storage, tiny_data, monkeypatch):
     _no_baselines(monkeypatch)
     st = open_study("s", storage, "score", space)
-    # a stored trial with a tiny cost and a low error: every real candidate costs more
+    # a stored trial with a tiny cost and a low error, and a dearer model than any candidate that ended
+    # high: every real candidate has a peer, and none of them reached an error that could win
     st.add_trial(optuna.trial.create_trial(
         params={}, distributions={}, value=1e-9,
         user_attrs={"score": 1e-9, "px_error": 1.0, "cost": 1e-9 / math.e},
     ))
-    run_study(st, space, 2, *tiny_data, device="cpu")
+    st.add_trial(optuna.trial.create_trial(
+        params={}, distributions={}, value=1e6 * math.exp(30.0),
+        user_attrs={"score": 1e6 * math.exp(30.0), "px_error": 30.0, "cost": 1e6},
+    ))
+    run_study(st, space, 3, *tiny_data, device="cpu")
     pruned = st.get_trials(states=(TrialState.PRUNED,))
     assert len(pruned) == 1
     attrs = pruned[0].user_attrs

@@ -1,0 +1,161 @@
+"""The pre-training skip audited by replay: recorded studies replayed with the skip active, in many
+random orders and over 1 and 8 workers, baselines included (the arithmetic: bench/replay.py).
+
+    .venv/bin/python bench/skip_audit.py --steps record --save   # a CPU study that trains every trial
+    .venv/bin/python bench/skip_audit.py --save                  # replay every recorded study
+    .venv/bin/python bench/skip_audit.py --steps record,replay --size smoke   # a pipeline check
+
+Recorded studies are the `trial` lines of docs/results/skip-audit-study-cpu.jsonl (`record`: the
+default space's architectures and cost at 224 px, proxies at 64 px on this CPU, no skip and no
+pruning, so every trial has its error) and of docs/results/gpu-evidence.jsonl (the 224 px GPU study of
+bench/gpu_evidence.py, which ran with the skip and pruning: its complete trials are replayed).
+Each study is replayed under two rules: `sound` (nas.search.skip, what studies run) and `first` (its
+first form, the lowest error of any complete trial as evidence for every candidate), so the lines
+show whether an order could have caught a false skip at all.
+Lines (`figure: skip_replay`) go to docs/results/skip-audit.jsonl with --save. Goal: 0 false skips.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import optuna  # noqa: E402
+import yaml  # noqa: E402
+from evidence import trial_lines  # noqa: E402
+from replay import Recorded, audit  # noqa: E402
+from run_info import run_info  # noqa: E402
+
+from nas.data import DataSpec, load_for_space  # noqa: E402
+from nas.model.cost import score_of  # noqa: E402
+from nas.search import run_study  # noqa: E402
+from nas.search.sampling import make_sampler  # noqa: E402
+from nas.search.skip import Scored, skip_reason  # noqa: E402
+from nas.search.space import parse_space  # noqa: E402
+
+RESULTS = ROOT / "docs" / "results"
+RECORDED = RESULTS / "skip-audit-study-cpu.jsonl"
+SOURCES = (RECORDED, RESULTS / "gpu-evidence.jsonl")
+ORDERS, WORKERS = 200, (1, 8)
+SIZES = {  # the recorded CPU study: trials, and the proxy's keys changed from default.yaml's
+    "cpu": dict(trials=44, proxy=dict(train_size=64, epochs=3, train_images=1000, val_images=300, batch_size=32),
+                aug=(1, 2)),
+    "smoke": dict(trials=6, proxy=dict(train_size=64, epochs=1, train_images=32, val_images=16, batch_size=16),
+                  aug=(1, 1)),
+}
+
+
+def rule_sound(margin: float):
+    return lambda done, cost: skip_reason([Scored(c, e) for c, e in done], cost, margin) is not None
+
+
+def rule_first(margin: float):
+    """The rule's first form: any complete trial's lowest error as evidence for every candidate."""
+    def skips(done, cost):
+        if not done:
+            return False
+        best = min(score_of(c, e) for c, e in done)
+        return score_of(cost, max(0.0, min(e for _, e in done) - margin)) >= best
+    return skips
+
+
+RULES = {"sound": rule_sound, "first": rule_first}
+
+
+def record(size: str, out: Path, device: str) -> None:
+    """One study of the default space (TPE, baselines first) that trains every trial to the end."""
+    cfg = SIZES[size]
+    raw = yaml.safe_load((ROOT / "search_spaces" / "default.yaml").read_text())
+    raw["proxy"].update(cfg["proxy"])
+    raw["space"]["aug_multiplier"] = {"low": cfg["aug"][0], "high": cfg["aug"][1]}
+    space = parse_space(raw, f"skip-audit-{size}")
+    p = space.proxy
+    data = load_for_space(DataSpec(seed=space.data.seed), p.train_images, p.val_images, p.train_size)
+    study = optuna.create_study(study_name=f"skip-audit-{size}", sampler=make_sampler(space, 0),
+                                pruner=optuna.pruners.NopPruner())
+    study.set_user_attr("objective", "score")
+    run_study(study, space, cfg["trials"], *data, device=device, skip_hopeless=False)
+    context = {"bench": "skip_audit_study", **run_info("bench/skip_audit.py"), "size": size,
+               "size_px": p.train_size, "input_px": space.input_size, "device": device,
+               "margin_px": space.search.pre_train_margin_px, "proxy": cfg["proxy"], "aug": list(cfg["aug"])}
+    _write(out, [{**context, **line} for line in trial_lines(study)])
+
+
+def recorded_studies(paths) -> dict[str, tuple[list[Recorded], float, dict]]:
+    """(study key) -> its complete trials, the margin its space used, and its first line's context."""
+    studies: dict[str, list[dict]] = defaultdict(list)
+    for path in paths:
+        if path.exists():
+            for line in map(json.loads, path.read_text().splitlines()):
+                if line.get("figure") == "trial":
+                    studies[f"{path.name}:{line['study']}:{line['date']}"].append(line)
+    out = {}
+    for key, lines in studies.items():
+        done = [Recorded(t["cost"], t["px_error"], t["train_seconds"] or 0.0, bool(t["baseline"]))
+                for t in lines if t["state"] == "COMPLETE" and t["px_error"] is not None and not t.get("repeat")]
+        if done:
+            out[key] = (done, float(lines[0].get("margin_px", 1.0)), lines[0])
+    return out
+
+
+def replay_all(paths, out: Path | None, orders: int) -> None:
+    context = {"bench": "skip_audit", **run_info("bench/skip_audit.py")}
+    for key, (trials, margin, first) in recorded_studies(paths).items():
+        errors = [t.px_error for t in trials]
+        scope = {"study": key, "device": first.get("device"), "size_px": first.get("size_px"),
+                 "margin_px": margin, "trials": len(trials),
+                 "px_error_range": [round(min(errors), 2), round(max(errors), 2)]}
+        lines = [{**context, "figure": "skip_replay", **scope, "rule": rule,
+                  **audit(trials, RULES[rule](margin), w, orders, seed=0, baselines_first=first_b)}
+                 for rule in RULES for w in WORKERS for first_b in (True, False)]
+        _write(out, lines)
+
+
+CONTEXT = ("bench", "date", "machine", "commit", "command", "proxy")
+
+
+def _write(out: Path | None, lines: list[dict]) -> None:
+    for line in lines:
+        print(json.dumps({k: v for k, v in line.items() if k not in CONTEXT}), flush=True)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("a") as f:
+            f.writelines(json.dumps(line) + "\n" for line in lines)
+
+
+def main() -> None:
+    intro, rest = __doc__.split("\n\n", 1)
+    ap = argparse.ArgumentParser(description=intro.replace("\n", " "), epilog=rest,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", default="replay", help="record, replay or record,replay (default replay)")
+    ap.add_argument("--size", choices=sorted(SIZES), default="cpu", help="the recorded study's size (default cpu)")
+    ap.add_argument("--device", default="cpu", help="the recorded study's device (default cpu)")
+    ap.add_argument("--orders", type=int, default=ORDERS, help=f"random orders per setting (default {ORDERS})")
+    ap.add_argument("--save", action="store_true", help="append the lines to docs/results/ (else print only)")
+    ap.add_argument("--source", type=Path, action="append", default=None,
+                    help="a JSON lines file of recorded trials to replay (repeatable; default: the recorded CPU study "
+                         "and docs/results/gpu-evidence.jsonl)")
+    args = ap.parse_args()
+    steps = set(args.steps.split(","))
+    if not steps <= {"record", "replay"} or args.orders < 1:
+        ap.error(f"--steps takes record and/or replay, --orders at least 1; got {args.steps!r}, {args.orders}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    smoke_out = ROOT / "reports" / "skip-audit-smoke.jsonl"
+    recorded = RECORDED if args.save else smoke_out
+    t0 = time.perf_counter()
+    if "record" in steps:
+        record(args.size, recorded, args.device)
+    if "replay" in steps:
+        sources = args.source or ([*SOURCES] if args.save else [recorded, *SOURCES])
+        replay_all(sources, RESULTS / "skip-audit.jsonl" if args.save else None, args.orders)
+    print(f"done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
