@@ -1,25 +1,30 @@
 """Trainer speed against plain training loops, measured side by side in one run on the same data,
-model and batch (32), with the dsnt loss and Adam.
+model and batch, with the dsnt loss and Adam.
 
     .venv/bin/python bench/bench_trainer.py --save        # the kept figures -> docs/results/trainer-format.jsonl
+    .venv/bin/python bench/bench_trainer.py --device cuda --save   # three models at 224 px, batch 64 and 32
     .venv/bin/python bench/bench_trainer.py --quick       # a smoke run (figures meaningless, never saved)
 
 Arms, each warmed up once, then run in a rotated order every repeat so machine noise hits all alike;
-the median of the repeats is reported, per model and input size:
-  trainer         `train()` with the default recipe (memory format `auto`), one epoch over the images;
-                  its images/s count the training loop only (validation excluded)
+the median of the repeats is reported, per model, input size and batch:
+  trainer         `train()` with the default recipe (every choice `auto`: on CUDA bfloat16, channels_last
+                  and the captured step), one epoch over the images on the CPU, two on CUDA; its images/s
+                  are the last epoch's training loop (validation excluded; on CUDA the first epoch's
+                  warm-up steps and capture excluded, as the captured loop's are)
   eager           the plain loop: pre-loaded float tensors, fixed order, forward + loss + backward +
                   Adam step, in the default (contiguous) memory format
   channels_last   the same loop with model and batches in channels_last
   channels_last_ftz  channels_last with denormal floats flushed to zero, as the trainer runs on the CPU
   compiled        channels_last_ftz + torch.compile (--compile; compilation excluded from the timing)
   eager_amp, channels_last_amp   on CUDA only: the two loops in mixed precision (bfloat16, or float16
-                  with a gradient scaler on GPUs without it), as the trainer computes there; their ratio
-                  is the memory-format choice `auto` makes for CUDA with amp
+                  with a gradient scaler on GPUs without it)
+  bf16_channels_last_graph   on CUDA with bfloat16 only: channels_last_amp with the whole step (forward,
+                  loss, backward, Adam with capturable=True) captured as one CUDA graph and replayed on
+                  static batch buffers (3 eager warm-up steps and the capture excluded from the timing)
 The trainer also augments every batch on the device (rotation and flip), which the loops do not
 ("trainer_extra" in the output); its Adam runs `foreach` (the same arithmetic as the per-parameter
 loop the plain loops get by default on the CPU, in fewer calls). Goals: trainer / eager >= 1.2;
-trainer / best loop >= 0.95.
+trainer / best loop >= 0.95 on the CPU, >= 0.9 on CUDA (printed per model and batch).
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ import json
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,28 +60,37 @@ from nas.training.recipe import TrainConfig  # noqa: E402
 from nas.training.trainer import train  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "trainer-format.jsonl"
-BACKBONES = {"mobilenetv3_small": (0.75, 2, 0.75), "mobilenetv2": (0.75, 2, 0.75)}  # width, head depth x width
-BATCH = 32
-GOAL_VS_EAGER, GOAL_VS_BEST = 1.2, 0.95
+# model name -> (backbone, width, head depth, head width)
+MODELS = {
+    "mobilenetv3_small": ("mobilenetv3_small", 0.75, 2, 0.75),
+    "mobilenetv2": ("mobilenetv2", 0.75, 2, 0.75),
+    "space_cheapest": ("mobilenetv3_small", 0.25, 1, 0.125),  # the default space's cheapest architecture
+    "report_final": ("mobilenetv3_small", 1.0, 2, 1.25),  # the course report's final model (reduced V3-small)
+    "report_mobilenetv2": ("mobilenetv2", 1.0, 2, 2.0),  # the course report's MobileNetV2 with its full head
+}
+DEFAULTS = {"cpu": (["mobilenetv3_small", "mobilenetv2"], [64, 128], [32]),  # models, sizes, batches
+            "cuda": (["space_cheapest", "report_final", "report_mobilenetv2"], [224], [64, 32])}
+GOAL_VS_EAGER, GOAL_VS_BEST = 1.2, {"cpu": 0.95, "cuda": 0.9}
+_UNCAPTURED = ".*capturable=True.*without (CUDA|cuda) graph capture"
 
 
-def plain_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, fmt: str,
+def plain_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, fmt: str, batch: int,
                compiled: bool = False, ftz: bool = False, amp: bool = False) -> float:
     """Images/s of the plainest training loop in memory format `fmt` (optionally torch.compile'd,
     optionally with denormals flushed, optionally in mixed precision as the trainer runs on CUDA)."""
     if ftz:
         with flush_denormals(device):
-            return plain_loop(arch, data, device, fmt, compiled, amp=amp)
+            return plain_loop(arch, data, device, fmt, batch, compiled, amp=amp)
     model = to_memory_format(build_model(arch).to(device).train(), fmt)
     step_model = torch.compile(model) if compiled else model
     opt = torch.optim.Adam(model.parameters(), lr=TrainConfig().lr)
     x = to_memory_format(data.images.to(device).float().div(255), fmt)
     kp, w = data.keypoints.to(device), (data.visibility > 0).float().to(device)
-    steps, dtype = len(data) // BATCH, amp_dtype(device)
+    steps, dtype = len(data) // batch, amp_dtype(device)
     scaler = grad_scaler(device, amp)
 
     def step(s: int) -> None:
-        sl = slice(s * BATCH, (s + 1) * BATCH)
+        sl = slice(s * batch, (s + 1) * batch)
         with torch.autocast(device.type, dtype=dtype, enabled=amp):
             out = step_model(x[sl])
         loss = heatmap_loss("dsnt", out.float(), kp[sl], w[sl], HEATMAP_STRIDE, 2.0)
@@ -91,16 +106,65 @@ def plain_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, fm
     for s in range(steps):
         step(s)
     _sync(device)
-    return steps * BATCH / (time.perf_counter() - t0)
+    return steps * batch / (time.perf_counter() - t0)
 
 
-def trainer(arch: ArchConfig, data: KeypointDataset, val: KeypointDataset, device: torch.device) -> float:
-    """Images/s of one epoch of `train()` with the default recipe."""
-    return train(build_model(arch), data, val, _recipe(device)).images_per_s
+def graph_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, batch: int) -> float:
+    """Images/s of the plain bfloat16 channels_last loop with its whole step captured as one CUDA
+    graph (PyTorch's whole-network capture), replayed on static batch buffers."""
+    model = to_memory_format(build_model(arch).to(device).train(), "channels_last")
+    opt = torch.optim.Adam(model.parameters(), lr=torch.tensor(TrainConfig().lr, device=device), foreach=True,
+                           capturable=True)
+    x = to_memory_format(data.images.to(device).float().div(255), "channels_last")
+    kp, w = data.keypoints.to(device), (data.visibility > 0).float().to(device)
+    static = [x[:batch].clone(), kp[:batch].clone(), w[:batch].clone()]
+    graph = _captured_step(model, opt, static)
+    steps = len(data) // batch
+    _sync(device)
+    t0 = time.perf_counter()
+    for s in range(steps):
+        sl = slice(s * batch, (s + 1) * batch)
+        for buf, src in zip(static, (x[sl], kp[sl], w[sl])):
+            buf.copy_(src)
+        graph.replay()
+    _sync(device)
+    return steps * batch / (time.perf_counter() - t0)
 
 
-def _recipe(device: torch.device) -> TrainConfig:
-    return TrainConfig(epochs=1, batch_size=BATCH, device=str(device))
+def _captured_step(model: torch.nn.Module, opt: torch.optim.Optimizer, static: list[torch.Tensor]
+                   ) -> torch.cuda.CUDAGraph:
+    """Forward (bfloat16 autocast) + loss + backward + Adam step on `static`, warmed up 3 times on a
+    side stream, then captured."""
+    def body() -> None:
+        with torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
+            out = model(static[0])
+        heatmap_loss("dsnt", out.float(), static[1], static[2], HEATMAP_STRIDE, 2.0).backward()
+        opt.step()
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_UNCAPTURED)
+        for _ in range(3):
+            opt.zero_grad(set_to_none=True)
+            body()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    opt.zero_grad(set_to_none=True)
+    with torch.cuda.graph(graph):
+        body()
+    return graph
+
+
+def trainer(arch: ArchConfig, data: KeypointDataset, val: KeypointDataset, device: torch.device, batch: int
+            ) -> float:
+    """Images/s of the last epoch of `train()` with the default recipe (`_recipe`)."""
+    return train(build_model(arch), data, val, _recipe(device, batch)).history[-1].images_per_s
+
+
+def _recipe(device: torch.device, batch: int) -> TrainConfig:
+    """One epoch on the CPU; two on CUDA, so the first epoch's warm-up steps and capture are not timed."""
+    return TrainConfig(epochs=1 if device.type == "cpu" else 2, batch_size=batch, device=str(device))
 
 
 def _sync(device: torch.device) -> None:
@@ -108,80 +172,128 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(arch: ArchConfig, data: KeypointDataset, val: KeypointDataset, device: torch.device, repeats: int,
-            compiled: bool) -> dict:
+def _arms(arch: ArchConfig, val: KeypointDataset, device: torch.device, batch: int, compiled: bool
+          ) -> dict[str, Callable[[KeypointDataset], float]]:
+    """The arms measured on `device`, by name: each takes the training images, returns images/s."""
+    arms: dict[str, Callable[[KeypointDataset], float]] = {
+        "trainer": lambda d: trainer(arch, d, val, device, batch),
+        "eager": lambda d: plain_loop(arch, d, device, "contiguous", batch),
+        "channels_last": lambda d: plain_loop(arch, d, device, "channels_last", batch),
+        "channels_last_ftz": lambda d: plain_loop(arch, d, device, "channels_last", batch, ftz=True),
+    }
+    if device.type == "cuda":  # the trainer computes in mixed precision there: so do these
+        arms["eager_amp"] = lambda d: plain_loop(arch, d, device, "contiguous", batch, amp=True)
+        arms["channels_last_amp"] = lambda d: plain_loop(arch, d, device, "channels_last", batch, amp=True)
+        if amp_dtype(device) == torch.bfloat16:
+            arms["bf16_channels_last_graph"] = lambda d: graph_loop(arch, d, device, batch)
+    if compiled:
+        arms["compiled"] = lambda d: plain_loop(arch, d, device, "channels_last", batch, compiled=True, ftz=True)
+    return arms
+
+
+def measure(arch: ArchConfig, data: KeypointDataset, val: KeypointDataset, device: torch.device, batch: int,
+            repeats: int, compiled: bool) -> dict:
     """Median images/s per arm over `repeats` rounds, each arm warmed up first and the order rotated
     every round, so neither kernel set-up nor a drift in machine load favours one arm."""
-    arms: dict[str, Callable[[KeypointDataset], float]] = {
-        "trainer": lambda d: trainer(arch, d, val, device),
-        "eager": lambda d: plain_loop(arch, d, device, "contiguous"),
-        "channels_last": lambda d: plain_loop(arch, d, device, "channels_last"),
-        "channels_last_ftz": lambda d: plain_loop(arch, d, device, "channels_last", ftz=True),
-    }
-    if device.type == "cuda":  # the trainer computes in mixed precision there: so do these two
-        arms["eager_amp"] = lambda d: plain_loop(arch, d, device, "contiguous", amp=True)
-        arms["channels_last_amp"] = lambda d: plain_loop(arch, d, device, "channels_last", amp=True)
-    if compiled:
-        arms["compiled"] = lambda d: plain_loop(arch, d, device, "channels_last", compiled=True, ftz=True)
+    arms = _arms(arch, val, device, batch, compiled)
     names, ips = list(arms), {name: [] for name in arms}
     for name in names:
-        arms[name](data.subset(slice(0, 2 * BATCH)))
+        warm = 5 if name == "trainer" and device.type == "cuda" else 2  # the trainer on CUDA: past its capture
+        arms[name](data.subset(slice(0, warm * batch)))
     for r in range(repeats):
         for name in names[r % len(names):] + names[: r % len(names)]:
             ips[name].append(arms[name](data))
     med = {k: statistics.median(v) for k, v in ips.items()}
     best = max((k for k in med if k != "trainer"), key=med.get)
+    ran = resolve_recipe(_recipe(device, batch))
     return {
         **{f"{k}_images_per_s": round(v, 1) for k, v in med.items()},
-        "trainer_memory_format": resolve_recipe(_recipe(device)).memory_format,
+        "trainer_memory_format": ran.memory_format, "trainer_amp": ran.amp, "trainer_cuda_graph": ran.cuda_graph,
         "trainer_extra": "augmentation per batch",
         "trainer_vs_eager": round(med["trainer"] / med["eager"], 3), "goal_vs_eager": GOAL_VS_EAGER,
-        "best_loop": best, "trainer_vs_best": round(med["trainer"] / med[best], 3), "goal_vs_best": GOAL_VS_BEST,
+        "best_loop": best, "trainer_vs_best": round(med["trainer"] / med[best], 3),
+        "goal_vs_best": GOAL_VS_BEST[device.type],
     }
+
+
+def _names(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [n for n in names if n not in MODELS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"not a model: {', '.join(unknown) or text!r} (known: {', '.join(MODELS)})")
+    return names
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of batch sizes >= 2")
+    return values
 
 
 def parse_args() -> argparse.Namespace:
     intro, rest = __doc__.split("\n\n", 1)
     ap = argparse.ArgumentParser(description=intro.replace("\n", " "), epilog=rest,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--backbone", action="append", choices=sorted(BACKBONES),
-                    help="model(s) to measure, each at width 0.75 with a 2 x 0.75 head (default: both)")
-    ap.add_argument("--size", action="append", type=int, help="input side(s) in px (default: 64 and 128)")
+    ap.add_argument("--models", type=_names, help=f"comma-separated, of {', '.join(MODELS)} (default: on the CPU "
+                    f"{','.join(DEFAULTS['cpu'][0])}; on CUDA {','.join(DEFAULTS['cuda'][0])})")
+    ap.add_argument("--size", action="append", type=int, help="input side(s) in px (default: 64 and 128 on the "
+                    "CPU, 224 on CUDA)")
+    ap.add_argument("--batches", type=_ints, help="comma-separated batch sizes (default: 32 on the CPU, 64,32 on CUDA)")
     ap.add_argument("--images", type=int, default=1024, help="training images per epoch (default 1024)")
     ap.add_argument("--repeats", type=int, default=3, help="alternated rounds; the median is reported (default 3)")
     ap.add_argument("--compile", action="store_true",
                     help="add the channels_last + torch.compile loop (a cold compile takes minutes on 2 cores)")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     ap.add_argument("--save", action="store_true", help=f"append the lines to {RESULTS.relative_to(ROOT)}")
+    ap.add_argument("--out", type=Path, default=None, help="append the lines to this file instead, each as measured")
     ap.add_argument("--quick", action="store_true",
-                    help="smoke run: V3-small at 64 px, 128 images, 1 repeat (never saved)")
+                    help="smoke run: the first default model at its smallest size, 128 images, 1 repeat (never saved)")
     args = ap.parse_args()
-    if args.quick and args.save:
-        ap.error("--quick figures are not kept: leave out --save")
-    if args.quick:
-        args.backbone, args.size, args.images, args.repeats = ["mobilenetv3_small"], [64], 128, 1
-    args.backbone = args.backbone or list(BACKBONES)
-    args.size = args.size or [64, 128]
+    if args.quick and (args.save or args.out):
+        ap.error("--quick figures are not kept: leave out --save and --out")
     return args
+
+
+def _plan(args: argparse.Namespace, device: torch.device) -> tuple[list[str], list[int], list[int]]:
+    """The models, sizes and batches to measure on `device`: the arguments, else the device's defaults."""
+    models, sizes, batches = DEFAULTS["cpu" if device.type == "cpu" else "cuda"]
+    if args.quick:
+        return (args.models or models)[:1], (args.size or sizes)[:1], (args.batches or batches)[:1]
+    return args.models or models, args.size or sizes, args.batches or batches
+
+
+def _goal_line(line: dict) -> str:
+    ok = "meets" if line["trainer_vs_best"] >= line["goal_vs_best"] else "MISSES"
+    return (f"# {line['model']} {line['size_px']} px batch {line['batch_size']}: trainer / best loop "
+            f"({line['best_loop']}) = {line['trainer_vs_best']} {ok} the goal >= {line['goal_vs_best']}")
 
 
 def main() -> None:
     args = parse_args()
     device = resolve_device(args.device)
-    context = {"bench": "trainer_format", **run_info("bench/bench_trainer.py"), "device": str(device)}
-    lines = []
-    for size in args.size:
-        data, val = load_for_space(DataSpec(seed=5), args.images, BATCH, size)
-        for backbone in args.backbone:
-            width, depth, head = BACKBONES[backbone]
-            arch = ArchConfig(backbone, width, depth, head, input_size=size)
-            sizes = {"model": arch.short(), "size_px": size, "batch_size": BATCH, "images": args.images,
-                     "repeats": args.repeats}
-            lines.append({**context, **sizes, **measure(arch, data, val, device, args.repeats, args.compile)})
-            print(json.dumps(lines[-1]), flush=True)
-    if args.save:
-        with RESULTS.open("a") as f:
-            f.writelines(json.dumps(line) + "\n" for line in lines)
+    models, sizes, batches = _plan(args, device)
+    images, repeats = (128, 1) if args.quick else (args.images, args.repeats)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    context = {"bench": "trainer_format", **run_info("bench/bench_trainer.py"), "device": str(device),
+               "device_name": name}
+    out = args.out or (RESULTS if args.save else None)
+    for size in sizes:
+        data, val = load_for_space(DataSpec(seed=5), images, max(batches), size)
+        for model in models:
+            arch = ArchConfig(*MODELS[model], input_size=size)
+            for batch in batches:
+                sizes_ = {"model": arch.short(), "model_name": model, "size_px": size, "batch_size": batch,
+                          "images": images, "repeats": repeats}
+                line = {**context, **sizes_, **measure(arch, data, val, device, batch, repeats, args.compile)}
+                print(json.dumps(line), flush=True)
+                print(_goal_line(line), flush=True)
+                if out is not None:  # each line as it is measured: a run cut short keeps the earlier ones
+                    with out.open("a") as f:
+                        f.write(json.dumps(line) + "\n")
 
 
 if __name__ == "__main__":

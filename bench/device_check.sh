@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# The CUDA check, run once on a lent GPU machine (no GPU in CI or on the 2-core development machine).
-# Each step is bounded by its own time limit, logs to $OUT/log.txt and copies what it wrote to $OUT, so a
-# step that fails or runs out of time leaves the later ones their share:
-#   1. the whole CLI pipeline on --device cuda: a study (scratch proxies), pick, retrain, export with the
-#      onnxruntime cross-check, predict; then a supernet-proxy study (parent, children, report)
-#   2. bench/bench_trainer.py --device cuda: the trainer (mixed precision, memory format `auto`) against
-#      plain loops in float32 and in mixed precision, contiguous and channels_last, at 224 px (the GPU
-#      space's proxy size; at 64 px batch 32 keeps an H200 waiting on Python: ~1,000 images/s in every arm)
-#   3. bench/suite.py --size smoke --device cuda: the evidence suite's code path on CUDA (figures meaningless)
-# Usage there (the wheels in .whl/ are the Python packages the machine's image lacks):
-#   HANDKP_COMMIT=<commit> bash bench/device_check.sh      (NO_SUITE=1: leave out step 3)
+# The CUDA check, run once on a lent GPU machine (no GPU in CI or on the 2-core development machine),
+# sized to at most 9 minutes on one H200. Each step is bounded by its own time limit, logs to
+# $OUT/log.txt and writes its JSON lines under $OUT as it goes, so a step that fails or runs out of time
+# leaves the earlier ones' lines and the later ones their share:
+#   1. setup                      wheels the image lacks (.whl/), the package                    40 s
+#   2. pipeline                   the CLI on --device cuda: study (scratch), pick, retrain,       70 s
+#                                 export with the onnxruntime cross-check, predict
+#   3. bench_trainer              the trainer against plain loops (fp32, bf16, channels_last, the  100 s
+#                                 whole step captured), three models at 224 px, batch 64 and 32
+#   4. gpu_workers                combined images/s of 1, 2, 4, 8 processes on the GPU             50 s
+#   5. evidence_study             bench/gpu_evidence.py --steps study (its --timeout: 100 s)       140 s
+#   6. evidence_retrain           the trivial baselines, one recipe, 3 seeds                       110 s
+#   7. evidence_fidelity          proxy vs retrained error                                          30 s
+#                                                                                         total   540 s
+# Usage there (the wheels in .whl/ are the Python packages the machine's image lacks: optuna, thop,
+# plotly and what they need, made here with `pip download --only-binary :all: -d .whl optuna thop plotly`):
+#   HANDKP_COMMIT=<commit> bash bench/device_check.sh
+# A dry run on the CPU (every step on tiny sizes; figures meaningless):
+#   PY=.venv/bin/python DEV=cpu TRIALS=2 IMAGES=32 EVIDENCE_SIZE=tiny TRAINER_ARGS="--models space_cheapest --size 64 \
+#     --batches 16 --images 64 --repeats 1" WORKERS_ARGS="--counts 1,2 --size 64 --images 64 --batch 16 --epochs 2" \
+#     OUT=reports/device-dry bash bench/device_check.sh
+# then commit $OUT's *.jsonl into docs/results/ (gpu-evidence.jsonl, trainer-format.jsonl, gpu-workers.jsonl).
 set -u
 OUT=${OUT:-reports/device}
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
@@ -44,7 +55,7 @@ pipeline() {  # DEV (default cuda), SPACE, TRIALS and IMAGES (retrain's training
     cli="$(cd "$(dirname "$(command -v "$PY")")" && pwd)/handkp-search"
     cd "$WORK" || return 1
     set -e
-    "$cli" study --space "$space" --trials "$k" --device "$dev" --storage sqlite:///s.db \
+    "$cli" study --space "$space" --proxy scratch --trials "$k" --device "$dev" --storage sqlite:///s.db \
         --study-name q -o report.html
     "$cli" trials --storage sqlite:///s.db --study-name q
     "$cli" pick --storage sqlite:///s.db --study-name q -o best.yaml
@@ -53,29 +64,21 @@ pipeline() {  # DEV (default cuda), SPACE, TRIALS and IMAGES (retrain's training
     "$cli" data synth --out hands --count 16 --size 160
     "$cli" predict run/checkpoint.pt --images hands/images --csv pred.csv --device "$dev"
     head -c 300 pred.csv; echo
-    "$cli" study --space "$space" --proxy supernet --trials $((3 * k)) --device "$dev" \
-        --storage sqlite:///sn.db --study-name sn -o sn.html
-    "$cli" trials --storage sqlite:///sn.db --study-name sn --top 5
-    "$cli" pick --storage sqlite:///sn.db --study-name sn -o sn-best.yaml
-    "$cli" retrain sn-best.yaml -o sn-run --init supernet --storage sqlite:///sn.db --epochs 1 --aug 1 --train-images "$n" \
-        --val-images 100 --test-images 100 --device "$dev"
-    cp report.html sn.html run/metrics.json "$OUT/" 2>/dev/null || true
+    cp run/metrics.json "$OUT/pipeline-metrics.json" 2>/dev/null || true
 }
 
-keep_results() {  # the trainer lines written on this machine, for committing beside the others
-    local f=docs/results/trainer-format.jsonl
-    tail -n +"$(( $(wc -l < "$f.orig") + 1 ))" "$f" > "$OUT/trainer-format-cuda.jsonl"
-}
-
-export -f setup pipeline keep_results
-[ -n "${ONLY:-}" ] && { export PYTHONPATH="$PWD"; step 900 "$ONLY" "$ONLY"; exit; }  # ONLY=pipeline: one step
-step 90 setup setup
+export -f setup pipeline
+[ -n "${ONLY:-}" ] && { export PYTHONPATH="$PWD"; step 600 "$ONLY" "$ONLY"; exit; }  # ONLY=pipeline: one step
+step 40 setup setup
 export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
-cp docs/results/trainer-format.jsonl docs/results/trainer-format.jsonl.orig
-step 240 pipeline pipeline  # six quick.yaml trials took ~150 s on an H200 (launch-bound)
-step 120 bench_trainer $PY bench/bench_trainer.py --device cuda --size 224 --images 1024 --save
-keep_results
-[ -n "${NO_SUITE:-}" ] || step 120 suite_smoke $PY bench/suite.py --size smoke --device cuda --out "$OUT/suite-smoke-cuda.jsonl"
-cp reports/bench/smoke.partial.jsonl "$OUT/" 2>/dev/null  # what a suite stopped by its limit had written
+step 70 pipeline pipeline
+step 100 bench_trainer $PY bench/bench_trainer.py --device "${DEV:-cuda}" ${TRAINER_ARGS:---images 1024 --repeats 2} \
+    --out "$OUT/trainer-format.jsonl"
+step 50 gpu_workers $PY bench/bench_gpu_workers.py --device "${DEV:-cuda}" ${WORKERS_ARGS:---images 1024} \
+    --out "$OUT/gpu-workers.jsonl"
+EV="$PY bench/gpu_evidence.py --size ${EVIDENCE_SIZE:-gpu} --device ${DEV:-cuda} --out $OUT/gpu-evidence.jsonl --work $WORK/evidence"
+step 140 evidence_study "$EV --steps study"
+step 110 evidence_retrain "$EV --steps retrain"
+step 30 evidence_fidelity "$EV --steps fidelity"
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv
 echo "=== done"

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from nas.data.dataset import KeypointDataset
     from nas.search import SearchSpace, StudyHooks, StudyOptions
 
-SpaceFile = Annotated[Path, typer.Option("--space", help="Search space YAML.")]
+SpaceFile = Annotated[Path, typer.Option("--space", help="Search space YAML, or 'auto': search_spaces/gpu.yaml "
+                                          "(224 px) when the device is CUDA, else search_spaces/quick.yaml.")]
 StudyData = Annotated[str | None, typer.Option(help="'synthetic' (built in) or a dataset path; default: the space's.")]
 StudyFormat = Annotated[str | None, typer.Option("--format", help="Dataset format: auto, csv, freihand, coco or "
                                                  "panoptic (default: the space's, auto).")]
@@ -76,10 +77,12 @@ def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyD
 
     if proxy is not None and proxy not in search.PROXY_MODES:
         raise ConfigError(f"--proxy: {proxy!r} is not one of {', '.join(search.PROXY_MODES)}")
+    dev = resolve_device(device)  # fail early on a bad --device
+    space_file = search.auto_space(space_file, dev)
+    console.print(f"space {space_file} on {dev}" + (f", {workers} worker processes sharing it" if workers > 1 else ""))
     options = search.StudyOptions(space_file, study_name or space_file.stem, storage, objective, trials, timeout,
                                   data, fmt, max_bad, seed, device, cache_dir, None, repeats, proxy, artifacts)
     space = options.space_for(search.load_space(space_file))
-    resolve_device(device)  # fail early on a bad --device
     fixed = fixed_threads(threads)  # and on a bad HANDKP_THREADS
     shared = search.storage_for_workers(storage, workers)
     if shared != storage:

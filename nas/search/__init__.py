@@ -14,11 +14,12 @@ __all__ = [
     "make_pruner", "make_sampler", "open_storage", "open_study", "parse_space", "ranked_trials", "recipe_for",
     "run_fidelity", "run_study", "run_worker", "run_workers", "sampler_seed", "select_trials", "share_of",
     "skip_reason", "spec_for_trial", "storage_for_workers", "storage_lock", "study_lock", "suggest_params",
-    "worker_share", "PROXY_MODES", "SupernetBudget", "proxy_noise", "noise_verdict",
+    "worker_share", "PROXY_MODES", "SupernetBudget", "proxy_noise", "noise_verdict", "auto_space",
 ]
 
 _HOME = {
-    "SearchSpace": "space", "load_space": "space", "parse_space": "space", "PROXY_MODES": "space",
+    "SearchSpace": "space", "load_space": "space", "auto_space": "space", "parse_space": "space",
+    "PROXY_MODES": "space",
     "SupernetBudget": "space", "proxy_noise": "noise", "noise_verdict": "noise",
     "SEED_BASELINES": "baselines", "enqueue_baselines": "baselines",
     "StepRoundingSampler": "sampling", "arch_from_params": "sampling", "make_pruner": "sampling",

@@ -36,7 +36,7 @@ from nas.search.sampling import arch_from_params, suggest_params
 from nas.search.share import CoreShare, worker_attrs
 from nas.search.skip import skip_reason_in
 from nas.search.space import SearchSpace
-from nas.training.device import resolve_recipe
+from nas.training.device import resolve_device, resolve_recipe
 from nas.training.recipe import TrainConfig
 from nas.training.trainer import EpochStats
 
@@ -71,8 +71,17 @@ def _result_attrs(result: CandidateResult) -> dict[str, Any]:
     return {
         "px_error": result.px_error, "px_error_is_estimate": result.estimate, "pck": t.pck, "auc": t.auc,
         "score": result.score, "train_seconds": t.train_seconds, "images_per_s": t.images_per_s,
-        "best_epoch": t.best_epoch, "history_px": [h.px_error for h in t.history],
+        "best_epoch": t.best_epoch, "history_px": [h.px_error for h in t.history], "compute": t.compute,
+        **({"compute_note": t.note} if t.note else {}),
     }
+
+
+def _device_name(device: str) -> str:
+    """The device a trial trains on, with its index on CUDA (`cuda:1`), as the trial records it."""
+    dev = resolve_device(device)
+    if dev.type == "cuda" and dev.index is None:
+        return f"cuda:{torch.cuda.current_device()}"
+    return str(dev)
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -107,7 +116,8 @@ class Objective:
         if self.hooks:
             self.hooks.trial_started(trial.number, arch, baseline)
         cost = count_cost(arch)
-        _set_attrs(trial, {"arch": arch.to_dict(), "recipe": recipe.to_dict(), **_cost_attrs(cost)})
+        _set_attrs(trial, {"arch": arch.to_dict(), "recipe": recipe.to_dict(), "device": _device_name(self.device),
+                           **_cost_attrs(cost)})
         contender = self.objective == "score" and baseline is None  # baselines (and repeats): always trained
         if contender and self.skip_hopeless:
             self._skip_if_hopeless(trial, cost)

@@ -261,5 +261,16 @@ def parse_space(data: Any, source: str = "<space>") -> SearchSpace:
         )
 
 
+AUTO_SPACES = {"cpu": Path("search_spaces/quick.yaml"), "cuda": Path("search_spaces/gpu.yaml")}
+
+
+def auto_space(path: Path, device: Any) -> Path:
+    """`path` itself, or for `auto` the space file sized for `device` (a torch device): the 224 px
+    GPU space on CUDA, the CPU-sized one elsewhere."""
+    if str(path) != "auto":
+        return path
+    return AUTO_SPACES["cuda" if getattr(device, "type", str(device)) == "cuda" else "cpu"]
+
+
 def load_space(path: str | Path) -> SearchSpace:
     return parse_space(read_yaml(path, "search space"), str(path))

@@ -9,6 +9,7 @@ KeyboardInterrupt once all have stopped.
 """
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -25,7 +26,7 @@ from nas.search.storage import DEFAULT_JOURNAL, DEFAULT_URL, is_parallel_safe
 if TYPE_CHECKING:
     from nas.search.hooks import StudyHooks
 
-__all__ = ["storage_for_workers", "run_worker", "run_workers"]
+__all__ = ["storage_for_workers", "run_worker", "run_workers", "worker_device"]
 
 HooksFactory = Callable[[int], "StudyHooks"]  # worker index -> its hooks (picklable: a class or a function)
 _STOP_GRACE_S = 10.0  # after Ctrl-C, how long workers get to record their trials before a SIGINT of their own
@@ -42,6 +43,23 @@ def storage_for_workers(storage: str, workers: int) -> str:
     return DEFAULT_JOURNAL
 
 
+def worker_device(device: str, index: int | None, gpus: int | None = None) -> str:
+    """The device of worker `index`: on a machine with several GPUs, `cuda` (or `auto`) becomes
+    `cuda:(index mod GPUs)`, so the workers spread over them; anything else stays as given. The
+    worker makes it its current CUDA device (a captured step records on the current device)."""
+    if index is None or device not in ("auto", "cuda"):
+        return device
+    import torch
+
+    gpus = torch.cuda.device_count() if gpus is None else gpus
+    if gpus < 2:
+        return device
+    name = f"cuda:{index % gpus}"
+    if torch.cuda.is_available():
+        torch.cuda.set_device(name)
+    return name
+
+
 def run_worker(options: StudyOptions, index: int | None = None, hooks: StudyHooks | None = None,
                floor: int = 1) -> int:
     """One worker's whole run on the study (sampler seeded by `index`), registered in it with its
@@ -53,6 +71,7 @@ def run_worker(options: StudyOptions, index: int | None = None, hooks: StudyHook
     from nas.search.study import open_study
 
     space = options.space_for(load_space(options.space_file))
+    options = dataclasses.replace(options, device=worker_device(options.device, index))
     study = open_study(options.study_name, options.storage, options.objective, space, options.seed, index)
     train, val = load_study_data(options, space)
     with worker_share(study, options.storage, options.threads, floor) as (share, info):

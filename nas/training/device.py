@@ -1,33 +1,28 @@
-"""Where a run computes: the torch device, and the memory format of its model and batches.
+"""Where and how a run computes: the torch device, the memory format of its model and batches, mixed
+precision, and whether its training step runs as one captured CUDA graph. The figures behind each
+`auto` choice are in docs/results/trainer-format.jsonl (`bench/bench_trainer.py`).
 
 The memory format is a layout only: a `channels_last` (NHWC) model computes the function of the
 contiguous (NCHW) one, equal to float rounding in eval mode. In training mode PyTorch's CPU
-channels_last BatchNorm sums the batch statistics less precisely (about 20-50x the rounding error
-of the contiguous kernel), so two runs that differ only in layout drift apart over many steps as
-much as two runs on different thread counts do; their final errors agree within seed noise
-(MobileNetV3-small 0.5, 4 epochs on 256 images, 3 seeds each: 14.27 vs 14.38 px mean, seeds spread
-0.7 px). `auto` picks the faster layout:
+channels_last BatchNorm sums the batch statistics less precisely than the contiguous kernel, so two
+runs that differ only in layout drift apart over many steps as much as two runs on different thread
+counts do; their final errors agree within seed noise. `auto` picks the faster layout: channels_last
+on the CPU; on CUDA channels_last with mixed precision and contiguous without it (these small
+depthwise models gain from NHWC only in bfloat16).
 
-- CPU: `channels_last`. `bench/bench_trainer.py` measured the plain training loop (batch 32, dsnt,
-  Adam) 1.16-1.51x faster in channels_last than contiguous on a 2-core CPU, for MobileNetV3-small
-  0.75 and MobileNetV2 0.75 (head 2 x 0.75) at 64 and 128 px.
-- CUDA: contiguous. On an H200 (`bench/bench_trainer.py --device cuda --size 224`, batch 32, MobileNetV3-
-  small 0.75 and MobileNetV2 0.75, head 2 x 0.75) the plain loop in channels_last ran 0.78x and 0.94x
-  as fast as contiguous in float32, and 0.94x and 0.90x in mixed precision: these small depthwise
-  models keep the GPU waiting on kernel launches, and cuDNN's NHWC depthwise kernels do not make
-  that up. (PyTorch's channels-last tutorial reports 8-35% gains with mixed precision for dense
-  convolutional networks.)
+Mixed precision (`amp`, CUDA only; `auto` is on there) computes in bfloat16 where the GPU has it
+(`amp_dtype`): it keeps float32's exponent range, so no gradient scaler runs. Older GPUs get float16
+with the scaler, whose overflow check reads a value back from the GPU every step.
 
-Mixed precision on CUDA (`amp: true` in a recipe; off by default: the same H200 runs ran it 0.79x
-and 0.84x as fast as float32, contiguous) computes in bfloat16 where the GPU has it (`amp_dtype`):
-it keeps float32's exponent range, so no gradient scaler runs (the scaler's overflow check reads a
-value back from the GPU every step, and its skipped first steps made PyTorch warn that the learning
-rate scheduler stepped before the optimizer). Older GPUs get float16 with the scaler.
+A captured step (`cuda_graph`, CUDA only; `auto` is on there unless the float16 gradient scaler runs,
+which cannot be captured) replays forward, loss, backward and the Adam update as one CUDA graph
+(`nas.training.graph_step`): the GPU no longer waits on the launch of each of the many small kernels
+of these models.
 
-On the CPU a run also flushes denormal floats to zero (`flush_denormals`): values below ~1e-38 that
-appear in gradients and Adam's moments late in training take a slow path in the x86 vector units.
-`bench/bench_trainer.py` measured the channels_last loop 3-12% faster with them flushed. It changes
-only values 38 orders of magnitude below the weights.
+On the CPU a run computes in float32, eagerly, whatever `amp` and `cuda_graph` say, and it flushes
+denormal floats to zero (`flush_denormals`): values below ~1e-38 that appear in gradients and Adam's
+moments late in training take a slow path in the x86 vector units. It changes only values 38 orders
+of magnitude below the weights.
 """
 from __future__ import annotations
 
@@ -44,8 +39,8 @@ from nas.errors import ConfigError
 if TYPE_CHECKING:
     from nas.training.recipe import TrainConfig
 
-__all__ = ["resolve_recipe", "resolve_device", "resolve_memory_format", "to_memory_format", "memory_format_of",
-           "flush_denormals", "amp_dtype", "grad_scaler"]
+__all__ = ["resolve_recipe", "resolve_device", "resolve_memory_format", "resolve_amp", "resolve_cuda_graph",
+           "uses_amp", "to_memory_format", "memory_format_of", "flush_denormals", "amp_dtype", "grad_scaler"]
 
 _LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 T = TypeVar("T", nn.Module, torch.Tensor)
@@ -65,14 +60,38 @@ def resolve_device(name: str = "auto") -> torch.device:
     return dev
 
 
-def resolve_memory_format(name: str, device: torch.device) -> str:
-    """`channels_last` or `contiguous`: `name` itself, or for `auto` the faster layout on `device` as
-    the module docstring explains."""
+def resolve_memory_format(name: str, device: torch.device, amp: bool = False) -> str:
+    """`channels_last` or `contiguous`: `name` itself, or for `auto` the faster layout on `device`
+    (with mixed precision `amp` or without) as the module docstring explains."""
     if name != "auto":
         if name not in _LAYOUTS:
             raise ConfigError(f"memory_format: {name!r} is not one of auto, {', '.join(_LAYOUTS)}")
         return name
-    return "channels_last" if device.type == "cpu" else "contiguous"
+    return "channels_last" if device.type == "cpu" or amp else "contiguous"
+
+
+def resolve_amp(name: str, device: torch.device) -> str:
+    """`on` or `off`: mixed precision runs on CUDA only, where `auto` turns it on."""
+    return "on" if device.type == "cuda" and name in ("auto", "on") else "off"
+
+
+def uses_amp(config: TrainConfig, device: torch.device) -> bool:
+    """Whether a run of `config` on `device` computes its forward pass in mixed precision."""
+    return resolve_amp(config.amp, device) == "on"
+
+
+def resolve_cuda_graph(name: str, device: torch.device, amp: bool) -> str:
+    """`on` or `off`: a captured step runs on CUDA only, where `auto` turns it on unless the float16
+    gradient scaler runs (with `amp` on a GPU without bfloat16), which cannot be captured; asking
+    for it (`on`) there is a ConfigError."""
+    if device.type != "cuda" or name == "off":
+        return "off"
+    if amp and amp_dtype(device) == torch.float16:
+        if name == "on":
+            raise ConfigError("cuda_graph: 'on' cannot capture this GPU's mixed precision (float16, whose gradient "
+                              "scaler reads a value back every step): set amp: off, or cuda_graph: auto or off")
+        return "off"
+    return "on"
 
 
 def amp_dtype(device: torch.device) -> torch.dtype:
@@ -89,10 +108,13 @@ def grad_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler:
 
 
 def resolve_recipe(config: TrainConfig) -> TrainConfig:
-    """`config` with its memory format resolved for its device: the recipe a run records (on a trial,
-    in a checkpoint), saying which layout it trained in. The device itself stays as written."""
+    """`config` with its mixed precision, captured step and memory format resolved for its device: the
+    recipe a run records (on a trial, in a checkpoint), saying how it computed. The device itself
+    stays as written. Resolving a resolved recipe changes nothing."""
     dev = resolve_device(config.device)
-    return dataclasses.replace(config, memory_format=resolve_memory_format(config.memory_format, dev))
+    amp = resolve_amp(config.amp, dev)
+    return dataclasses.replace(config, amp=amp, cuda_graph=resolve_cuda_graph(config.cuda_graph, dev, amp == "on"),
+                               memory_format=resolve_memory_format(config.memory_format, dev, amp == "on"))
 
 
 def to_memory_format(obj: T, fmt: str) -> T:

@@ -14,13 +14,14 @@ from typing import Any
 
 from nas.config import FieldError, bounds, check_fields, choices, from_mapping
 
-__all__ = ["TrainConfig", "MEMORY_FORMATS", "RUNTIME_FIELDS", "FULL_EPOCHS", "FULL_BATCH_SIZE", "FULL_LR",
+__all__ = ["TrainConfig", "MEMORY_FORMATS", "SWITCHES", "RUNTIME_FIELDS", "FULL_EPOCHS", "FULL_BATCH_SIZE", "FULL_LR",
            "FULL_LR_MIN", "FULL_AUG", "full_recipe"]
 
 
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
+SWITCHES = ("auto", "on", "off")  # amp, cuda_graph: auto is the device's faster choice (nas/training/device.py)
 # fields that choose how a run computes, not what it learns: a resumed run may change them
-RUNTIME_FIELDS = ("device", "amp", "eval_batch_size", "memory_format")
+RUNTIME_FIELDS = ("device", "amp", "eval_batch_size", "memory_format", "cuda_graph")
 
 
 def _losses() -> tuple[str, ...]:
@@ -43,14 +44,21 @@ class TrainConfig:
     loss: str = field(default="dsnt", metadata=choices(_losses))  # mse (the seed's) | integral | dsnt
     sigma: float = field(default=2.0, metadata=bounds(0.25, 16.0))  # Gaussian sigma in heatmap cells
     device: str = "auto"  # auto | cpu | cuda | cuda:N (checked where it is resolved)
-    amp: bool = False  # mixed precision (CUDA only; measured slower for these models, nas/training/device.py)
+    # mixed precision, CUDA only: auto (on there) | on | off; true/false (recipes written before) read as on/off
+    amp: str = field(default="auto", metadata=choices(SWITCHES))
     seed: int = field(default=0, metadata=bounds(0, 2**63 - 1))
     eval_batch_size: int = field(default=128, metadata=bounds(1, 65536))
     # layout of the model and its batches: auto (channels_last on the CPU, contiguous on CUDA)
     # | channels_last | contiguous. The same model either way; nas/training/device.py says why and how close
     memory_format: str = field(default="auto", metadata=choices(MEMORY_FORMATS))
+    # the training step as one captured CUDA graph, CUDA only: auto (on there, unless float16 amp) | on | off
+    cuda_graph: str = field(default="auto", metadata=choices(SWITCHES))
 
     def __post_init__(self) -> None:
+        for name in ("amp", "cuda_graph"):  # YAML reads on/off/yes/no as booleans
+            value = getattr(self, name)
+            if isinstance(value, bool):
+                object.__setattr__(self, name, "on" if value else "off")
         check_fields(self)
         if self.lr_min > self.lr:
             raise FieldError("lr_min", f"{self.lr_min!r} is above lr {self.lr!r}")

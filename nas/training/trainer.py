@@ -1,11 +1,17 @@
 """The proxy/full trainer: Adam, one half-cosine learning rate over the whole run, batched
 on-device augmentation, best-on-validation weights. It knows nothing of the search: callers get
-per-epoch statistics through `on_epoch` (which may raise to stop, e.g. a pruner)."""
+per-epoch statistics through `on_epoch` (which may raise to stop, e.g. a pruner).
+
+On CUDA each training step runs, by default, in bfloat16 autocast and as one captured CUDA graph
+(`nas.training.graph_step`); on the CPU eagerly in float32 (`nas.training.device` says why).
+"""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,13 +29,17 @@ from nas.training.device import (
     flush_denormals,
     grad_scaler,
     resolve_device,
-    resolve_memory_format,
+    resolve_recipe,
     to_memory_format,
+    uses_amp,
 )
 from nas.training.evaluation import evaluate, to_input
+from nas.training.graph_step import CaptureFailed, EagerStep, GraphStep, place_steps
 from nas.training.recipe import TrainConfig
 
 __all__ = ["EpochStats", "TrainResult", "TrainState", "train"]
+
+StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (images, keypoints, vis) -> loss
 
 
 @dataclass(frozen=True)
@@ -55,8 +65,16 @@ class TrainResult:
     train_seconds: float
     px_scale: float  # target-input pixels per training pixel
     memory_format: str = "contiguous"  # the layout the run trained in (runs saved before the choice existed: NCHW)
+    precision: str = "float32"  # of the forward pass: float32 | bfloat16 | float16 (runs saved before: float32)
+    cuda_graph: bool = False  # whether the training step ran as one captured CUDA graph (after eager warm-up steps)
+    note: str = ""  # why the run computed otherwise than its recipe asked (a capture that failed), else empty
     history: list[EpochStats] = field(default_factory=list)
     state_dict: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+
+    @property
+    def compute(self) -> str:
+        """How the run computed, e.g. `cuda_graph+bfloat16+channels_last` or `float32+contiguous`."""
+        return "+".join([*(["cuda_graph"] if self.cuda_graph else []), self.precision, self.memory_format])
 
 
 @dataclass
@@ -105,7 +123,7 @@ class _Run:
     """One run's moving parts between epochs: the step plan, what a `TrainState` saves, the result."""
 
     model: nn.Module
-    config: TrainConfig
+    config: TrainConfig  # resolved for the device (`resolve_recipe`)
     device: torch.device
     memory_format: str  # channels_last | contiguous, of the model and every batch
     batch: int
@@ -119,10 +137,11 @@ class _Run:
     epoch: int = 0  # finished epochs
     images_seen: int = 0
     loop_seconds: float = 0.0
+    step: StepFn | None = None  # one optimisation step on a batch, eager or captured (`_make_step`)
 
     @property
     def amp(self) -> bool:
-        return self.config.amp and self.device.type == "cuda"
+        return uses_amp(self.config, self.device)
 
     def state(self) -> TrainState:
         return TrainState(
@@ -132,22 +151,54 @@ class _Run:
 
 
 def _set_up(model: nn.Module, config: TrainConfig, device: torch.device, n: int, px_scale: float) -> _Run:
-    """Adam with one half-cosine over all steps of the run; a seeded generator on the device; the
-    model on the device in the run's memory format (before Adam creates its state, which follows it)."""
-    fmt = resolve_memory_format(config.memory_format, device)
+    """Adam with one half-cosine over all steps of the run (`capturable` when the step is captured); a
+    seeded generator on the device; the model on the device in the run's memory format (before Adam
+    creates its state, which follows it). `config` is resolved for `device` (`resolve_recipe`)."""
+    fmt = config.memory_format
     model = to_memory_format(model.to(device), fmt)
     batch = min(config.batch_size, n)
     steps_per_pass = max(1, n // batch)  # drop the ragged last batch (BatchNorm needs > 1 sample)
     steps_per_epoch = config.aug_multiplier * steps_per_pass
     # foreach: the arithmetic of the per-parameter loop PyTorch runs by default on the CPU (bitwise
     # equal results) in a few batched calls per step instead of ~10 small ops per parameter
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, foreach=True)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, foreach=True, capturable=config.cuda_graph == "on")
     total_steps = steps_per_epoch * config.epochs
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps, eta_min=config.lr_min)
-    scaler = grad_scaler(device, config.amp)  # disabled off CUDA: amp_dtype there is bfloat16
+    scaler = grad_scaler(device, uses_amp(config, device))  # working only for float16 mixed precision
     gen = torch.Generator(device=device).manual_seed(config.seed)
     result = TrainResult(math.inf, 0.0, 0.0, math.nan, 0, 0.0, 0.0, px_scale, fmt)
     return _Run(model, config, device, fmt, batch, steps_per_pass, steps_per_epoch, opt, sched, scaler, gen, result)
+
+
+def _make_step(run: _Run) -> StepFn:
+    """The run's step: captured as a CUDA graph when its recipe says so (resolved: CUDA, no float16
+    gradient scaler), else eager; the result records how it computes."""
+    loss_fn = functools.partial(_loss, run)
+    captured = run.config.cuda_graph == "on"
+    run.result.cuda_graph = captured
+    run.result.precision = str(amp_dtype(run.device) if run.amp else torch.float32).removeprefix("torch.")
+    if captured:
+        return GraphStep(loss_fn, run.opt, run.sched)
+    return EagerStep(loss_fn, run.opt, run.sched, run.scaler)
+
+
+def _fall_back(run: _Run, exc: CaptureFailed) -> StepFn:
+    """The eager step, after the captured one could not be recorded: a warning, kept in
+    `TrainResult.note` (a search's trial records it), and the run goes on with the same batches."""
+    note = f"the training step could not be captured as a CUDA graph ({exc}): it ran eagerly"
+    warnings.warn(note, RuntimeWarning, stacklevel=3)
+    place_steps(run.opt, capturable=False)
+    run.result.cuda_graph, run.result.note = False, note
+    run.step = EagerStep(functools.partial(_loss, run), run.opt, run.sched, run.scaler)
+    return run.step
+
+
+def _step(run: _Run, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """One optimisation step on `batch`; its loss, detached (a captured step's is overwritten by the next)."""
+    try:
+        return run.step(*batch)
+    except CaptureFailed as exc:
+        return _fall_back(run, exc)(*batch)
 
 
 def _restore(run: _Run, state: TrainState) -> None:
@@ -157,8 +208,10 @@ def _restore(run: _Run, state: TrainState) -> None:
     run.model.load_state_dict(state.model)  # copied into the model's own layout
     run.opt.load_state_dict(state.optimizer)
     _follow_param_layout(run.opt)
+    place_steps(run.opt, capturable=run.config.cuda_graph == "on")  # the state may come from the other kind of run
     run.sched.load_state_dict(state.scheduler)
-    run.scaler.load_state_dict(state.scaler)
+    if state.scaler:  # empty when saved without float16 mixed precision: a new scaler then starts afresh
+        run.scaler.load_state_dict(state.scaler)
     try:
         run.gen.set_state(state.generator.to("cpu"))
     except RuntimeError:
@@ -166,6 +219,7 @@ def _restore(run: _Run, state: TrainState) -> None:
                           ) from None
     run.result, run.images_seen, run.loop_seconds = state.result, state.images_seen, state.loop_seconds
     run.result.memory_format = run.memory_format  # a resume may change the layout (a runtime field)
+    run.result.note = ""
     run.epoch = state.epoch
 
 
@@ -192,17 +246,11 @@ def _batches(run: _Run, data: KeypointDataset) -> Iterator[tuple[torch.Tensor, t
 
 
 def _loss(run: _Run, images: torch.Tensor, keypoints: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-    with torch.autocast(run.device.type, dtype=amp_dtype(run.device), enabled=run.amp):
+    """The batch loss, the forward pass in mixed precision when the run uses it. No autocast weight
+    cache: a captured step must not keep casts across replays (each weight is cast once either way)."""
+    with torch.autocast(run.device.type, dtype=amp_dtype(run.device), enabled=run.amp, cache_enabled=False):
         out = run.model(images)
     return heatmap_loss(run.config.loss, out.float(), keypoints, (vis > 0).float(), HEATMAP_STRIDE, run.config.sigma)
-
-
-def _optimise(run: _Run, loss: torch.Tensor) -> None:
-    run.opt.zero_grad(set_to_none=True)
-    run.scaler.scale(loss).backward()
-    run.scaler.step(run.opt)
-    run.scaler.update()
-    run.sched.step()
 
 
 def _train_epoch(run: _Run, data: KeypointDataset, on_step: Callable[[int, int], None] | None) -> float:
@@ -211,11 +259,10 @@ def _train_epoch(run: _Run, data: KeypointDataset, on_step: Callable[[int, int],
     run.model.train()
     loss_sum = torch.zeros((), device=run.device)
     for step, batch in enumerate(_batches(run, data)):
-        loss = _loss(run, *batch)
+        loss = _step(run, batch)
         if run.device.type == "cpu":
             _check_finite(loss, epoch, step)  # free on CPU; on CUDA checked per epoch (no sync)
-        _optimise(run, loss)
-        loss_sum += loss.detach()
+        loss_sum += loss
         if on_step is not None:
             on_step(step + 1, run.steps_per_epoch)
     mean_loss = loss_sum / run.steps_per_epoch
@@ -277,9 +324,10 @@ def train(
     """
     device = resolve_device(config.device)
     train_d, val_d = train_data.to(device), val_data.to(device)
-    run = _set_up(model, config, device, len(train_d), (target_size or train_d.size) / train_d.size)
+    run = _set_up(model, resolve_recipe(config), device, len(train_d), (target_size or train_d.size) / train_d.size)
     if resume is not None:
         _restore(run, resume)
+    run.step = _make_step(run)
     with flush_denormals(device):
         while run.epoch < config.epochs:
             stats = _epoch(run, train_d, val_d, on_step)
