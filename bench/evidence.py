@@ -105,6 +105,7 @@ def trial_lines(study: optuna.Study) -> list[dict]:
             "cost": ua["cost"], "gflops": ua.get("gflops"), "mparams": ua.get("mparams"),
             "px_error": ua.get("px_error"), "score": ua.get("score"), "train_seconds": ua.get("train_seconds"),
             "skipped": bool(ua.get("skipped")), "pruned_at_epoch": ua.get("pruned_at_epoch"),
+            "duplicate_of": ua.get("duplicate_of"),
             "device": ua.get("device", ua.get("recipe", {}).get("device")),
             "start_s": round(t.datetime_start.timestamp() - t0, 2),
             "end_s": round(t.datetime_complete.timestamp() - t0, 2),

@@ -227,7 +227,8 @@ class Evidence:
 def study_summary(study: optuna.Study, space: SearchSpace) -> dict[str, Any]:
     """Counts, the pick, and the training the pruner and the skip saved: images a pruned trial did not
     train (1 - pruned_at / epochs of its budget) and the trials skipped, against the budgets started."""
-    trials = [t for t in study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED")]
+    trials = [t for t in study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED")
+              and "duplicate_of" not in t.user_attrs]
     skipped = [t for t in trials if t.user_attrs.get("skipped")]
     pruned = [t for t in trials if t.state.name == "PRUNED" and not t.user_attrs.get("skipped")]
     epochs = space.proxy.recipe.epochs

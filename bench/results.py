@@ -26,6 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from answers import answer_rows  # noqa: E402
+
 from nas.errors import NasError  # noqa: E402
 from nas.io import write_text_atomic  # noqa: E402
 
@@ -209,13 +211,24 @@ exactly as the README stated them, and their `commit` is the commit that first r
 """
 
 
+def render_answers(results: dict[Path, list[Line]]) -> list[str]:
+    """The opening table: each question a user asks -> the answer -> its scope -> the lines behind it."""
+    rows = answer_rows({path.stem: lines for path, lines in results.items()})
+    out = ["## Answers", "", "| question | answer | scope (device, size, budget, date) | from |", "|---|---|---|---|"]
+    last = None
+    for q, answer, scope, src in rows:
+        out.append(f"| {cell(q) if q != last else ''} | {cell(answer)} | {cell(scope)} | {src} |")
+        last = q
+    return out + [""]
+
+
 def render(results: dict[Path, list[Line]]) -> str:
-    """The whole results page."""
+    """The whole results page: the answers, then one section per benchmark."""
     toc = [f"- [{title_of(p, ls)}](#{anchor(title_of(p, ls))}) ({len(ls)} line(s))" for p, ls in results.items()]
     body: list[str] = []
     for path, lines in results.items():
         body += render_section(path, lines)
-    return "\n".join([HEADER, *toc, "", *body]).rstrip("\n") + "\n"
+    return "\n".join([HEADER, *render_answers(results), "## Sections", "", *toc, "", *body]).rstrip("\n") + "\n"
 
 
 # --- command line -------------------------------------------------------------------------------

@@ -97,8 +97,12 @@ def recorded_studies(paths) -> dict[str, tuple[list[Recorded], float, dict]]:
                     studies[f"{path.name}:{line['study']}:{line['date']}"].append(line)
     out = {}
     for key, lines in studies.items():
+        firsts = {}  # one trial per architecture and multiplier: a repeated draw is no new candidate
+        for t in lines:
+            if t["state"] == "COMPLETE" and t["px_error"] is not None and not t.get("repeat"):
+                firsts.setdefault((t["arch"], t["aug"]), t)
         done = [Recorded(t["cost"], t["px_error"], t["train_seconds"] or 0.0, bool(t["baseline"]))
-                for t in lines if t["state"] == "COMPLETE" and t["px_error"] is not None and not t.get("repeat")]
+                for t in firsts.values()]
         if done:
             out[key] = (done, float(lines[0].get("margin_px", 1.0)), lines[0])
     return out

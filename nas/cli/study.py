@@ -155,12 +155,16 @@ def _print_noise(df) -> None:
 
 
 def _leaderboard_and_report(st, path: Path) -> None:
-    from nas.cli.leaderboard import leaderboard_table
+    from nas.cli.leaderboard import show_leaderboard
     from nas.report import trials_frame, write_report
+    from nas.report.ranking import blind_line, summary
 
     df = trials_frame(st)
-    console.print(leaderboard_table(df, top=15))
+    show_leaderboard(console, df, top=15)
     _print_noise(df)
+    blind = blind_line(summary(df)["blind"])
+    if blind:
+        console.print(blind)
     html, csv = write_report(st, path)
     console.print(f"report: {html}  table: {csv}")
 
@@ -189,11 +193,11 @@ def trials(
     top: Annotated[int | None, typer.Option(min=1, help="Show only the best N.")] = None,
 ) -> None:
     """Print the leaderboard (complete trials ranked by score)."""
-    from nas.cli.leaderboard import leaderboard_table
+    from nas.cli.leaderboard import show_leaderboard
     from nas.report import trials_frame
     from nas.search import load_existing_study
 
     st = load_existing_study(study_name, storage)
     df = trials_frame(st)
-    console.print(leaderboard_table(df, top=top))
+    show_leaderboard(console, df, top=top)
     _print_noise(df)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["AUC_MAX_PX", "AUC_STEPS", "PCK_RATIO", "KeypointMetrics", "keypoint_errors", "pck", "summarise"]
+__all__ = ["AUC_MAX_PX", "AUC_STEPS", "PCK_RATIO", "KeypointMetrics", "keypoint_errors", "mean_pose_error", "pck",
+           "summarise"]
 
 AUC_MAX_PX = 30.0
 AUC_STEPS = 20
@@ -63,3 +64,15 @@ def summarise(dist: torch.Tensor, norm: torch.Tensor, vis: torch.Tensor) -> Keyp
     thr_px = torch.arange(AUC_STEPS, device=dist.device) * (AUC_MAX_PX / AUC_STEPS)  # 0, 1.5, ..., 28.5
     auc = pck(dist, thr_px.view(-1, 1, 1), mask).mean().item()
     return KeypointMetrics(d.mean().item(), pck(dist, norm.unsqueeze(-1), mask).item(), auc, int(d.numel()))
+
+
+def mean_pose_error(train_kp: torch.Tensor, train_vis: torch.Tensor, val_kp: torch.Tensor,
+                    val_vis: torch.Tensor) -> float:
+    """The EPE (input pixels) of predicting, for every validation image, the mean position of each
+    keypoint over the training images where it is labelled: what a model that ignores its input
+    scores. A proxy error above it means the proxy learned nothing the mean pose does not know."""
+    mask = (train_vis > 0).unsqueeze(-1).float()
+    mean = (train_kp.float() * mask).sum(0) / mask.sum(0).clamp_min(1.0)
+    dist = (val_kp.float() - mean).norm(dim=-1)
+    labelled = val_vis > 0
+    return float(dist[labelled].mean()) if labelled.any() else float("nan")

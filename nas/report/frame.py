@@ -21,13 +21,14 @@ COLUMNS = (
     "number", "state", "baseline", "repeat",
     "backbone", "backbone_width", "head_depth", "head_width", "aug_multiplier", "input_size",
     "gflops", "mparams", "true_gmacs", "cost", "px_error", "pck", "auc", "score",
-    "train_seconds", "images_per_s", "worker", "proxy",
-    "skipped", "reason", "retried_from", "datetime_start", "duration_s",
+    "train_seconds", "images_per_s", "mean_pose_px", "worker", "proxy",
+    "skipped", "reason", "retried_from", "duplicate_of", "datetime_start", "duration_s",
 )
 _FLOAT_ATTRS = (
     "gflops", "mparams", "true_gmacs", "cost", "px_error", "pck", "auc", "score", "train_seconds", "images_per_s",
+    "mean_pose_px",
 )
-INT_COLUMNS = ("head_depth", "aug_multiplier", "input_size", "retried_from")
+INT_COLUMNS = ("head_depth", "aug_multiplier", "input_size", "retried_from", "duplicate_of")
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
@@ -106,6 +107,7 @@ def _row(t: FrozenTrial) -> dict[str, Any]:
         skipped=bool(ua.get("skipped", False)),
         reason=str(ua.get("reason") or ""),
         retried_from=to_float(retried),
+        duplicate_of=to_float(ua.get("duplicate_of")),
         datetime_start=t.datetime_start,
         duration_s=t.duration.total_seconds() if t.duration is not None else math.nan,
     )
@@ -115,10 +117,12 @@ def _row(t: FrozenTrial) -> dict[str, Any]:
 def scored(df: pd.DataFrame) -> pd.DataFrame:
     """COMPLETE trials with a finite score, in trial-number order: the only ones that can be ranked.
 
-    Repeats (a baseline trained again with another seed, to measure the proxy's noise) are left out:
-    they duplicate their baseline's architecture and are no candidates of their own.
+    Repeats (a baseline trained again with another seed, to measure the proxy's noise) and duplicates
+    (a draw of an architecture and recipe already evaluated, given that trial's result) are left out:
+    they are no candidates of their own.
     """
-    ok = (df["state"] == "COMPLETE") & np.isfinite(df["score"].to_numpy(dtype=float)) & (df["repeat"] == 0)
+    ok = (df["state"] == "COMPLETE") & np.isfinite(df["score"].to_numpy(dtype=float)) & (df["repeat"] == 0) \
+        & df["duplicate_of"].isna()
     return df[ok].sort_values("number", kind="stable")
 
 

@@ -41,7 +41,7 @@ from nas.report.figures import (
 from nas.report.frame import INT_COLUMNS, arch_label, fmt, frame_of, plain, scored, to_float
 from nas.report.importance import _get_importance_info, _ImportanceInfo
 from nas.report.noise import repeat_groups, study_noise
-from nas.report.ranking import summary
+from nas.report.ranking import blind_line, summary
 from nas.search.noise import noise_verdict
 
 __all__ = ["write_report"]
@@ -97,6 +97,11 @@ def _runner_up_html(runner: dict[str, Any] | None, df: pd.DataFrame) -> _Html:
                  margin=fmt(runner["margin_px"], ".2f"))
 
 
+def _blind_html(blind: dict[str, float] | None) -> _Html:
+    line = blind_line(blind)
+    return _Html(f"<br><b>Note:</b> {html.escape(line)}.") if line else _Html("")
+
+
 def _summary_values(facts: dict[str, Any], objective: str, df: pd.DataFrame) -> dict[str, Any]:
     """The summary section's placeholders: the best trial's headline, baselines table, trial counts."""
     best = facts["best"]
@@ -108,7 +113,7 @@ def _summary_values(facts: dict[str, Any], objective: str, df: pd.DataFrame) -> 
         "best_mparams": fmt(best["mparams"], ".4f") or "?",
         "best_px_error": fmt(best["px_error"], ".3f") or "?",
         "best_score": f"{best['score']:.4g}",
-        "runner_up": _runner_up_html(facts["runner_up"], df),
+        "runner_up": _Html(_runner_up_html(facts["runner_up"], df) + _blind_html(facts.get("blind"))),
         "baselines": _baselines_html(facts["baselines"]),
         "objective": objective or "unknown",
         **facts["counts"],

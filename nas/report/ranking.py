@@ -8,7 +8,7 @@ import pandas as pd
 
 from nas.report.frame import plain, scored
 
-__all__ = ["LEADERBOARD_COLUMNS", "best_so_far", "leaderboard", "summary"]
+__all__ = ["LEADERBOARD_COLUMNS", "best_so_far", "blind_line", "blind_proxy", "leaderboard", "summary"]
 
 LEADERBOARD_COLUMNS = (
     "rank", "trial", "baseline", "backbone", "backbone_width", "head_width", "head_depth", "aug_multiplier",
@@ -30,6 +30,7 @@ def _counts(df: pd.DataFrame) -> dict[str, int]:
         "failed": int((state == "FAIL").sum()),
         "running": int(state.isin(["RUNNING", "WAITING"]).sum()),
         "retried": int(df["retried_from"].notna().sum()),
+        "duplicates": int(df["duplicate_of"].notna().sum()),
     }
 
 
@@ -57,7 +58,7 @@ def summary(df: pd.DataFrame) -> dict[str, Any]:
     """
     done = scored(df)
     if done.empty:
-        return {"best": None, "runner_up": None, "baselines": [], "counts": _counts(df)}
+        return {"best": None, "runner_up": None, "baselines": [], "counts": _counts(df), "blind": None}
     top = done.loc[done["score"].idxmin()]  # first (lowest number) on ties: done is in number order
     best = {k: plain(top[k]) for k in _BEST_FIELDS}
     baselines = []
@@ -67,7 +68,27 @@ def summary(df: pd.DataFrame) -> dict[str, Any]:
             {"baseline": str(name), "number": int(b["number"]), "score": float(b["score"]),
              "ratio": best["score"] / float(b["score"]) if b["score"] > 0 else None}
         )
-    return {"best": best, "runner_up": runner_up(done, top), "baselines": baselines, "counts": _counts(df)}
+    return {"best": best, "runner_up": runner_up(done, top), "baselines": baselines, "counts": _counts(df),
+            "blind": blind_proxy(done)}
+
+
+def blind_proxy(done: pd.DataFrame) -> dict[str, float] | None:
+    """When every complete trial's error is above the error of predicting the mean pose (recorded on
+    the trials), the proxy told the candidates nothing and the ranking is by cost alone: the lowest
+    error and the mean pose's. None otherwise, or when the trials do not record the mean pose."""
+    mean_pose = done["mean_pose_px"].dropna()
+    if done.empty or mean_pose.empty:
+        return None
+    lowest, pose = float(done["px_error"].min()), float(mean_pose.min())
+    return {"lowest_px": lowest, "mean_pose_px": pose} if lowest > pose else None
+
+
+def blind_line(blind: dict[str, float] | None) -> str | None:
+    """The one line a user reads when the proxy is blind (`blind_proxy`)."""
+    if blind is None:
+        return None
+    return (f"the proxy is blind here: every complete trial's error (lowest {blind['lowest_px']:.2f} px) is above "
+            f"the mean pose's {blind['mean_pose_px']:.2f} px, so the ranking is by cost alone")
 
 
 def leaderboard(df: pd.DataFrame, top: int | None = None) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from optuna.trial import Trial
 
 from nas.data.dataset import KeypointDataset
 from nas.errors import NasError, TrainingDiverged
+from nas.keypoints.metrics import mean_pose_error
 from nas.model.arch import ArchConfig
 from nas.model.cost import Cost, count_cost, score_of
 from nas.search.candidate import CandidateResult
@@ -37,7 +38,7 @@ from nas.search.share import CoreShare, worker_attrs
 from nas.search.skip import skip_reason_in
 from nas.search.space import SearchSpace
 from nas.training.device import resolve_device, resolve_recipe
-from nas.training.recipe import TrainConfig
+from nas.training.recipe import RUNTIME_FIELDS, TrainConfig
 from nas.training.trainer import EpochStats
 
 __all__ = ["Objective", "TrialFailed", "recipe_for"]
@@ -84,6 +85,25 @@ def _device_name(device: str) -> str:
     return str(dev)
 
 
+_RESULT_KEYS = ("px_error", "px_error_is_estimate", "pck", "auc", "score", "train_seconds", "images_per_s",
+                "best_epoch", "history_px", "compute")
+
+
+def _learned(recipe: dict[str, Any]) -> dict[str, Any]:
+    """A recipe's fields that decide what a run learns (not where or how fast it computes)."""
+    return {k: v for k, v in recipe.items() if k not in RUNTIME_FIELDS}
+
+
+def _twin(study: optuna.Study, arch: dict[str, Any], learned: dict[str, Any]) -> optuna.trial.FrozenTrial | None:
+    """The first complete, non-repeat, non-duplicate trial of `study` with this architecture and recipe."""
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        ua = t.user_attrs
+        if ua.get("arch") == arch and not ua.get("repeat") and "duplicate_of" not in ua \
+                and _learned(ua.get("recipe", {})) == learned:
+            return t
+    return None
+
+
 def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)) or "out of memory" in str(exc).lower()
 
@@ -102,7 +122,20 @@ class Objective:
     skip_hopeless: bool = True  # the pre-training skip rule (nas.search.skip)
     share: CoreShare | None = None  # this worker's share of the cores (None: leave torch's threads alone)
     proxy: Proxy | None = None  # how a candidate's error is estimated (None: trained from scratch)
+    reuse_duplicates: bool = True  # a draw a complete trial already evaluated takes its result
     _threads: int = field(default=0, init=False, repr=False)  # the current trial's last recorded threads
+    _mean_pose_px: float | None = field(default=None, init=False, repr=False)
+
+    def mean_pose_attrs(self) -> dict[str, float]:
+        """`mean_pose_px`: the validation error of predicting the training set's mean pose, in
+        deployed-input pixels (nothing when the worker holds no data)."""
+        t, v = self.train_data, self.val_data
+        if t is None or v is None:
+            return {}
+        if self._mean_pose_px is None:
+            px = mean_pose_error(t.keypoints, t.visibility, v.keypoints, v.visibility)
+            self._mean_pose_px = px * self.space.input_size / v.size
+        return {"mean_pose_px": self._mean_pose_px}
 
     def __call__(self, trial: Trial) -> Value:
         attrs = worker_attrs(self.share)  # re-counts the study's workers: this trial starts with its share
@@ -117,12 +150,28 @@ class Objective:
             self.hooks.trial_started(trial.number, arch, baseline)
         cost = count_cost(arch)
         _set_attrs(trial, {"arch": arch.to_dict(), "recipe": recipe.to_dict(), "device": _device_name(self.device),
-                           **_cost_attrs(cost)})
+                           **self.mean_pose_attrs(), **_cost_attrs(cost)})
+        # a draw a finished trial already evaluated: its result again, not a new candidate
+        if baseline is None and self.reuse_duplicates:
+            reused = self._reuse(trial, arch, recipe)
+            if reused is not None:
+                return reused
         contender = self.objective == "score" and baseline is None  # baselines (and repeats): always trained
         if contender and self.skip_hopeless:
             self._skip_if_hopeless(trial, cost)
         result = self._train(trial, arch, recipe, cost, prune=contender)
         return self._record(trial, cost, result)
+
+    def _reuse(self, trial: Trial, arch: ArchConfig, recipe: TrainConfig) -> Value | None:
+        """The value of a complete trial with this architecture and recipe (seeded repeats aside), recorded
+        on this trial with `duplicate_of` so the sampler learns it again while the leaderboard and report
+        count the architecture once; None when there is none."""
+        twin = _twin(trial.study, arch.to_dict(), _learned(recipe.to_dict()))
+        if twin is None:
+            return None
+        _set_attrs(trial, {**{k: v for k, v in twin.user_attrs.items() if k in _RESULT_KEYS},
+                           "duplicate_of": twin.number, "proxy_mode": twin.user_attrs.get("proxy_mode")})
+        return twin.value if self.objective == "score" else tuple(twin.values)
 
     def _sample(self, trial: Trial) -> dict[str, Any]:
         with warnings.catch_warnings():

@@ -108,6 +108,7 @@ def run_study(
     share: CoreShare | None = None,
     repeats: int = 0,
     artifacts_dir: Path | None = None,
+    reuse_duplicates: bool = True,
 ) -> int:
     """Run trials until the study holds `n_trials` finished (complete or pruned) trials, counting
     every worker's; returns how many this process ran.
@@ -120,11 +121,14 @@ def run_study(
     (benchmarks). `share`: this worker's share of the cores, re-counted at each trial start and
     epoch (`nas.search.share.worker_share`); None leaves torch's threads as they are. `repeats`: the
     first N baselines are enqueued once more, trained with another seed (`enqueue_baselines`).
+    `reuse_duplicates=False` trains a draw again even when a complete trial has its architecture and
+    recipe (by default it takes that trial's result, marked `duplicate_of`).
     """
     proxy = make_proxy(space, study, train_data, val_data, device, seed, storage_url, artifacts_dir,
                        hooks.status if hooks else None)
     objective = Objective(space, study.user_attrs.get("objective", "score"), train_data, val_data, device, seed,
-                          hooks, skip_hopeless=skip_hopeless, share=share, proxy=proxy)
+                          hooks, skip_hopeless=skip_hopeless, share=share, proxy=proxy,
+                          reuse_duplicates=reuse_duplicates)
     if baselines:
         with study_lock(storage_url, study.study_name):
             enqueue_baselines(study, space, repeats=repeats)

@@ -13,7 +13,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
-from nas.cli.leaderboard import leaderboard_table
+from nas.cli.leaderboard import leaderboard_table, leaderboard_text
 from nas.errors import StudyError
 from nas.model.cost import score
 from nas.report import (
@@ -36,10 +36,11 @@ from nas.report.figures import (
     _get_pareto3d_info,
     _get_pareto_info,
 )
-from nas.report.frame import frame_of
+from nas.report.frame import frame_of, scored
 from nas.report.importance import _get_importance_info
 from nas.report.page import _fidelity_html, _Html
 from nas.report.pareto import iso_score_levels
+from nas.report.ranking import blind_line, blind_proxy
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -251,7 +252,7 @@ def test_summary_best_ratios_and_counts(hand_df):
     assert ratios[V2_BASE] == pytest.approx(best / score(1.031, 4.152, 5.109))
     assert ratios[V3_BASE] == pytest.approx(best / score(0.474, 2.585, 5.966))
     assert s["counts"] == {"trials": 11, "complete": 7, "pruned": 2, "skipped": 1, "failed": 1, "running": 1,
-                           "retried": 1}
+                           "retried": 1, "duplicates": 0}
     # trial 4 repeats the best's architecture: the runner-up is the best of another one, trial 2
     assert s["runner_up"] == {"number": 2, "score": pytest.approx(score(0.3026, 2.008, 6.153)),
                               "margin_px": pytest.approx(math.log(score(0.3026, 2.008, 6.153) / best))}
@@ -267,6 +268,26 @@ def test_leaderboard_order_and_table(hand_df):
     assert leaderboard(hand_df, top=2)["trial"].tolist() == [3, 4]
     table = leaderboard_table(hand_df, top=3)
     assert table.row_count == 3 and len(table.columns) == len(board.columns)
+
+
+def test_the_plain_leaderboard_is_whole_at_any_width(hand_df):
+    """Piped or logged: plain columns, nothing cut, no box drawing."""
+    text = leaderboard_text(hand_df, top=7)
+    title, header, *rows = text.splitlines()
+    assert title == "top 7 trials by score (lower is better)" and len(rows) == 7
+    assert header.split()[:3] == ["#", "trial", "baseline"] and not set(text) & set("│┃━─┏┡└")
+    board = leaderboard(hand_df, top=7)
+    for row, (_, b) in zip(rows, board.iterrows()):
+        assert row.split()[1] == str(b["trial"]) and row.split()[-2 if b["worker"] else -1] == f"{b['score']:.4g}"
+
+
+def test_a_blind_proxy_is_named(hand_df):
+    done = scored(hand_df).assign(mean_pose_px=1.0)  # every error above the mean pose's: ranked by cost alone
+    blind = blind_proxy(done)
+    assert blind == {"lowest_px": pytest.approx(done["px_error"].min()), "mean_pose_px": 1.0}
+    assert "ranking is by cost alone" in blind_line(blind)
+    assert blind_proxy(done.assign(mean_pose_px=done["px_error"].min() + 0.01)) is None  # one below it: it sees
+    assert blind_proxy(hand_df.iloc[0:0]) is None and blind_line(None) is None
 
 
 def test_parallel_info_encodes_backbone(hand_df):
@@ -301,8 +322,9 @@ def test_summary_and_leaderboard_on_hand_frames():
     assert s["baselines"] == [{"baseline": V3_BASE, "number": 1, "score": pytest.approx(score(0.5, 2.0, 6.0)),
                                "ratio": pytest.approx(score(0.2, 1.0, 6.5) / score(0.5, 2.0, 6.0))}]
     unranked = frame_of(hand_trials("score")[6:9])  # skipped, pruned, failed: nothing to rank
-    assert summary(unranked) == {"best": None, "runner_up": None, "baselines": [], "counts": {
-        "trials": 3, "complete": 0, "pruned": 2, "skipped": 1, "failed": 1, "running": 0, "retried": 0}}
+    assert summary(unranked) == {"best": None, "runner_up": None, "baselines": [], "blind": None, "counts": {
+        "trials": 3, "complete": 0, "pruned": 2, "skipped": 1, "failed": 1, "running": 0, "retried": 0,
+        "duplicates": 0}}
     assert leaderboard(unranked).empty and tuple(leaderboard(unranked).columns) == LEADERBOARD_COLUMNS
 
 
