@@ -44,9 +44,11 @@ sys.path.insert(0, str(ROOT))
 import bench_supernet as bs  # noqa: E402
 from bench_make_study import run as run_cli  # noqa: E402
 from bench_make_study import summary  # noqa: E402
-from benchmarks import safe_margin, skip_audit, skip_decisions, trivial_goal  # noqa: E402
+from benchmarks import trivial_goal  # noqa: E402
 from evidence import ARMS, records, trivial_roles  # noqa: E402
+from replay import from_records  # noqa: E402
 from run_info import run_info  # noqa: E402
+from skip_audit import replay_rows  # noqa: E402
 
 from nas.model.arch import ArchConfig  # noqa: E402
 from nas.model.cost import count_cost, score  # noqa: E402
@@ -63,7 +65,6 @@ SIZES = {"small": dict(trials=100, random=3, audit_trials=100), "long": dict(tri
          "smoke": dict(trials=6, random=1, audit_trials=6)}  # audit_trials: per study of the skip's audit
 STEPS = ("study", "retrain", "skip")
 SKIP_SEEDS = 5
-MARGINS_PX = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0)  # deployed pixels
 NAME = "supernet-study"
 
 
@@ -198,12 +199,12 @@ def parse_args() -> argparse.Namespace:
 def skip_step(args, space, train, val, emit) -> None:
     """The pre-training skip judged with supernet proxies, as the evidence suite judges it with scratch
     ones: Random and TPE studies that train every trial (no pruning, no skip, no baselines), SKIP_SEEDS
-    seeds each, the size's study's parents; every trial's decision by the skip rule at each margin."""
+    seeds each, the size's study's parents; each run replayed with the skip rule active (bench/skip_audit.py)."""
     url = f"sqlite:///{work_dir(args.size) / 'study.db'}"
     source = load_existing_study(NAME, url)
     states = {r["backbone"]: ParentStore(source, url).download(r) for k, r in source.user_attrs.items()
               if k.startswith(ATTR_PREFIX)}
-    decisions = []
+    margin = space.search.pre_train_margin_px
     with tempfile.TemporaryDirectory(prefix="skip-audit-") as folder:
         for seed in range(SKIP_SEEDS):
             for arm in (a for a in ARMS if not a.prune):
@@ -214,15 +215,8 @@ def skip_step(args, space, train, val, emit) -> None:
                 t0 = time.time()
                 run_study(study, space, SIZES[args.size]["audit_trials"], train, val, device=args.device, seed=seed,
                           baselines=False, skip_hopeless=False, artifacts_dir=Path(folder))
-                decisions += skip_decisions(records(study, t0))
-                print(f"skip audit: {arm.name} seed {seed}: {len(decisions)} decisions so far", flush=True)
-    margin = space.search.pre_train_margin_px
-    for row in skip_audit(decisions, sorted({*MARGINS_PX, margin})):
-        emit({"figure": "skip_audit", **row, "space_margin": row["margin_px"] == margin})
-    emit({"figure": "skip_safe_margin", "decisions": len(decisions), "safe_margin_px": round(safe_margin(decisions), 3),
-          "space_margin_px": margin, "units": f"px at {space.input_size} px input", "seeds": SKIP_SEEDS,
-          "trials_per_study": SIZES[args.size]["audit_trials"],
-          "arms": [a.name for a in ARMS if not a.prune]})
+                for row in replay_rows(from_records(records(study, t0)), margin):  # bench/skip_audit.py
+                    emit({"figure": "skip_replay", "arm": arm.name, "seed": seed, **row})
 
 
 def main() -> None:

@@ -9,9 +9,7 @@ Definitions (each chosen so that an arm identical to plain Random cannot meet th
   (the moment Random found its final best), so a copy of Random scores exactly 1.
 - pruning savings: the wall time of the same sampler with and without pruning and the skip, both
   executed and timed; nothing is extrapolated.
-- skip audit: for every trial of a run that trained everything, the skip rule's decision at the
-  moment the trial started (from the trials complete by then), and whether the trial then beat the
-  best score of that moment (a false skip when the rule would have skipped it).
+- skip audit: bench/replay.py (a run that trained everything, replayed with the rule active).
 """
 from __future__ import annotations
 
@@ -22,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["TrialRecord", "best_curve", "time_to_reach", "best_score", "wall_time", "four_arms",
-           "pruning_measured", "SkipDecision", "skip_decisions", "skip_audit", "safe_margin", "ratio",
+           "pruning_measured", "ratio",
            "median_or_inf", "finite", "evenly_spaced"]
 
 
@@ -118,64 +116,6 @@ def pruning_measured(with_runs: Sequence[Sequence[TrialRecord]],
         "stopped_share": stopped / total if total else math.nan,
         "best_ratio_median": statistics.median(bests), "best_ratio_per_seed": bests,
     }
-
-
-@dataclass(frozen=True)
-class SkipDecision:
-    """A trial seen by the skip rule when it started: the best score and lowest error of the trials
-    complete by then, its exact cost, and what it then scored when trained anyway."""
-
-    cost: float
-    best_before: float
-    min_error_before: float
-    score: float
-    px_error: float
-
-    def skipped(self, margin: float) -> bool:
-        """The rule: skip when cost x exp(max(0, min error seen - margin)) >= best score."""
-        return self.cost * math.exp(max(0.0, self.min_error_before - margin)) >= self.best_before
-
-    @property
-    def beat_best(self) -> bool:
-        return self.score < self.best_before
-
-    @property
-    def gain(self) -> float:
-        """How far below the lowest error seen this trial ended (negative: above it)."""
-        return self.min_error_before - self.px_error
-
-
-def skip_decisions(records: Sequence[TrialRecord]) -> list[SkipDecision]:
-    """One decision per complete trial that started after at least one other had completed."""
-    done = sorted(_complete(records), key=lambda r: r.end_s)
-    out = []
-    for r in done:
-        before = [d for d in done if d.end_s <= r.start_s]
-        if before and r.px_error is not None:
-            out.append(SkipDecision(r.cost, min(d.score for d in before), min(d.px_error for d in before),
-                                    r.score, r.px_error))
-    return out
-
-
-def skip_audit(decisions: Sequence[SkipDecision], margins: Sequence[float]) -> list[dict[str, float]]:
-    """Per margin: how many trials the rule would skip and how many of those beat the best of
-    their moment (false skips), beside how many trials beat it at all (`winners`: what a skip could
-    have thrown away; with few, 0 false skips says little)."""
-    winners = sum(d.beat_best for d in decisions)
-    return [{"margin_px": m, "decisions": len(decisions), "winners": winners,
-             "would_skip": sum(d.skipped(m) for d in decisions),
-             "false_skips": sum(d.skipped(m) and d.beat_best for d in decisions)} for m in margins]
-
-
-def safe_margin(decisions: Sequence[SkipDecision]) -> float:
-    """The margin above which none of `decisions` is a false skip (0 when no winner is at risk).
-
-    A trial that beat its moment's best is skipped at margin m iff min error seen - m >=
-    ln(best / cost), i.e. iff m <= min error seen - ln(best / cost); this is the largest such bound
-    among the winners. It is at most a winner's gain (min error seen - its error), since its score
-    cost x exp(error) was below the best."""
-    bounds = [d.min_error_before - math.log(d.best_before / d.cost) for d in decisions if d.beat_best]
-    return max([0.0, *bounds])
 
 
 def trivial_goal(means: dict[str, float]) -> dict[str, Any]:

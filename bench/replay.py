@@ -22,7 +22,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Recorded", "Replay", "replay", "audit"]
+__all__ = ["Recorded", "Replay", "replay", "audit", "from_records"]
 
 Rule = Callable[[list[tuple[float, float]], float], bool]  # (complete (cost, px error) pairs, cost) -> skip?
 
@@ -98,3 +98,9 @@ def audit(trials: Sequence[Recorded], rule: Rule, workers: int, orders: int, see
         "skipped_per_replay": round(sum(r.skipped for r in runs) / orders, 3),
         "saved_seconds_share": round(sum(r.saved_seconds for r in runs) / total, 4) if total else 0.0,
     }
+
+
+def from_records(records) -> list[Recorded]:
+    """The complete trials of a timed run (`benchmarks.TrialRecord`s), their seconds from start to end."""
+    return [Recorded(r.cost, r.px_error, r.end_s - r.start_s) for r in records
+            if r.state == "COMPLETE" and r.px_error is not None]

@@ -108,17 +108,21 @@ def recorded_studies(paths) -> dict[str, tuple[list[Recorded], float, dict]]:
     return out
 
 
+def replay_rows(trials: list[Recorded], margin: float, orders: int = ORDERS) -> list[dict]:
+    """The audit of one recorded study: each rule x 1 and 8 workers x baselines first or anywhere."""
+    errors = [t.px_error for t in trials]
+    scope = {"margin_px": margin, "trials": len(trials),
+             "px_error_range": [round(min(errors), 2), round(max(errors), 2)] if errors else None}
+    return [{**scope, "rule": rule, **audit(trials, RULES[rule](margin), w, orders, seed=0, baselines_first=first_b)}
+            for rule in RULES for w in WORKERS for first_b in (True, False)]
+
+
 def replay_all(paths, out: Path | None, orders: int) -> None:
     context = {"bench": "skip_audit", **run_info("bench/skip_audit.py")}
     for key, (trials, margin, first) in recorded_studies(paths).items():
-        errors = [t.px_error for t in trials]
-        scope = {"study": key, "device": first.get("device"), "size_px": first.get("size_px"),
-                 "margin_px": margin, "trials": len(trials),
-                 "px_error_range": [round(min(errors), 2), round(max(errors), 2)]}
-        lines = [{**context, "figure": "skip_replay", **scope, "rule": rule,
-                  **audit(trials, RULES[rule](margin), w, orders, seed=0, baselines_first=first_b)}
-                 for rule in RULES for w in WORKERS for first_b in (True, False)]
-        _write(out, lines)
+        scope = {"study": key, "device": first.get("device"), "size_px": first.get("size_px")}
+        rows = replay_rows(trials, margin, orders)
+        _write(out, [{**context, "figure": "skip_replay", **scope, **row} for row in rows])
 
 
 CONTEXT = ("bench", "date", "machine", "commit", "command", "proxy")

@@ -12,9 +12,9 @@ Figures (`figure` field of each line; small and full append to docs/results/suit
                  time to it (never = inf), median and per seed, share of seeds reaching it, final-best
                  ratio. Goal for the default: <= 0.5 on the median.
   pruning        the same sampler with and without pruning/skip, both executed: wall times, time saved
-  skip_audit     every trial of the arms that train everything, judged by the skip rule at its start:
-                 decisions, would-be skips and false skips (it beat the best of its moment) per margin,
-                 and the margin above which there are none. Goal: 0 false skips at the space's margin.
+  skip_replay    each run of the arms that train everything, replayed with the skip rule active in 200
+                 random orders over 1 and 8 workers (bench/skip_audit.py): false skips, trials at risk,
+                 trainings saved, beside the rule's first form. Goal: 0 false skips.
   proxy_noise    architectures spread over the cost range, each trained with several seeds at the proxy
                  budget: error spread within an architecture vs across the space's architectures
   default_study  one study as `handkp-search study` runs it (TPE + pruning/skip, starting from the
@@ -54,9 +54,6 @@ from benchmarks import (  # noqa: E402
     finite,
     four_arms,
     pruning_measured,
-    safe_margin,
-    skip_audit,
-    skip_decisions,
     trivial_goal,
     wall_time,
 )
@@ -70,7 +67,9 @@ from evidence import (  # noqa: E402
     run_arm,
     trivial_roles,
 )
+from replay import from_records  # noqa: E402
 from run_info import run_info  # noqa: E402
+from skip_audit import replay_rows  # noqa: E402
 
 from nas.data import DataSpec, load_for_space  # noqa: E402
 from nas.deploy.spec import full_recipe  # noqa: E402
@@ -94,7 +93,6 @@ proxy: {train_size: 64, epochs: 2, train_images: 300, val_images: 150, batch_siz
 data: {source: synthetic, seed: 0}
 search: {startup_trials: 4, prune_percentile: 50, prune_warmup_epochs: 1, pre_train_margin_px: 1.0}
 """
-MARGINS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 
 
 @dataclass(frozen=True)
@@ -184,12 +182,11 @@ class Suite:
             self.emit("pruning", sampler=sampler, **{k: _json(v) for k, v in m.items()})
 
     def skips(self) -> None:
-        decisions = [d for arm in ("random", "tpe") for recs in self.runs[arm] for d in skip_decisions(recs)]
-        space_margin = self.space.search.pre_train_margin_px
-        for row in skip_audit(decisions, sorted({*MARGINS, space_margin})):
-            self.emit("skip_audit", **row, space_margin=row["margin_px"] == space_margin)
-        self.emit("skip_safe_margin", decisions=len(decisions), safe_margin_px=round(safe_margin(decisions), 3),
-                  space_margin_px=space_margin, units=f"px at {self.space.input_size} px input")
+        """The skip rule replayed over each run that trained everything (bench/skip_audit.py)."""
+        for arm in ("random", "tpe"):
+            for seed, recs in enumerate(self.runs[arm]):
+                for row in replay_rows(from_records(recs), self.space.search.pre_train_margin_px):
+                    self.emit("skip_replay", arm=arm, seed=seed, **row)
 
     # --- proxies and retrains ---------------------------------------------------------------------
     def pooled(self) -> list[dict[str, Any]]:

@@ -5,15 +5,11 @@ import math
 
 import pytest
 from benchmarks import (
-    SkipDecision,
     TrialRecord,
     best_curve,
     evenly_spaced,
     four_arms,
     pruning_measured,
-    safe_margin,
-    skip_audit,
-    skip_decisions,
     time_to_reach,
 )
 
@@ -50,27 +46,6 @@ def test_pruning_savings_are_the_measured_wall_times():
     assert m["saved_share_median"] == pytest.approx(0.6)
     assert m["stopped_share"] == pytest.approx(1 / 3)
     assert m["best_ratio_per_seed"] == [5.0 / 6.0]
-
-
-def test_skip_decisions_see_only_trials_complete_when_a_trial_started():
-    # trial 3 started at 15 s, while trial 2 (ends 20 s) was still running: it sees trial 1 only
-    recs = [rec(10, 30.0, start=0, cost=3.0), rec(20, 9.0, start=10, cost=1.0), rec(25, 4.0, start=15, cost=2.0)]
-    d = skip_decisions(recs)
-    assert [(x.best_before, x.score) for x in d] == [(30.0, 9.0), (30.0, 4.0)]
-    assert d[0].min_error_before == pytest.approx(math.log(10.0))
-
-
-def test_the_skip_bound_and_its_safe_margin():
-    # lowest error seen 3.0 px, best 20; a cost-1 trial ending at 2.0 px scores e^2 = 7.39 < 20: a winner
-    winner = SkipDecision(cost=1.0, best_before=20.0, min_error_before=3.0, score=math.exp(2.0), px_error=2.0)
-    loser = SkipDecision(cost=10.0, best_before=20.0, min_error_before=3.0, score=10 * math.exp(3.5), px_error=3.5)
-    # the winner is skipped when exp(3 - m) >= 20, i.e. m <= 3 - ln 20 = 0.0043
-    assert winner.skipped(0.0) and not winner.skipped(0.01)
-    assert safe_margin([winner, loser]) == pytest.approx(3.0 - math.log(20.0))
-    assert safe_margin([loser]) == 0.0
-    rows = skip_audit([winner, loser], [0.0, 1.0])
-    assert rows == [{"margin_px": 0.0, "decisions": 2, "winners": 1, "would_skip": 2, "false_skips": 1},
-                    {"margin_px": 1.0, "decisions": 2, "winners": 1, "would_skip": 1, "false_skips": 0}]
 
 
 def test_evenly_spaced_takes_both_ends():

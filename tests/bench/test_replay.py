@@ -1,0 +1,65 @@
+"""The skip audit's replay on recorded trials shaped like the 224 px GPU study: the audit must catch
+the first form of the rule throwing the winner away, and find no false skip of the sound rule."""
+from __future__ import annotations
+
+import random
+
+from benchmarks import TrialRecord
+from replay import Recorded, audit, from_records, replay
+from skip_audit import RULES, replay_rows
+
+# the baselines (cheapest first to finish, the course report's models slower) and candidates whose
+# errors really differ: the best is a mid-cost model at 25.2 px
+GPU_LIKE = [
+    Recorded(1.0, 47.7, 11.0, baseline=True),  # the space's cheapest
+    Recorded(300.0, 26.7, 60.0, baseline=True),  # the course report's final model
+    Recorded(900.0, 27.0, 80.0, baseline=True),
+    Recorded(2400.0, 26.5, 120.0, baseline=True),
+    Recorded(40.0, 25.2, 30.0),  # the study's best: 40 x e^25.2 is far below everything else
+    Recorded(60.0, 28.0, 35.0),
+    Recorded(120.0, 30.0, 40.0),
+    Recorded(5.0, 45.0, 15.0),
+    Recorded(3000.0, 33.0, 150.0),
+]
+
+
+def test_the_first_rule_throws_the_winner_away_and_the_sound_rule_does_not():
+    first, sound = RULES["first"](1.0), RULES["sound"](1.0)
+    caught = audit(GPU_LIKE, first, workers=8, orders=200)
+    assert caught["false_skips"] > 0 and caught["at_risk"] > 0  # the audit has the power to see it
+    for workers in (1, 8):
+        for baselines_first in (True, False):
+            row = audit(GPU_LIKE, sound, workers, orders=200, baselines_first=baselines_first)
+            assert row["false_skips"] == 0 and row["decisions"] == 200 * 5
+
+
+def test_a_replay_judges_a_trial_by_what_was_complete_when_it_started():
+    # one worker, no jitter on the order: the cheap loser is judged after the dear one completed
+    trials = [Recorded(100.0, 10.0, 1.0), Recorded(50.0, 11.0, 1.0), Recorded(1.0, 30.0, 1.0)]
+    seen = []
+
+    def rule(done, cost):
+        seen.append((sorted(done), cost))
+        return False
+
+    class Fixed(random.Random):
+        def shuffle(self, x):  # keep the given order
+            return None
+
+    r = replay(trials, rule, 1, Fixed(0))
+    assert [len(d) for d, _ in seen] == [0, 1, 2] and r.skipped == 0 and r.judged == 3
+
+
+def test_saved_training_counts_the_skipped_trials_seconds():
+    trials = [Recorded(1.0, 10.0, 10.0, baseline=True), Recorded(5.0, 20.0, 30.0)]
+    row = audit(trials, lambda done, cost: cost > 2.0, workers=1, orders=3)
+    assert row["skipped"] == 3 and row["false_skips"] == 0 and row["saved_seconds_share"] == 0.75
+
+
+def test_rows_cover_both_rules_worker_counts_and_orders():
+    rows = replay_rows(GPU_LIKE, 1.0, orders=5)
+    assert {(r["rule"], r["workers"], r["baselines_first"]) for r in rows} == {
+        (rule, w, b) for rule in ("sound", "first") for w in (1, 8) for b in (True, False)}
+    recs = [TrialRecord(end_s=5.0, start_s=1.0, state="COMPLETE", score=1.0, cost=2.0, px_error=3.0),
+            TrialRecord(end_s=6.0, state="PRUNED", score=None)]
+    assert from_records(recs) == [Recorded(2.0, 3.0, 4.0)]
