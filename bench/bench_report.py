@@ -7,7 +7,6 @@ from storage is (that is part of every real report).
 from __future__ import annotations
 
 import json
-import math
 import sys
 import tempfile
 import time
@@ -17,6 +16,8 @@ import numpy as np
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from nas.model.cost import score
 
 N_TRIALS = 500
 DISTRIBUTIONS = {
@@ -53,7 +54,7 @@ def synthetic_trial(rng: np.random.Generator, i: int) -> FrozenTrial:
     px = 4.5 + 1.2 / params["backbone_width"] + (0.0 if v2 else 0.8) + float(rng.normal(0, 0.3))
     attrs.update(
         recipe={"aug_multiplier": params["aug_multiplier"], "epochs": 3}, true_gmacs=gflops * 0.8, px_error=px,
-        pck=0.9, auc=0.8, score=gflops * mparams * math.exp(px), train_seconds=float(rng.uniform(60, 600)),
+        pck=0.9, auc=0.8, score=score(gflops, mparams, px), train_seconds=float(rng.uniform(60, 600)),
         images_per_s=float(rng.uniform(20, 200)), px_error_is_estimate=False,
     )
     if i < 2:

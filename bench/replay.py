@@ -22,6 +22,8 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from nas.model.cost import score_of
+
 __all__ = ["Recorded", "Replay", "replay", "audit", "from_records"]
 
 Rule = Callable[[list[tuple[float, float]], float], bool]  # (complete (cost, px error) pairs, cost) -> skip?
@@ -38,7 +40,7 @@ class Recorded:
 
     @property
     def score(self) -> float:
-        return self.cost * math.exp(self.px_error)
+        return score_of(self.cost, self.px_error)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def replay(trials: Sequence[Recorded], rule: Rule, workers: int, rng: random.Ran
             now, _, t = heapq.heappop(running)
             done.append((t.cost, t.px_error))
         if not trial.baseline:
-            best = min((c * math.exp(e) for c, e in done), default=math.inf)
+            best = min((score_of(c, e) for c, e in done), default=math.inf)
             at_risk += trial.score < best
             if rule(list(done), trial.cost):
                 skipped.append(trial)

@@ -16,12 +16,13 @@ _SHORT_HEADERS = {
     "head_width": "head w", "head_depth": "depth", "aug_multiplier": "aug", "gflops": "GFLOPs",
     "mparams": "MParams", "px_error": "px", "score": "score", "worker": "worker",
 }
-_SHORT_NAMES = (("seed_", ""), ("mobilenetv3_small", "mnv3s"), ("mobilenetv2", "mnv2"))
-
-
 def _short(text: str) -> str:
-    for a, b in _SHORT_NAMES:
-        text = text.replace(a, b)
+    """Baseline and backbone names shortened: `seed_` dropped, each backbone's registered short name."""
+    from nas.model.backbones import BACKBONES
+
+    text = text.replace("seed_", "")
+    for entry in sorted(BACKBONES.values(), key=lambda b: -len(b.name)):  # longest first: no prefix clashes
+        text = text.replace(entry.name, entry.short)
     return text
 
 

@@ -22,7 +22,7 @@ import typer
 
 from nas.config import field_bounds
 from nas.data.spec import DataSpec
-from nas.model.arch import BACKBONES, ArchConfig
+from nas.model.arch import ArchConfig
 from nas.training.recipe import TrainConfig
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def within_data(name: str) -> dict[str, float]:
 
 
 # --- architecture --------------------------------------------------------------------------------
-Backbone = Annotated[str, typer.Option(help=f"Backbone: {' or '.join(BACKBONES)}.")]
+Backbone = Annotated[str, typer.Option(help="Backbone: a registered one (mobilenetv2, mobilenetv3_small, ...).")]
 BackboneWidth = Annotated[float, typer.Option(**within(ArchConfig, "backbone_width"),
                                               help="Backbone width multiplier.")]
 HeadDepth = Annotated[int, typer.Option(**within(ArchConfig, "head_depth"),

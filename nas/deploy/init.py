@@ -24,15 +24,10 @@ import torch
 
 from nas.errors import ConfigError
 from nas.model.arch import ArchConfig
-from nas.model.backbones import OUTPUT_STRIDE
+from nas.model.backbones import BACKBONES, OUTPUT_STRIDE
 
-__all__ = ["INITS", "IMAGENET_WIDTHS", "WEIGHTS_ENV", "InitialWeights", "initial_weights"]
+__all__ = ["INITS", "WEIGHTS_ENV", "InitialWeights", "initial_weights"]
 
-IMAGENET_WIDTHS = {
-    "mobilenetv2": {0.5: "mobilenetv2_050", 1.0: "mobilenetv2_100", 1.4: "mobilenetv2_140"},
-    "mobilenetv3_small": {0.5: "mobilenetv3_small_050", 0.75: "mobilenetv3_small_075",
-                          1.0: "mobilenetv3_small_100"},
-}
 WEIGHTS_ENV = "HANDKP_IMAGENET_WEIGHTS"
 
 
@@ -52,7 +47,7 @@ class InitContext:
 
 
 def _imagenet_variant(arch: ArchConfig) -> tuple[str, float]:
-    widths = IMAGENET_WIDTHS.get(arch.backbone)
+    widths = BACKBONES[arch.backbone].imagenet if arch.backbone in BACKBONES else {}
     if not widths:
         raise ConfigError(f"--init imagenet: no ImageNet weights known for backbone {arch.backbone!r}")
     wider = [w for w in sorted(widths) if w >= arch.backbone_width - 1e-9]

@@ -6,17 +6,19 @@ import importlib
 from typing import Any
 
 __all__ = [
-    "ArchConfig", "BACKBONES", "BACKBONE_BUILDERS", "HEAD_BASE_CHANNELS", "HEATMAP_STRIDE", "Cost", "KeypointNet",
+    "ArchConfig", "BACKBONES", "Backbone", "backbone_names", "HEAD_BASE_CHANNELS", "HEATMAP_STRIDE", "Cost",
+    "KeypointNet",
     "build_backbone", "build_head", "build_model", "count_cost", "model_cost", "param_count", "register_backbone",
-    "score",
+    "score", "score_of",
 ]
 
 _HOME = {
-    "ArchConfig": "arch", "BACKBONES": "arch",
-    "BACKBONE_BUILDERS": "backbones", "build_backbone": "backbones", "register_backbone": "backbones",
+    "ArchConfig": "arch", "backbone_names": "arch",
+    "BACKBONES": "backbones", "Backbone": "backbones", "build_backbone": "backbones", "register_backbone": "backbones",
     "HEAD_BASE_CHANNELS": "head", "build_head": "head",
     "HEATMAP_STRIDE": "network", "KeypointNet": "network", "build_model": "network",
     "Cost": "cost", "count_cost": "cost", "model_cost": "cost", "param_count": "cost", "score": "cost",
+    "score_of": "cost",
 }
 
 

@@ -17,10 +17,18 @@ import yaml
 from nas.config import bounds, check_fields, choices, from_mapping, parse_yaml, read_yaml
 from nas.errors import ConfigError
 
-__all__ = ["ArchConfig", "BACKBONES", "WIDTH_RANGE", "HEAD_WIDTH_RANGE", "HEAD_DEPTH_RANGE", "INPUT_SIZE_RANGE",
+__all__ = ["ArchConfig", "backbone_names", "WIDTH_RANGE", "HEAD_WIDTH_RANGE", "HEAD_DEPTH_RANGE", "INPUT_SIZE_RANGE",
            "STRIDE"]
 
-BACKBONES = ("mobilenetv2", "mobilenetv3_small")
+
+
+def backbone_names() -> tuple[str, ...]:
+    """The registered backbones (`nas.model.backbones`, imported only when a name is checked)."""
+    from nas.model.backbones import backbone_names as names
+
+    return names()
+
+
 WIDTH_RANGE = (0.25, 1.5)
 HEAD_WIDTH_RANGE = (0.125, 4.0)
 HEAD_DEPTH_RANGE = (1, 8)
@@ -33,7 +41,7 @@ class ArchConfig:
     """A keypoint model: timm MobileNet backbone (stride 16) + depthwise-separable heatmap head.
 
     Attributes:
-        backbone: "mobilenetv2" or "mobilenetv3_small".
+        backbone: a registered backbone (`nas.model.backbones`): mobilenetv2, mobilenetv3_small, ...
         backbone_width: timm channel multiplier of the backbone, in [0.25, 1.5].
         head_depth: number of depthwise-separable residual blocks at stride 16.
         head_width: head channels as a multiple of `nas.model.HEAD_BASE_CHANNELS`.
@@ -41,7 +49,7 @@ class ArchConfig:
         num_keypoints: heatmaps produced (21 for a hand).
     """
 
-    backbone: str = field(default="mobilenetv3_small", metadata=choices(BACKBONES))
+    backbone: str = field(default="mobilenetv3_small", metadata=choices(backbone_names))
     backbone_width: float = field(default=1.0, metadata=bounds(*WIDTH_RANGE))
     head_depth: int = field(default=2, metadata=bounds(*HEAD_DEPTH_RANGE))
     head_width: float = field(default=1.0, metadata=bounds(*HEAD_WIDTH_RANGE))

@@ -1,11 +1,17 @@
-"""Backbone registry: name -> builder of a timm MobileNet feature extractor at output stride 16.
+"""Backbone registry: the only list of backbones. One registration names a backbone and holds its
+builder (a timm MobileNet feature extractor at output stride 16), its ImageNet variants (timm model
+names by width, for `--init imagenet`) and its short name (the leaderboard's).
 
-Builders register themselves by function name (as timm's `register_model` does); the names are the
-values `ArchConfig.backbone` accepts.
+    @register_backbone(short="mnv3l", imagenet={1.0: "mobilenetv3_large_100"})
+    def mobilenetv3_large(width: float, pretrained: bool = False) -> nn.Module: ...
+
+Everything else (`ArchConfig.backbone`'s choices, a search space's `backbone:` list, `--init
+imagenet`, the leaderboard) reads this registry.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from timm.models.efficientnet import _gen_mobilenet_v2
 from timm.models.mobilenetv3 import _gen_mobilenet_v3
@@ -14,17 +20,36 @@ from torch import nn
 from nas.errors import ConfigError
 from nas.model.arch import STRIDE as OUTPUT_STRIDE  # the config's input-size rule uses the same stride
 
-__all__ = ["BACKBONE_BUILDERS", "OUTPUT_STRIDE", "build_backbone", "register_backbone"]
+__all__ = ["BACKBONES", "Backbone", "OUTPUT_STRIDE", "backbone_names", "build_backbone", "register_backbone"]
 
-_DEEPEST_STAGE = 4  # both MobileNets expose 5 feature stages (strides 2, 4, 8, 16, 16)
+_DEEPEST_STAGE = 4  # the MobileNets expose 5 feature stages (strides 2, 4, 8, 16, 16)
 
 BackboneBuilder = Callable[[float, bool], nn.Module]  # (width multiplier, pretrained) -> features module
-BACKBONE_BUILDERS: dict[str, BackboneBuilder] = {}
 
 
-def register_backbone(fn: BackboneBuilder) -> BackboneBuilder:
-    BACKBONE_BUILDERS[fn.__name__] = fn
-    return fn
+@dataclass(frozen=True)
+class Backbone:
+    name: str
+    build: BackboneBuilder
+    short: str  # the leaderboard's name for it
+    imagenet: Mapping[float, str] = field(default_factory=dict)  # width -> timm model with ImageNet weights
+
+
+BACKBONES: dict[str, Backbone] = {}
+
+
+def register_backbone(short: str, imagenet: Mapping[float, str] | None = None
+                      ) -> Callable[[BackboneBuilder], BackboneBuilder]:
+    """Register the decorated builder under its function name (as timm's `register_model` does)."""
+    def register(fn: BackboneBuilder) -> BackboneBuilder:
+        BACKBONES[fn.__name__] = Backbone(fn.__name__, fn, short, dict(imagenet or {}))
+        return fn
+    return register
+
+
+def backbone_names() -> tuple[str, ...]:
+    """The registered names: what `ArchConfig.backbone` and a search space's `backbone:` accept."""
+    return tuple(BACKBONES)
 
 
 def _timm_features(gen: Callable[..., nn.Module], variant: str, width: float, pretrained: bool) -> nn.Module:
@@ -40,12 +65,13 @@ def _timm_features(gen: Callable[..., nn.Module], variant: str, width: float, pr
     )
 
 
-@register_backbone
+@register_backbone(short="mnv2", imagenet={0.5: "mobilenetv2_050", 1.0: "mobilenetv2_100", 1.4: "mobilenetv2_140"})
 def mobilenetv2(width: float, pretrained: bool = False) -> nn.Module:
     return _timm_features(_gen_mobilenet_v2, "mobilenetv2_100", width, pretrained)
 
 
-@register_backbone
+@register_backbone(short="mnv3s", imagenet={0.5: "mobilenetv3_small_050", 0.75: "mobilenetv3_small_075",
+                                            1.0: "mobilenetv3_small_100"})
 def mobilenetv3_small(width: float, pretrained: bool = False) -> nn.Module:
     return _timm_features(_gen_mobilenet_v3, "mobilenetv3_small_100", width, pretrained)
 
@@ -53,7 +79,7 @@ def mobilenetv3_small(width: float, pretrained: bool = False) -> nn.Module:
 def build_backbone(backbone: str, backbone_width: float, pretrained: bool = False) -> nn.Module:
     """A timm features module whose forward gives a list with one (B, C, H/16, W/16) tensor."""
     try:
-        builder = BACKBONE_BUILDERS[backbone]
+        entry = BACKBONES[backbone]
     except KeyError:
-        raise ConfigError(f"backbone: {backbone!r} is not one of {', '.join(BACKBONE_BUILDERS)}") from None
-    return builder(backbone_width, pretrained)
+        raise ConfigError(f"backbone: {backbone!r} is not one of {', '.join(BACKBONES)}") from None
+    return entry.build(backbone_width, pretrained)

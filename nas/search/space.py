@@ -35,7 +35,7 @@ from nas.config import (
     read_yaml,
 )
 from nas.data.spec import WHERE_FIELDS, DataSpec
-from nas.model.arch import BACKBONES, INPUT_SIZE_RANGE, STRIDE, WIDTH_RANGE, ArchConfig
+from nas.model.arch import INPUT_SIZE_RANGE, STRIDE, WIDTH_RANGE, ArchConfig, backbone_names
 from nas.training.recipe import FULL_AUG, TrainConfig
 
 __all__ = ["FloatRange", "IntRange", "ChoiceSpace", "ProxyBudget", "SearchSettings", "SearchSpace", "RECIPE_KEYS",
@@ -67,7 +67,7 @@ class IntRange:
 
 @dataclass(frozen=True)
 class ChoiceSpace:
-    backbone: tuple[str, ...] = BACKBONES
+    backbone: tuple[str, ...] = field(default_factory=backbone_names)  # every registered backbone
     backbone_width: FloatRange = FloatRange(*WIDTH_RANGE, 0.05)
     head_width: FloatRange = FloatRange(0.125, 2.0, 0.125)
     head_depth: IntRange = IntRange(1, 4)
@@ -227,10 +227,10 @@ _RANGES: dict[str, tuple[type, type]] = {
 def _backbones(raw: Any) -> tuple[str, ...]:
     names = [raw] if isinstance(raw, str) else raw
     if not isinstance(names, list) or not names:
-        raise FieldError("space.backbone", f"expected a list (allowed: {', '.join(BACKBONES)})")
+        raise FieldError("space.backbone", f"expected a list (allowed: {', '.join(backbone_names())})")
     for name in names:
-        if name not in BACKBONES:
-            raise FieldError("space.backbone", f"unknown backbone {name!r} (allowed: {', '.join(BACKBONES)})")
+        if name not in backbone_names():
+            raise FieldError("space.backbone", f"unknown backbone {name!r} (allowed: {', '.join(backbone_names())})")
     return tuple(dict.fromkeys(names))
 
 

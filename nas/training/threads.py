@@ -1,8 +1,7 @@
 """How many CPU threads a training process computes with (torch's intra-op threads).
 
 Torch gives every process all the cores. Two processes training on one machine then fight over the
-same cores and both collapse (measured on 2 cores: 424 images/s alone, 3.4 each side by side; with
-one thread each, 269 and 259). So the count is chosen, in this order:
+same cores and both collapse (docs/results/workers-threads.jsonl). So the count is chosen, in this order:
 
 1. `--threads N` on the command line;
 2. the environment variable `HANDKP_THREADS`;
