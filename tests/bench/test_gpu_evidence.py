@@ -1,0 +1,50 @@
+"""bench/gpu_evidence.py end to end at its tiny size on the CPU (the code path of the 224 px GPU run):
+the study through the CLI, the retrains with one recipe and several seeds, the fidelity figure, and
+lines a skip audit can replay."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from gpu_evidence import SIZES, pick_goal
+from skip_audit import recorded_studies
+
+from nas.model.arch import ArchConfig
+from tests.conftest import ROOT
+
+
+def test_the_tiny_run_writes_every_figure(tmp_path, cli_env):
+    out = tmp_path / "lines.jsonl"
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_evidence.py"), "--size", "tiny", "--device", "cpu",
+                        "--out", str(out), "--work", str(tmp_path / "work")], env=cli_env, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    figures = [x["figure"] for x in lines]
+    trials = [x for x in lines if x["figure"] == "trial"]
+    cfg = SIZES["tiny"]
+    assert len(trials) >= cfg.trials and {x["baseline"] for x in trials} >= {"space_cheapest"}
+    assert all(x["cost"] > 0 and x["device"] == "cpu" and x["size_px"] == 64 for x in trials)
+    retrains = [x for x in lines if x["figure"] == "retrain"]
+    roles = {x["role"] for x in lines if x["figure"] == "trivial"}
+    assert roles == {"pick", "cheapest", "course_report", "random1"}
+    assert len(retrains) == cfg.seeds * len({x["arch"] for x in lines if x["figure"] == "trivial"})
+    assert figures.index("study") < figures.index("retrain") < figures.index("trivial_goal") < figures.index("fidelity")
+    fidelity = next(x for x in lines if x["figure"] == "fidelity")
+    assert fidelity["n"] == len({x["arch"] for x in retrains}) and "cost_only_kendall_tau_error" in fidelity
+    assert all(x["commit"] and x["command"].startswith("python bench/gpu_evidence.py") for x in lines)
+    # the skip audit reads the study back: one recorded study of its complete, distinct trials
+    (study,) = recorded_studies([out]).values()
+    assert 0 < len(study[0]) <= len(trials)
+
+
+def test_the_goal_is_missed_by_a_tie_and_met_only_below_every_other_role():
+    cheap = ArchConfig("mobilenetv3_small", 0.25, 1, 0.125)
+    other = ArchConfig("mobilenetv2", 1.0, 2, 2.0)
+    roles = {"pick": cheap, "cheapest": cheap, "course_report": other}
+    tie = pick_goal({"pick": 5.0, "cheapest": 5.0, "course_report": 9.0}, roles)
+    assert not tie["met"] and tie["not_beaten"] == ["cheapest"] and tie["pick_is"] == ["cheapest"]
+    roles["pick"] = ArchConfig("mobilenetv3_small", 0.5, 1, 0.25)
+    won = pick_goal({"pick": 4.0, "cheapest": 5.0, "course_report": 9.0}, roles)
+    assert won["met"] and won["beaten"] == ["cheapest", "course_report"]
