@@ -19,7 +19,7 @@ space:
 input_size: 64
 proxy:
   train_size: 64
-  epochs: 2
+  epochs: 1
   train_images: 48
   val_images: 16
   batch_size: 16

@@ -75,6 +75,7 @@ def test_study_runs_stores_attributes_and_writes_report(tiny_study):
     assert other.exists() and other.with_suffix(".csv").exists()
 
 
+@pytest.mark.slow  # make test-all; the suite stays under 6 minutes
 def test_repeats_measure_the_proxy_noise_and_are_not_ranked(tiny_study):
     # --repeats 1: the first baseline trains once more with another seed (after the others), counted in --trials,
     # not ranked

@@ -163,6 +163,7 @@ def _one_error_line(r) -> str:
     return lines[0]
 
 
+@pytest.mark.slow  # make test-all; the suite stays under 6 minutes
 def test_bad_datasets_give_one_line_and_exit_2(datasets, tmp_path, cli_env):
     (tmp_path / "tiny.yaml").write_text(TINY_SPACE)
     empty = tmp_path / "empty"

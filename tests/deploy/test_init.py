@@ -55,6 +55,7 @@ def test_an_unknown_init_is_named(tmp_path):
         initial_weights("nope.pt", ARCH)
 
 
+@pytest.mark.slow  # make test-all; the suite stays under 6 minutes
 def test_retrain_starts_from_a_weights_file_or_imagenet_through_the_cli(tmp_path, cli_env, imagenet_dir):
     wider = build_model(ArchConfig("mobilenetv3_small", 1.0, 2, 0.5, input_size=64), seed=2)
     torch.save(wider.state_dict(), tmp_path / "wider.pt")

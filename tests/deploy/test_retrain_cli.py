@@ -47,6 +47,7 @@ def _scored(storage):
     return study, sorted(done, key=lambda t: (t.user_attrs["score"], t.number))
 
 
+@pytest.mark.slow  # make test-all; the suite stays under 6 minutes
 def test_pick_by_rank_trial_and_constraints(study_dir):
     tmp, storage, env = study_dir
     study, ranked = _scored(storage)
@@ -164,6 +165,7 @@ def test_pick_retrain_export_predict_end_to_end(study_dir):
     assert not (tmp / "q.csv").exists()
 
 
+@pytest.mark.slow  # make test-all; the suite stays under 6 minutes
 def test_a_killed_retrain_resumes_from_its_last_epoch(study_dir):
     tmp, storage, env = study_dir
     assert run(["pick", "--study-name", "tiny", "--storage", storage, "-o", "k.yaml"], env, tmp).returncode == 0
@@ -199,6 +201,7 @@ def test_a_killed_retrain_resumes_from_its_last_epoch(study_dir):
     assert r.returncode == 2 and "recipe.epochs: 4 -> 5" in r.stderr and "--restart" in r.stderr
 
 
+@pytest.mark.slow  # make test-all; the suite stays under 6 minutes
 def test_fidelity_retrains_and_stores_rank_correlations(study_dir):
     from scipy.stats import kendalltau
 
@@ -235,6 +238,7 @@ def test_fidelity_retrains_and_stores_rank_correlations(study_dir):
     assert "Proxy fidelity" in html and "Kendall" in html and "bootstrap 95% interval" in html
 
 
+@pytest.mark.slow  # make test-all; the suite stays under 6 minutes
 def test_retrain_on_a_dataset_reports_errors_in_original_pixels(study_dir):
     # a CSV dataset of 128 px hands, retrained at the architecture's 64 px: every image is resized by 1/2,
     # so the error in original-image pixels is twice the error at the model input

@@ -129,6 +129,7 @@ def test_three_workers_on_postgresql_share_one_study(pg_url, env, tmp_path):
     assert (tmp_path / f"{name}.html").exists()
 
 
+@pytest.mark.slow  # make test-all; the suite stays under 6 minutes
 def test_a_killed_worker_trial_fails_and_is_retried(pg_url, env, tmp_path):
     name = f"kill-{uuid.uuid4().hex[:8]}"
     args = study_args(tmp_path, pg_url, name, 4)
@@ -154,6 +155,7 @@ def test_a_killed_worker_trial_fails_and_is_retried(pg_url, env, tmp_path):
     assert any(r["retried_from"] == str(killed) for r in rows)  # the report shows the retry
 
 
+@pytest.mark.slow  # make test-all; the suite stays under 6 minutes
 def test_ctrl_c_records_interrupted_and_the_same_command_resumes(cli_env, tmp_path):
     storage = f"sqlite:///{tmp_path / 's.db'}"
     args = study_args(tmp_path, storage, "intr", 3)

@@ -90,6 +90,7 @@ def test_a_worker_killed_during_parent_training_leaves_a_checkpoint_the_next_one
         assert torch.equal(a, b), name
 
 
+@pytest.mark.slow  # make test-all; the suite stays under 6 minutes
 def test_a_supernet_study_runs_through_the_cli_with_two_workers_training_the_parent_once(tmp_path, cli_env):
     space = tmp_path / "tiny.yaml"
     space.write_text(yaml.safe_dump(supernet_space()))
