@@ -79,7 +79,7 @@ def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyD
         raise ConfigError(f"--proxy: {proxy!r} is not one of {', '.join(search.PROXY_MODES)}")
     dev = resolve_device(device)  # fail early on a bad --device
     space_file = search.auto_space(space_file, dev)
-    console.print(f"space {space_file} on {dev}" + (f", {workers} worker processes sharing it" if workers > 1 else ""))
+    console.print(f"space {space_file} on {dev}" + _workers_note(dev, workers))
     options = search.StudyOptions(space_file, study_name or space_file.stem, storage, objective, trials, timeout,
                                   data, fmt, max_bad, seed, device, cache_dir, None, repeats, proxy, artifacts)
     space = options.space_for(search.load_space(space_file))
@@ -103,6 +103,19 @@ def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyD
     else:
         _run_here(st, options, space, (train_data, val_data), done)
     _leaderboard_and_report(st, report or Path("reports") / f"{name}.html")
+
+
+def _workers_note(dev, workers: int) -> str:
+    """How the workers use the device, for the study's first line."""
+    if dev.type != "cuda":
+        return f", {workers} worker processes splitting the cores" if workers > 1 else ""
+    import torch
+
+    gpus = torch.cuda.device_count()
+    if gpus > 1 and dev.index is None:
+        return f", {workers} worker process(es) over {gpus} GPUs (worker i on cuda:(i mod {gpus}))"
+    return (f", {workers} worker process(es) sharing it (each its own captured training step; --workers N to "
+            f"change, docs/scaling.md)")
 
 
 def _run_here(st: optuna.Study, options: StudyOptions, space: SearchSpace,
