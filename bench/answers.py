@@ -111,18 +111,21 @@ def pruning_saves(r: Results) -> list[Row]:
 
 @question("Is the pre-training skip safe?")
 def skip_safe(r: Results) -> list[Row]:
-    lines = [x for x in _latest(r.get("skip-audit", []), figure="skip_replay") if x["rule"] == "sound"]
+    latest = _latest(r.get("skip-audit", []), figure="skip_replay")
     rows = []
-    for study in dict.fromkeys(x["study"] for x in lines):
-        mine = [x for x in lines if x["study"] == study]
-        first = mine[0]
-        n = sum(int(x["decisions"]) for x in mine)
-        rows.append((f"{sum(int(x['false_skips']) for x in mine)} false skips in {n} decisions "
-                     f"({sum(int(x['at_risk']) for x in mine)} at risk); skipped "
-                     f"{_f(sum(float(x['skipped_per_replay']) for x in mine) / len(mine), 1)} of {first['trials']} "
-                     f"trials per replay", f"{first.get('device')}, {first.get('size_px')} px proxies, replayed "
-                     f"{first['orders']} orders x workers {', '.join(sorted({str(x['workers']) for x in mine}))}, "
-                     f"{str(first['date'])[:10]}", _src("skip-audit", "skip_replay")))
+    for study in dict.fromkeys(x["study"] for x in latest):
+        sound = [x for x in latest if x["study"] == study and x["rule"] == "sound"]
+        first_form = [x for x in latest if x["study"] == study and x["rule"] == "first"]
+        head = sound[0]
+        saved = [float(x["saved_seconds_share"]) for x in sound]
+        text = (f"{sum(int(x['false_skips']) for x in sound)} false skips in {sum(int(x['decisions']) for x in sound)} "
+                f"decisions ({sum(int(x['at_risk']) for x in sound)} trials at risk); it saved "
+                f"{_f(100 * min(saved), 0)}-{_f(100 * max(saved), 0)}% of the training seconds. The rule's first form "
+                f"on the same replays: {sum(int(x['false_skips']) for x in first_form)} false skips")
+        rows.append((text, f"{head.get('device')}, {head.get('size_px')} px proxies, {head['trials']} recorded trials "
+                     f"(errors {head.get('px_error_range')} px), {head['orders']} orders x workers "
+                     f"{', '.join(sorted({str(x['workers']) for x in sound}))}, {str(head['date'])[:10]}",
+                     _src("skip-audit", "skip_replay")))
     return rows
 
 
