@@ -86,7 +86,7 @@ SIZES = {
     # what the test suite runs: the smallest run that goes through every step
     "tiny": Size(64, dict(train_size=64, epochs=1, train_images=32, val_images=16, batch_size=16),
                  dict(prune_warmup_epochs=0, checks_per_epoch=2, check_images=16, startup_trials=2),
-                 trials=5, study_timeout_s=300, workers=1, retrain=(32, 16, 16),
+                 trials=4, study_timeout_s=300, workers=1, retrain=(32, 16, 16),
                  recipe=dict(epochs=1, aug_multiplier=1, batch_size=16), seeds=2, retrain_workers=1, randoms=1),
 }
 

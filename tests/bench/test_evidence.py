@@ -1,6 +1,7 @@
 """The evidence suite's retrains: run side by side in processes, they give what they give here."""
 from __future__ import annotations
 
+import pytest
 from evidence import RetrainJob, retrain_many
 
 from nas.data import DataSpec
@@ -8,6 +9,7 @@ from nas.model.arch import ArchConfig
 from nas.training.recipe import full_recipe
 
 
+@pytest.mark.slow  # make test-all; the suite stays under 6 minutes
 def test_retrains_in_two_processes_match_the_same_retrain_here(tmp_path):
     arch = ArchConfig(backbone="mobilenetv3_small", backbone_width=0.25, head_depth=1, head_width=0.125,
                       input_size=64)
