@@ -178,7 +178,6 @@ def test_ctrl_c_records_interrupted_and_the_same_command_resumes(cli_env, tmp_pa
     check_complete_trials(study)
 
 
-@pytest.mark.slow  # make test-all; the suite stays under 6 minutes
 def test_two_workers_with_the_journal_file_storage(cli_env, tmp_path):
     storage = f"journal:///{tmp_path / 'studies.journal'}"
     r = subprocess.run(cli(*study_args(tmp_path, storage, "jr", 4, "--workers", "2")), env=cli_env, cwd=tmp_path,
