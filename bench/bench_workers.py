@@ -124,7 +124,8 @@ def _fill_cache(tmp: Path) -> None:
     from nas.search import StudyOptions, load_space, load_study_data
 
     space = load_space(tmp / "space.yaml")
-    load_study_data(StudyOptions(tmp / "space.yaml", "cache", "sqlite://", cache_dir=tmp / "cache"), space)
+    load_study_data(StudyOptions(space_file=tmp / "space.yaml", study_name="cache", storage="sqlite://",
+                                 cache_dir=tmp / "cache"), space)
 
 
 def _append(path: Path, lines: list[dict[str, object]]) -> None:

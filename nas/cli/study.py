@@ -80,8 +80,10 @@ def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyD
     dev = resolve_device(device)  # fail early on a bad --device
     space_file = search.auto_space(space_file, dev)
     console.print(f"space {space_file} on {dev}" + _workers_note(dev, workers))
-    options = search.StudyOptions(space_file, study_name or space_file.stem, storage, objective, trials, timeout,
-                                  data, fmt, max_bad, seed, device, cache_dir, None, repeats, proxy, artifacts)
+    options = search.StudyOptions(
+        space_file=space_file, study_name=study_name or space_file.stem, storage=storage, objective=objective,
+        trials=trials, timeout=timeout, data=data, fmt=fmt, max_bad=max_bad, seed=seed, device=device,
+        cache_dir=cache_dir, threads=None, repeats=repeats, proxy=proxy, artifacts=artifacts)
     space = options.space_for(search.load_space(space_file))
     fixed = fixed_threads(threads)  # and on a bad HANDKP_THREADS
     shared = search.storage_for_workers(storage, workers)

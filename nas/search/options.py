@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["StudyOptions", "load_study_data"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StudyOptions:
     space_file: Path
     study_name: str

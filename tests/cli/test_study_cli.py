@@ -134,10 +134,16 @@ def test_report_of_study_without_complete_trials_writes_nothing(tiny_study):
     assert not (tmp / "reports" / "empty.html").exists()
 
 
-def test_debug_shows_traceback(tiny_study):
+def test_debug_shows_the_traceback_of_the_same_error(tiny_study):
     _, _, tmp, env = tiny_study
-    r = run(["--debug", "report", "--study-name", "x", "--storage", "notaurl"], env, tmp)
-    assert r.returncode == 2 and "Traceback" in r.stderr
+    args = ["report", "--study-name", "x", "--storage", "notaurl"]
+    plain, debug = run(args, env, tmp), run(["--debug", *args], env, tmp)
+    assert plain.returncode == debug.returncode == 2
+    (message,) = [ln for ln in plain.stderr.splitlines() if ln.strip()]
+    frames = re.findall(r'File "([^"]+)", line \d+', debug.stderr)
+    assert any("/nas/" in f for f in frames)  # the frames of the code that raised it
+    last = [ln for ln in debug.stderr.splitlines() if ln.strip()][-1]
+    assert message.removeprefix("error: ") in last  # and the error it ends with is the one-line message's
 
 
 def test_piped_output_is_one_plain_line_per_finished_trial(tiny_study):

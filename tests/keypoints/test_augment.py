@@ -42,10 +42,19 @@ def test_points_rotated_out_of_the_image_lose_visibility_but_keep_coordinates():
     assert out[0, 0, 0] < 0  # kept outside, not clipped
 
 
-def test_random_affine_is_seeded():
+def test_random_affine_is_seeded_moves_every_sample_and_is_the_identity_without_range():
     img = torch.rand(4, 3, 32, 32)
-    kp = torch.rand(4, 21, 2) * 32
+    kp = torch.rand(4, 21, 2) * 16 + 8
     vis = torch.ones(4, 21)
     a = random_affine(img, kp, vis, 180, True, torch.Generator().manual_seed(0))
     b = random_affine(img, kp, vis, 180, True, torch.Generator().manual_seed(0))
-    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    c = random_affine(img, kp, vis, 180, True, torch.Generator().manual_seed(1))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])  # one seed, one draw
+    assert not torch.allclose(a[1], c[1])  # another seed, another draw
+    moved = (a[1] - kp).norm(dim=-1).amax(dim=1)
+    assert (moved > 0.5).all()  # an identity (or a no-op) fails here: every sample is rotated or flipped
+    # distances between keypoints are kept (a rigid map), so it is a rotation/flip, not noise
+    d = torch.cdist(kp[0], kp[0])
+    assert torch.allclose(torch.cdist(a[1][0], a[1][0]), d, atol=1e-3)
+    same = random_affine(img, kp, vis, 0, False, torch.Generator().manual_seed(0))
+    assert torch.allclose(same[1], kp, atol=1e-4) and torch.allclose(same[0], img, atol=1e-4)
