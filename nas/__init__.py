@@ -39,7 +39,7 @@ _HOME = {
     "SearchSpace": "search", "load_space": "search", "open_study": "search", "load_existing_study": "search",
     "run_study": "search", "evaluate_candidate": "search",
     "trials_frame": "report", "write_report": "report",
-    "ArchSpec": "deploy", "retrain": "deploy", "export_onnx": "deploy", "predict_folder": "deploy",
+    "ArchSpec": "deploy", "retrain": "deploy.retrain", "export_onnx": "deploy", "predict_folder": "deploy",
 }
 
 
