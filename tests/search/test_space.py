@@ -10,7 +10,7 @@ from nas.search.space import load_space, parse_space
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "quick.yaml"])
+@pytest.mark.parametrize("name", ["default.yaml", "quick.yaml", "gpu.yaml"])
 def test_shipped_spaces_load(name):
     space = load_space(ROOT / "search_spaces" / name)
     assert space.input_size == 224
@@ -19,11 +19,25 @@ def test_shipped_spaces_load(name):
     assert space.choices.aug_multiplier.low == 1 and space.choices.aug_multiplier.high == 8
 
 
-def test_quick_is_the_default_space_with_a_smaller_proxy():
-    default, quick = load_space(ROOT / "search_spaces/default.yaml"), load_space(ROOT / "search_spaces/quick.yaml")
-    assert quick.choices == default.choices
-    assert quick.proxy.train_size < default.proxy.train_size
-    assert quick.proxy.train_images < default.proxy.train_images
+@pytest.mark.parametrize("name", ["quick.yaml", "gpu.yaml", "quick128.yaml"])
+def test_the_sized_spaces_search_the_default_spaces_architectures(name):
+    """The same sampler draws give the same architectures (the proxy is all that differs), deployed at
+    each space's input size; the GPU space trains at it, so its errors are no estimates."""
+    import optuna
+
+    from nas.search.sampling import arch_from_params, suggest_params
+
+    default, other = load_space(ROOT / "search_spaces/default.yaml"), load_space(ROOT / "search_spaces" / name)
+
+    def draws(space):
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+        archs = [arch_from_params(suggest_params(study.ask(), space, space.choices.aug_multiplier), space)
+                 for _ in range(12)]
+        return [(a.backbone, a.backbone_width, a.head_depth, a.head_width) for a in archs]
+
+    assert draws(other) == draws(default)
+    if name == "gpu.yaml":
+        assert other.proxy.train_size == other.input_size == 224
 
 
 @pytest.mark.parametrize(
