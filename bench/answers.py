@@ -41,6 +41,17 @@ def _machine(line: Line) -> str:
     return str(m)
 
 
+def _flags(*lines: Line) -> str:
+    """What a reader must know of where a figure's lines came from: transcribed without raw output, or
+    measured on code that was never committed."""
+    out = []
+    if any("transcribed" in str(x.get("provenance", "")) for x in lines):
+        out.append("transcribed, no raw output kept")
+    if any("+uncommitted" in str(x.get("commit", "")) for x in lines):
+        out.append("measured on uncommitted code")
+    return f" [{'; '.join(out)}]" if out else ""
+
+
 def _src(stem: str, figure: str) -> str:
     return f"[{stem}.jsonl](results/{stem}.jsonl) `{figure}`"
 
@@ -63,11 +74,11 @@ def pick_vs_trivial(r: Results) -> list[Row]:
     for goal in _latest(r.get("gpu-evidence", []), figure="trivial_goal"):
         verdict = "yes" if goal["met"] else f"no: not below {', '.join(goal['not_beaten'])}"
         rows.append((verdict, f"{_machine(goal)}, 224 px, bench/gpu_evidence.py --size {goal['size']}, "
-                     f"{str(goal['date'])[:10]}", _src("gpu-evidence", "trivial_goal")))
+                     f"{str(goal['date'])[:10]}{_flags(goal)}", _src("gpu-evidence", "trivial_goal")))
     runs = [("suite-small", "small", SUITE), *(("supernet-study", size, text) for size, text in SUPERNET.items())]
     for stem, size, scope in runs:
         for goal in _latest(r.get(stem, []), figure="trivial_goal", size=size):
-            rows.append((_goal_text(goal), f"{_machine(goal)}, {scope}, {str(goal['date'])[:10]}",
+            rows.append((_goal_text(goal), f"{_machine(goal)}, {scope}, {str(goal['date'])[:10]}{_flags(goal)}",
                          _src(stem, "trivial_goal")))
     return rows
 
@@ -91,7 +102,7 @@ def tpe_vs_random(r: Results) -> list[Row]:
     met = ratio != "inf" and float(ratio) <= 0.5
     return [(f"{'yes' if met else 'no'}: TPE + pruning reached plain Random's final best in "
              f"{round(float(a['reached_share']) * seeds)} of {seeds} seeds (time ratio median {ratio}; goal <= 0.5)",
-             f"{_machine(a)}, {SUITE}, {str(a['date'])[:10]}", _src("suite-small", "four_arms"))]
+             f"{_machine(a)}, {SUITE}, {str(a['date'])[:10]}{_flags(a)}", _src("suite-small", "four_arms"))]
 
 
 @question("How much training does pruning save?")
@@ -101,11 +112,11 @@ def pruning_saves(r: Results) -> list[Row]:
         rows.append((f"{_f(100 * float(s['pruning_saved_images_share']), 0)}% of the trained trials' images; "
                      f"{s['pruned']} pruned ({s['pruned_at_last_report']} at the last report), {s['skipped']} skipped",
                      f"{_machine(s)}, {s['size_px']} px, proxy {s['proxy']['train_images']} images x "
-                     f"{s['proxy']['epochs']} epochs, {str(s['date'])[:10]}", _src("gpu-evidence", "study")))
+                     f"{s['proxy']['epochs']} epochs, {str(s['date'])[:10]}{_flags(s)}", _src("gpu-evidence", "study")))
     for p in _latest(r.get("suite-small", []), figure="pruning"):
         rows.append((f"{p['sampler']}: {_f(100 * float(p['saved_share_median']), 0)}% of the wall time (median of 5)",
                      f"{_machine(p)}, {SUITE} (per-epoch pruning, before checks within epochs), "
-                     f"{str(p['date'])[:10]}", _src("suite-small", "pruning")))
+                     f"{str(p['date'])[:10]}{_flags(p)}", _src("suite-small", "pruning")))
     return rows
 
 
@@ -124,7 +135,8 @@ def skip_safe(r: Results) -> list[Row]:
                 f"on the same replays: {sum(int(x['false_skips']) for x in first_form)} false skips")
         rows.append((text, f"{head.get('device')}, {head.get('size_px')} px proxies, {head['trials']} recorded trials "
                      f"(errors {head.get('px_error_range')} px), {head['orders']} orders x workers "
-                     f"{', '.join(sorted({str(x['workers']) for x in sound}))}, {str(head['date'])[:10]}",
+                     f"{', '.join(sorted({str(x['workers']) for x in sound}))}, {str(head['date'])[:10]}"
+                     f"{_flags(*sound)}",
                      _src("skip-audit", "skip_replay")))
     return rows
 
@@ -138,7 +150,7 @@ def proxy_rank(r: Results) -> list[Row]:
             cost_only = _f(f["cost_only_kendall_tau_error"])
             rows.append((f"Kendall tau on error {_f(f['kendall_tau_error'])} [{_f(ci[0])}, {_f(ci[1])}] over "
                          f"{f['n']} retrained architectures; ranking by cost alone {cost_only}",
-                         f"{_machine(f)}, {scope}, {str(f['date'])[:10]}", _src(stem, "fidelity")))
+                         f"{_machine(f)}, {scope}, {str(f['date'])[:10]}{_flags(f)}", _src(stem, "fidelity")))
     return rows
 
 
@@ -152,7 +164,8 @@ def trainer_speed(r: Results) -> list[Row]:
                   if "trainer_vs_best" in x]
         if ratios:
             rows.append(("trainer / best plain loop: " + "; ".join(ratios),
-                         f"{_machine(last[0])}, {str(last[0]['date'])[:10]}", _src("trainer-format", "trainer_format")))
+                         f"{_machine(last[0])}, {str(last[0]['date'])[:10]}{_flags(*last)}",
+                         _src("trainer-format", "trainer_format")))
     return rows
 
 
@@ -163,12 +176,13 @@ def workers_scale(r: Results) -> list[Row]:
     if gpu:
         rows.append(("combined images/s: " + ", ".join(f"{x['workers']} -> {x['combined_images_per_s']}" for x in gpu),
                      f"{_machine(gpu[0])}, {gpu[0]['size_px']} px, batch {gpu[0]['batch_size']}, "
-                     f"{str(gpu[0]['date'])[:10]}", _src("gpu-workers", "gpu_workers")))
+                     f"{str(gpu[0]['date'])[:10]}{_flags(*gpu)}", _src("gpu-workers", "gpu_workers")))
     cpu = [x for x in _latest(r.get("workers-threads", [])) if x.get("combined_images_per_s") is not None]
     if cpu:
         rows.append(("combined images/s: " + ", ".join(f"{x.get('arm_name')} -> {x.get('combined_images_per_s')}"
                                                         for x in cpu),
-                     f"{_machine(cpu[0])}, {cpu[0].get('train_images')} images, {str(cpu[0]['date'])[:10]}",
+                     f"{_machine(cpu[0])}, {cpu[0].get('train_images')} images, {str(cpu[0]['date'])[:10]}"
+                     f"{_flags(*cpu)}",
                      _src("workers-threads", "workers_threads")))
     return rows
 

@@ -86,3 +86,16 @@ def test_the_committed_results_page_is_up_to_date():
     """docs/results.md is what `make results` renders from docs/results/*.jsonl."""
     page = (ROOT / "docs" / "results.md").read_text()
     assert page == render(read_results(ROOT / "docs" / "results"))
+
+
+def test_the_answers_table_says_what_is_unmeasured_and_flags_unkept_lines():
+    from answers import QUESTIONS, answer_rows
+
+    rows = answer_rows({})
+    assert [q for q, *_ in rows] == list(QUESTIONS) and all(a == "not measured yet" for _, a, _, _ in rows)
+    line = {"bench": "suite", "date": "2026-11-30", "machine": {"cores": 2}, "commit": "abc+uncommitted",
+            "command": "x", "figure": "four_arms", "arm": "tpe_prune", "time_ratio_median": 0.4,
+            "reached_share": 1.0, "seeds": 5}
+    (row,) = [r for r in answer_rows({"suite-small": [line]}) if r[0].startswith("Is TPE faster")]
+    assert row[1].startswith("yes: TPE + pruning reached plain Random's final best in 5 of 5 seeds")
+    assert "2-core CPU" in row[2] and "[measured on uncommitted code]" in row[2]
