@@ -8,8 +8,8 @@
 #                                 export with the onnxruntime cross-check, predict
 #   3. bench_trainer              the trainer against plain loops (fp32, bf16, channels_last, the  100 s
 #                                 whole step captured), three models at 224 px, batch 64 and 32
-#   4. gpu_workers                combined images/s of 1, 2, 4, 8 processes on the GPU             50 s
-#   5. evidence_study             bench/gpu_evidence.py --steps study (its --timeout: 100 s)       140 s
+#   4. gpu_workers                combined images/s of 1, 2, 4, 8 processes on the GPU             60 s
+#   5. evidence_study             bench/gpu_evidence.py --steps study (its --timeout: 80 s)        130 s
 #   6. evidence_retrain           the trivial baselines, one recipe, 3 seeds                       110 s
 #   7. evidence_fidelity          proxy vs retrained error                                          30 s
 #                                                                                         total   540 s
@@ -74,10 +74,10 @@ export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 step 70 pipeline pipeline
 step 100 bench_trainer $PY bench/bench_trainer.py --device "${DEV:-cuda}" ${TRAINER_ARGS:---images 1024 --repeats 2} \
     --out "$OUT/trainer-format.jsonl"
-step 50 gpu_workers $PY bench/bench_gpu_workers.py --device "${DEV:-cuda}" ${WORKERS_ARGS:---images 1024} \
+step 60 gpu_workers $PY bench/bench_gpu_workers.py --device "${DEV:-cuda}" ${WORKERS_ARGS:---images 1024 --epochs 2} \
     --out "$OUT/gpu-workers.jsonl"
 EV="$PY bench/gpu_evidence.py --size ${EVIDENCE_SIZE:-gpu} --device ${DEV:-cuda} --out $OUT/gpu-evidence.jsonl --work $WORK/evidence"
-step 140 evidence_study "$EV --steps study"
+step 130 evidence_study "$EV --steps study"
 step 110 evidence_retrain "$EV --steps retrain"
 step 30 evidence_fidelity "$EV --steps fidelity"
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv

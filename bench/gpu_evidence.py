@@ -42,7 +42,7 @@ import yaml  # noqa: E402
 from evidence import RetrainJob, proxy_errors, retrain_many, trial_lines, trivial_roles  # noqa: E402
 from run_info import run_info  # noqa: E402
 
-from nas.data import DataSpec, load_for_space  # noqa: E402
+from nas.data import DataSpec, load_for_space, load_splits  # noqa: E402
 from nas.deploy.spec import full_recipe  # noqa: E402
 from nas.model.arch import ArchConfig  # noqa: E402
 from nas.model.cost import count_cost, score_of  # noqa: E402
@@ -73,11 +73,12 @@ class Size:
 
 SIZES = {
     # one H200: proxy 2 epochs x 2,000 images at 224 px (the first GPU study's 3,000 took 170 s for about 60
-    # trials with 8 workers); retrains 4x the proxy's images (8,000), 3 epochs, aug 1, batch 64
+    # trials with 8 workers); no trial starts after 80 s (one started then may run 30 s more); retrains 4x
+    # the proxy's images (8,000), 2 epochs, aug 1, batch 64, in 6 processes sharing the GPU
     "gpu": Size(224, dict(train_size=224, epochs=2, train_images=2000, val_images=1000, batch_size=64),
                 dict(prune_warmup_epochs=1, checks_per_epoch=4, check_images=256, startup_trials=10),
-                trials=64, study_timeout_s=100, workers=8, retrain=(8000, 1000, 1000),
-                recipe=dict(epochs=3, aug_multiplier=1, batch_size=64), retrain_workers=6),
+                trials=64, study_timeout_s=80, workers=8, retrain=(8000, 1000, 1000),
+                recipe=dict(epochs=2, aug_multiplier=1, batch_size=64), retrain_workers=6),
     # the same code path on 2 cores in under 3 minutes: 64 px everywhere, figures meaningless
     "smoke": Size(64, dict(train_size=64, epochs=2, train_images=64, val_images=32, batch_size=16),
                   dict(prune_warmup_epochs=1, checks_per_epoch=4, check_images=16, startup_trials=4),
@@ -158,6 +159,7 @@ class Evidence:
             first.setdefault(arch, role)
         tr, va, te = self.cfg.retrain
         data = DataSpec(train_images=tr, val_images=va, test_images=te, seed=self.space.data.seed)
+        load_splits(data, self.space.input_size)  # rendered and cached once, before the processes read it
         jobs = [RetrainJob(role, arch, self.recipe(), s, data, self.work / "retrain")
                 for arch, role in first.items() for s in range(self.cfg.seeds)]
         runs: dict[str, list] = {role: [] for role in first.values()}
