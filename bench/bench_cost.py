@@ -7,14 +7,10 @@ Goal: under 1 s per model on a 2-core CPU. Prints one JSON line per architecture
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from nas.model.arch import ArchConfig  # noqa: E402
-from nas.model.cost import count_cost  # noqa: E402
+from nas.model.arch import ArchConfig
+from nas.model.cost import count_cost
 
 ARCHS = [
     ArchConfig("mobilenetv3_small", 0.35, 1, 0.25),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,11 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from nas.data.formats.csv_format import write_csv  # noqa: E402
-from nas.data.loader import load_dataset  # noqa: E402
-from nas.data.synthetic import synthetic_dataset  # noqa: E402
+from nas.data.formats.csv_format import write_csv
+from nas.data.loader import load_dataset
+from nas.data.synthetic import synthetic_dataset
 
 
 def make_set(folder: Path, count: int, size: int) -> None:

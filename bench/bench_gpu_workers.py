@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from run_info import run_info
 
-from run_info import run_info  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "docs" / "results" / "gpu-workers.jsonl"
 MODEL = ("mobilenetv3_small", 1.0, 2, 1.25)  # the course report's final model

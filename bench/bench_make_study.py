@@ -19,16 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+from run_info import run_info
+
+from nas.report import ranking
+from nas.report.frame import arch_label, scored, trials_frame
+from nas.search.supernet import ATTR_PREFIX as SUPERNET_ATTR
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT))
-
-import pandas as pd  # noqa: E402
-from run_info import run_info  # noqa: E402
-
-from nas.report import ranking  # noqa: E402
-from nas.report.frame import arch_label, scored, trials_frame  # noqa: E402
-from nas.search.supernet import ATTR_PREFIX as SUPERNET_ATTR  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "make-study.jsonl"
 ARCH_COLUMNS = ("backbone", "backbone_width", "head_depth", "head_width")

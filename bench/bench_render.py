@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from nas.data.synth import render_batch  # noqa: E402
+from nas.data.synth import render_batch
 
 
 def bench(size: int, count: int, seed: int = 0) -> dict:

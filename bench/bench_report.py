@@ -7,7 +7,6 @@ from storage is (that is part of every real report).
 from __future__ import annotations
 
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -63,7 +62,6 @@ def synthetic_trial(rng: np.random.Generator, i: int) -> FrozenTrial:
 
 
 def main() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout, not installed
     from nas.report import write_report
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

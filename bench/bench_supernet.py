@@ -41,33 +41,30 @@ import itertools
 import json
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
+from curves import chance_px
+from evidence import spread_archs
+from run_info import run_info
+
+from nas.data import DataSpec, load_for_space
+from nas.model.cost import count_cost
+from nas.model.network import build_model
+from nas.search.candidate import evaluate_candidate
+from nas.search.fidelity import bootstrap_interval, kendall_tau, paired_difference_interval
+from nas.search.noise import proxy_noise
+from nas.search.objective import recipe_for
+from nas.search.space import load_space
+from nas.search.supernet import SharedParent, child_for, children_sampler, parent_arch, parent_recipe
+from nas.training.device import resolve_device, resolve_memory_format, resolve_recipe, to_memory_format
+from nas.training.evaluation import evaluate
+from nas.training.recipe import RUNTIME_FIELDS
+from nas.training.supernet import train_supernet
+from nas.training.trainer import train as train_model
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from curves import chance_px  # noqa: E402
-from evidence import spread_archs  # noqa: E402
-from run_info import run_info  # noqa: E402
-
-from nas.data import DataSpec, load_for_space  # noqa: E402
-from nas.model.cost import count_cost  # noqa: E402
-from nas.model.network import build_model  # noqa: E402
-from nas.search.candidate import evaluate_candidate  # noqa: E402
-from nas.search.fidelity import bootstrap_interval, kendall_tau, paired_difference_interval  # noqa: E402
-from nas.search.noise import proxy_noise  # noqa: E402
-from nas.search.objective import recipe_for  # noqa: E402
-from nas.search.space import load_space  # noqa: E402
-from nas.search.supernet import SharedParent, child_for, children_sampler, parent_arch, parent_recipe  # noqa: E402,E501
-from nas.training.device import resolve_device, resolve_memory_format, resolve_recipe, to_memory_format  # noqa: E402,E501
-from nas.training.evaluation import evaluate  # noqa: E402
-from nas.training.recipe import RUNTIME_FIELDS  # noqa: E402
-from nas.training.supernet import train_supernet  # noqa: E402
-from nas.training.trainer import train as train_model  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "supernet.jsonl"
 TRUTH_CELLS = ROOT / "docs" / "results" / "supernet-truth.jsonl"  # one line per (architecture, seed) trained

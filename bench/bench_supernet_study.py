@@ -29,35 +29,31 @@ import dataclasses
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import bench_supernet as bs
 import torch
 import yaml
+from bench_make_study import run as run_cli
+from bench_make_study import summary
+from benchmarks import trivial_goal
+from evidence import ARMS, records, trivial_roles
+from replay import from_records
+from run_info import run_info
+from skip_audit import replay_rows
+
+from nas.model.arch import ArchConfig
+from nas.model.cost import count_cost, score
+from nas.search.candidate import evaluate_candidate
+from nas.search.noise import proxy_noise
+from nas.search.pick import pick
+from nas.search.runner import run_study
+from nas.search.study import load_existing_study, open_study
+from nas.search.supernet import ATTR_PREFIX, ParentStore
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT))
-
-import bench_supernet as bs  # noqa: E402
-from bench_make_study import run as run_cli  # noqa: E402
-from bench_make_study import summary  # noqa: E402
-from benchmarks import trivial_goal  # noqa: E402
-from evidence import ARMS, records, trivial_roles  # noqa: E402
-from replay import from_records  # noqa: E402
-from run_info import run_info  # noqa: E402
-from skip_audit import replay_rows  # noqa: E402
-
-from nas.model.arch import ArchConfig  # noqa: E402
-from nas.model.cost import count_cost, score  # noqa: E402
-from nas.search.candidate import evaluate_candidate  # noqa: E402
-from nas.search.noise import proxy_noise  # noqa: E402
-from nas.search.pick import pick  # noqa: E402
-from nas.search.runner import run_study  # noqa: E402
-from nas.search.study import load_existing_study, open_study  # noqa: E402
-from nas.search.supernet import ATTR_PREFIX, ParentStore  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results" / "supernet-study.jsonl"
 TITLE = "A supernet study's pick against the trivial baselines, one shared recipe"

@@ -31,24 +31,19 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from run_info import run_info
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from run_info import run_info  # noqa: E402
-
-from nas.data import DataSpec, KeypointDataset, load_for_space  # noqa: E402
-from nas.keypoints.losses import heatmap_loss  # noqa: E402
-from nas.model.arch import ArchConfig  # noqa: E402
-from nas.model.network import HEATMAP_STRIDE, build_model  # noqa: E402
-from nas.training.device import (  # noqa: E402
+from nas.data import DataSpec, KeypointDataset, load_for_space
+from nas.keypoints.losses import heatmap_loss
+from nas.model.arch import ArchConfig
+from nas.model.network import HEATMAP_STRIDE, build_model
+from nas.training.device import (
     amp_dtype,
     flush_denormals,
     grad_scaler,
@@ -56,8 +51,10 @@ from nas.training.device import (  # noqa: E402
     resolve_recipe,
     to_memory_format,
 )
-from nas.training.recipe import TrainConfig  # noqa: E402
-from nas.training.trainer import train  # noqa: E402
+from nas.training.recipe import TrainConfig
+from nas.training.trainer import train
+
+ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "docs" / "results" / "trainer-format.jsonl"
 # model name -> (backbone, width, head depth, head width)

@@ -32,10 +32,9 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from run_info import run_info
 
-from run_info import run_info  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 OUT = ROOT / "docs" / "results" / "workers-threads.jsonl"
 TITLE = "Two workers of one study on one machine: thread shares (bench/bench_workers.py)"

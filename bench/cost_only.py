@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import defaultdict
 from pathlib import Path
 
+from evidence import spread_archs
+from run_info import run_info
+
+from nas.model.cost import count_cost
+from nas.search.fidelity import bootstrap_interval, kendall_tau
+from nas.search.space import load_space
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from evidence import spread_archs  # noqa: E402
-from run_info import run_info  # noqa: E402
-
-from nas.model.cost import count_cost  # noqa: E402
-from nas.search.fidelity import bootstrap_interval, kendall_tau  # noqa: E402
-from nas.search.space import load_space  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
 SUITE, SUPERNET = RESULTS / "suite-small.jsonl", RESULTS / "supernet.jsonl"

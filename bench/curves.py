@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from nas.data import DataSpec, load_for_space  # noqa: E402
-from nas.data.synth import SynthConfig  # noqa: E402
-from nas.keypoints.metrics import keypoint_errors, summarise  # noqa: E402
-from nas.model.arch import ArchConfig  # noqa: E402
-from nas.search.candidate import evaluate_candidate  # noqa: E402
-from nas.training.recipe import TrainConfig  # noqa: E402
+from nas.data import DataSpec, load_for_space
+from nas.data.synth import SynthConfig
+from nas.keypoints.metrics import keypoint_errors, summarise
+from nas.model.arch import ArchConfig
+from nas.search.candidate import evaluate_candidate
+from nas.training.recipe import TrainConfig
 
 
 def chance_px(train, val) -> float:

@@ -34,23 +34,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import optuna
+import yaml
+from evidence import RetrainJob, proxy_errors, retrain_many, trial_lines, trivial_roles
+from run_info import run_info
+
+from nas.data import DataSpec, load_for_space, load_splits
+from nas.deploy.spec import full_recipe
+from nas.model.arch import ArchConfig
+from nas.model.cost import count_cost, score_of
+from nas.search.fidelity import correlations
+from nas.search.noise import proxy_noise
+from nas.search.space import SearchSpace, parse_space
+from nas.search.storage import open_storage
+from nas.training.device import resolve_device
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import optuna  # noqa: E402
-import yaml  # noqa: E402
-from evidence import RetrainJob, proxy_errors, retrain_many, trial_lines, trivial_roles  # noqa: E402
-from run_info import run_info  # noqa: E402
-
-from nas.data import DataSpec, load_for_space, load_splits  # noqa: E402
-from nas.deploy.spec import full_recipe  # noqa: E402
-from nas.model.arch import ArchConfig  # noqa: E402
-from nas.model.cost import count_cost, score_of  # noqa: E402
-from nas.search.fidelity import correlations  # noqa: E402
-from nas.search.noise import proxy_noise  # noqa: E402
-from nas.search.space import SearchSpace, parse_space  # noqa: E402
-from nas.search.storage import open_storage  # noqa: E402
-from nas.training.device import resolve_device  # noqa: E402
 
 STEPS = ("study", "retrain", "fidelity")
 STUDY = "gpu-evidence"

@@ -12,22 +12,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
+import torch
+from run_info import run_info
+
+from nas.data import load_for_space
+from nas.data.spec import DataSpec
+from nas.model.arch import ArchConfig
+from nas.model.network import build_model
+from nas.training.recipe import TrainConfig
+from nas.training.trainer import train
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-from run_info import run_info  # noqa: E402
-
-from nas.data import load_for_space  # noqa: E402
-from nas.data.spec import DataSpec  # noqa: E402
-from nas.model.arch import ArchConfig  # noqa: E402
-from nas.model.network import build_model  # noqa: E402
-from nas.training.recipe import TrainConfig  # noqa: E402
-from nas.training.trainer import train  # noqa: E402
 
 OUT = ROOT / "docs" / "results" / "lr-screen.jsonl"
 LRS = (5e-4, 1e-3, 2e-3, 4e-3)

@@ -23,13 +23,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from answers import answer_rows
+
+from nas.errors import NasError
+from nas.io import write_text_atomic
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from answers import answer_rows  # noqa: E402
-
-from nas.errors import NasError  # noqa: E402
-from nas.io import write_text_atomic  # noqa: E402
 
 __all__ = ["ResultsError", "Number", "read_results", "render", "main", "REQUIRED"]
 

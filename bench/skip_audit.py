@@ -23,21 +23,20 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import optuna
+import yaml
+from evidence import trial_lines
+from replay import Recorded, audit
+from run_info import run_info
+
+from nas.data import DataSpec, load_for_space
+from nas.model.cost import score_of
+from nas.search import run_study
+from nas.search.sampling import make_sampler
+from nas.search.skip import Scored, skip_reason
+from nas.search.space import parse_space
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import optuna  # noqa: E402
-import yaml  # noqa: E402
-from evidence import trial_lines  # noqa: E402
-from replay import Recorded, audit  # noqa: E402
-from run_info import run_info  # noqa: E402
-
-from nas.data import DataSpec, load_for_space  # noqa: E402
-from nas.model.cost import score_of  # noqa: E402
-from nas.search import run_study  # noqa: E402
-from nas.search.sampling import make_sampler  # noqa: E402
-from nas.search.skip import Scored, skip_reason  # noqa: E402
-from nas.search.space import parse_space  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
 RECORDED = RESULTS / "skip-audit-study-cpu.jsonl"

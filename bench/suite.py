@@ -43,12 +43,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import optuna  # noqa: E402
-import yaml  # noqa: E402
-from benchmarks import (  # noqa: E402
+import optuna
+import yaml
+from benchmarks import (
     best_score,
     evenly_spaced,
     finite,
@@ -57,7 +54,7 @@ from benchmarks import (  # noqa: E402
     trivial_goal,
     wall_time,
 )
-from evidence import (  # noqa: E402
+from evidence import (
     ARMS,
     DEFAULT,
     Retrained,
@@ -67,18 +64,20 @@ from evidence import (  # noqa: E402
     run_arm,
     trivial_roles,
 )
-from replay import from_records  # noqa: E402
-from run_info import run_info  # noqa: E402
-from skip_audit import replay_rows  # noqa: E402
+from replay import from_records
+from run_info import run_info
+from skip_audit import replay_rows
 
-from nas.data import DataSpec, load_for_space  # noqa: E402
-from nas.deploy.spec import full_recipe  # noqa: E402
-from nas.model.arch import ArchConfig  # noqa: E402
-from nas.search.fidelity import correlations  # noqa: E402
-from nas.search.noise import proxy_noise  # noqa: E402
-from nas.search.space import load_space, parse_space  # noqa: E402
-from nas.training.device import resolve_device  # noqa: E402
-from nas.training.threads import available_cores  # noqa: E402
+from nas.data import DataSpec, load_for_space
+from nas.deploy.spec import full_recipe
+from nas.model.arch import ArchConfig
+from nas.search.fidelity import correlations
+from nas.search.noise import proxy_noise
+from nas.search.space import load_space, parse_space
+from nas.training.device import resolve_device
+from nas.training.threads import available_cores
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SMALL_SPACE = """
 space:
