@@ -16,6 +16,7 @@ import json
 import multiprocessing
 from pathlib import Path
 
+from arguments import doc_parser
 from run_info import run_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,9 +62,7 @@ def measure(count: int, args: argparse.Namespace) -> list[dict]:
 
 
 def main() -> None:
-    intro, rest = __doc__.split("\n\n", 1)
-    ap = argparse.ArgumentParser(description=intro.replace("\n", " "), epilog=rest,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = doc_parser(__doc__)
     ap.add_argument("--device", default="cuda", help="cuda | cuda:N | cpu (default cuda)")
     ap.add_argument("--counts", default="1,2,4,8", help="worker counts, comma-separated (default 1,2,4,8)")
     ap.add_argument("--size", type=int, default=224)

@@ -36,6 +36,7 @@ from pathlib import Path
 import bench_supernet as bs
 import torch
 import yaml
+from arguments import doc_parser
 from bench_make_study import run as run_cli
 from bench_make_study import summary
 from benchmarks import trivial_goal
@@ -169,9 +170,7 @@ def trivial_lines(by_role: dict[str, ArchConfig], errors: dict[ArchConfig, list[
 
 
 def parse_args() -> argparse.Namespace:
-    intro, rest = __doc__.split("\n\n", 1)
-    ap = argparse.ArgumentParser(description=intro.replace("\n", " "), epilog=rest,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = doc_parser(__doc__)
     ap.add_argument("--size", choices=sorted(SIZES), default="small")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--save", action="store_true", help=f"append the lines to {RESULTS.relative_to(ROOT)} and each "

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from arguments import doc_parser
 from run_info import run_info
 
 from nas.data import DataSpec, KeypointDataset, load_for_space
@@ -232,9 +233,7 @@ def _ints(text: str) -> list[int]:
 
 
 def parse_args() -> argparse.Namespace:
-    intro, rest = __doc__.split("\n\n", 1)
-    ap = argparse.ArgumentParser(description=intro.replace("\n", " "), epilog=rest,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = doc_parser(__doc__)
     ap.add_argument("--models", type=_names, help=f"comma-separated, of {', '.join(MODELS)} (default: on the CPU "
                     f"{','.join(DEFAULTS['cpu'][0])}; on CUDA {','.join(DEFAULTS['cuda'][0])})")
     ap.add_argument("--size", action="append", type=int, help="input side(s) in px (default: 64 and 128 on the "

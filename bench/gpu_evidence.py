@@ -36,6 +36,8 @@ from typing import Any
 
 import optuna
 import yaml
+from arguments import doc_parser
+from benchmarks import pick_below
 from evidence import RetrainJob, proxy_errors, retrain_many, trial_lines, trivial_roles
 from run_info import run_info
 
@@ -253,17 +255,13 @@ def pick_goal(means: dict[str, float], roles: dict[str, ArchConfig]) -> dict[str
     """The pick's mean retrained score against the cheapest's, each random one's and the course
     report's; a pick that is one of them ties it, which misses."""
     others = [r for r in means if r != "pick"]
-    beaten = [r for r in others if means["pick"] < means[r]]
     return {"goal": "pick below the cheapest, every random architecture and the course report's model "
-                    "(mean retrained score over seeds)", "met": len(beaten) == len(others), "beaten": beaten,
-            "not_beaten": [r for r in others if r not in beaten],
+                    "(mean retrained score over seeds)", **pick_below(means, others),
             "pick_is": [r for r in others if roles[r] == roles["pick"]]}
 
 
 def parse_args() -> argparse.Namespace:
-    intro, rest = __doc__.split("\n\n", 1)
-    ap = argparse.ArgumentParser(description=intro.replace("\n", " "), epilog=rest,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = doc_parser(__doc__)
     ap.add_argument("--size", choices=sorted(SIZES), default="gpu")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     ap.add_argument("--steps", default=",".join(STEPS), help="comma-separated, of " + ", ".join(STEPS))

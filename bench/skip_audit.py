@@ -16,7 +16,6 @@ Lines (`figure: skip_replay`) go to docs/results/skip-audit.jsonl with --save. G
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import optuna
 import yaml
+from arguments import doc_parser
 from evidence import trial_lines
 from replay import Recorded, audit
 from run_info import run_info
@@ -137,9 +137,7 @@ def _write(out: Path | None, lines: list[dict]) -> None:
 
 
 def main() -> None:
-    intro, rest = __doc__.split("\n\n", 1)
-    ap = argparse.ArgumentParser(description=intro.replace("\n", " "), epilog=rest,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = doc_parser(__doc__)
     ap.add_argument("--steps", default="replay", help="record, replay or record,replay (default replay)")
     ap.add_argument("--size", choices=sorted(SIZES), default="cpu", help="the recorded study's size (default cpu)")
     ap.add_argument("--device", default="cpu", help="the recorded study's device (default cpu)")

@@ -45,6 +45,7 @@ from typing import Any
 
 import optuna
 import yaml
+from arguments import doc_parser
 from benchmarks import (
     best_score,
     evenly_spaced,
@@ -313,9 +314,7 @@ def _positive(text: str) -> int:
 
 
 def parse_args() -> argparse.Namespace:
-    intro, rest = __doc__.split("\n\n", 1)
-    ap = argparse.ArgumentParser(description=intro.replace("\n", " "), epilog=rest,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = doc_parser(__doc__)
     ap.add_argument("--size", choices=sorted(SIZES), default="small")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     ap.add_argument("--workers", type=_positive, default=None, metavar="N",

@@ -42,6 +42,7 @@ class WithinEpochChecks:
     batch_size: int = 128
     epoch: int = field(default=1, init=False)  # the epoch being trained (1-based)
     _checked: KeypointDataset | None = field(default=None, init=False, repr=False)
+    _marks: dict[int, int] | None = field(default=None, init=False, repr=False)  # step -> check within the epoch
 
     def __call__(self, done: int, total: int) -> None:
         if self.inner is not None:
@@ -55,8 +56,9 @@ class WithinEpochChecks:
 
     def _check_at(self, done: int, total: int) -> int | None:
         """Which check (1 .. per_epoch - 1) falls on step `done` of `total`, if any."""
-        marks = {max(1, round(q * total / self.per_epoch)): q for q in range(1, self.per_epoch)}
-        return marks.get(done) if done < total else None
+        if self._marks is None:  # an epoch's steps are the same every epoch: the marks are worked out once
+            self._marks = {max(1, round(q * total / self.per_epoch)): q for q in range(1, self.per_epoch)}
+        return self._marks.get(done) if done < total else None
 
     def _error(self) -> float:
         device = next(self.model.parameters()).device

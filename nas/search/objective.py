@@ -22,7 +22,7 @@ from typing import Any
 
 import optuna
 import torch
-from optuna.trial import Trial
+from optuna.trial import FrozenTrial, Trial, TrialState
 
 from nas.data.dataset import KeypointDataset
 from nas.errors import NasError, TrainingDiverged
@@ -35,7 +35,7 @@ from nas.search.hooks import StudyHooks
 from nas.search.proxies import Proxy, ScratchProxy
 from nas.search.sampling import arch_from_params, suggest_params
 from nas.search.share import CoreShare, worker_attrs
-from nas.search.skip import skip_reason_in
+from nas.search.skip import evidence, skip_reason
 from nas.search.space import SearchSpace
 from nas.training.device import resolve_device, resolve_recipe
 from nas.training.recipe import RUNTIME_FIELDS, TrainConfig
@@ -94,9 +94,9 @@ def _learned(recipe: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in recipe.items() if k not in RUNTIME_FIELDS}
 
 
-def _twin(study: optuna.Study, arch: dict[str, Any], learned: dict[str, Any]) -> optuna.trial.FrozenTrial | None:
-    """The first complete, non-repeat, non-duplicate trial of `study` with this architecture and recipe."""
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+def _twin(done: list[FrozenTrial], arch: dict[str, Any], learned: dict[str, Any]) -> FrozenTrial | None:
+    """The first of the complete trials `done` that is no repeat or duplicate and has this architecture and recipe."""
+    for t in done:
         ua = t.user_attrs
         if ua.get("arch") == arch and not ua.get("repeat") and "duplicate_of" not in ua \
                 and _learned(ua.get("recipe", {})) == learned:
@@ -151,22 +151,23 @@ class Objective:
         cost = count_cost(arch)
         _set_attrs(trial, {"arch": arch.to_dict(), "recipe": recipe.to_dict(), "device": _device_name(self.device),
                            **self.mean_pose_attrs(), **_cost_attrs(cost)})
-        # a draw a finished trial already evaluated: its result again, not a new candidate
+        # the complete trials, read once: a repeated draw takes its twin's result, a candidate may be skipped
+        done = trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if baseline is None else []
         if baseline is None and self.reuse_duplicates:
-            reused = self._reuse(trial, arch, recipe)
+            reused = self._reuse(trial, done, arch, recipe)
             if reused is not None:
                 return reused
         contender = self.objective == "score" and baseline is None  # baselines (and repeats): always trained
         if contender and self.skip_hopeless:
-            self._skip_if_hopeless(trial, cost)
+            self._skip_if_hopeless(trial, done, cost)
         result = self._train(trial, arch, recipe, cost, prune=contender)
         return self._record(trial, cost, result)
 
-    def _reuse(self, trial: Trial, arch: ArchConfig, recipe: TrainConfig) -> Value | None:
+    def _reuse(self, trial: Trial, done: list[FrozenTrial], arch: ArchConfig, recipe: TrainConfig) -> Value | None:
         """The value of a complete trial with this architecture and recipe (seeded repeats aside), recorded
         on this trial with `duplicate_of` so the sampler learns it again while the leaderboard and report
         count the architecture once; None when there is none."""
-        twin = _twin(trial.study, arch.to_dict(), _learned(recipe.to_dict()))
+        twin = _twin(done, arch.to_dict(), _learned(recipe.to_dict()))
         if twin is None:
             return None
         _set_attrs(trial, {**{k: v for k, v in twin.user_attrs.items() if k in _RESULT_KEYS},
@@ -179,8 +180,8 @@ class Objective:
             warnings.filterwarnings("ignore", message="Fixed parameter .* is out of range")
             return suggest_params(trial, self.space)
 
-    def _skip_if_hopeless(self, trial: Trial, cost: Cost) -> None:
-        reason = skip_reason_in(trial.study, cost, self.space.search.pre_train_margin_px)
+    def _skip_if_hopeless(self, trial: Trial, done: list[FrozenTrial], cost: Cost) -> None:
+        reason = skip_reason(evidence(done), cost.cost, self.space.search.pre_train_margin_px)
         if reason:
             _set_attrs(trial, {"skipped": True, "reason": reason})
             raise optuna.TrialPruned(reason)

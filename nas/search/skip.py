@@ -27,11 +27,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from nas.model.cost import Cost, score_of
 
-__all__ = ["Scored", "skip_reason", "skip_reason_in"]
+__all__ = ["Scored", "evidence", "skip_reason", "skip_reason_in"]
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,12 @@ def skip_reason(done: Iterable[Scored], cost: float, margin: float) -> str | Non
             f">= best score {best:.4g}")
 
 
+def evidence(complete: Iterable[FrozenTrial]) -> list[Scored]:
+    """The scored ones of a study's complete trials, as the rule sees them."""
+    return [Scored(t.user_attrs["cost"], t.user_attrs["px_error"]) for t in complete
+            if "score" in t.user_attrs and math.isfinite(t.user_attrs.get("px_error", math.nan))]
+
+
 def skip_reason_in(study: optuna.Study, cost: Cost, margin: float) -> str | None:
     """`skip_reason` with the study's complete trials as evidence."""
-    done = [Scored(t.user_attrs["cost"], t.user_attrs["px_error"])
-            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if "score" in t.user_attrs and math.isfinite(t.user_attrs.get("px_error", math.nan))]
-    return skip_reason(done, cost.cost, margin)
+    return skip_reason(evidence(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))), cost.cost, margin)
