@@ -157,17 +157,17 @@ class ParentStore:
         fmt = _memory_format(recipe, dev)
         parent = to_memory_format(build_model(parent_arch(space, backbone), seed=seed).to(dev), fmt)
         ckpt = self.dir / f"{key}.partial.pt"
-        resume = SupernetState(**torch.load(ckpt, weights_only=False)) if ckpt.is_file() else None
+        resume = SupernetState.from_dict(torch.load(ckpt, weights_only=False)) if ckpt.is_file() else None
         images = data.subset(slice(0, min(space.supernet.train_images, len(data)))).to(dev)
         steps = parent_steps(space, len(images))
         if on_status:
             on_status(f"training the shared {backbone} parent ({steps} steps"
-                      + (f", resumed after step {resume.step})" if resume else ")"))
+                      + (f", resumed after step {resume.steps})" if resume else ")"))
 
         def checkpoint(state: SupernetState) -> None:  # after every epoch: resumable, and a progress line
-            _save(ckpt, dataclasses.asdict(state))
+            _save(ckpt, state.to_dict())
             if on_status:
-                on_status(f"{backbone} parent: step {state.step}/{steps} ({state.seconds:.0f} s)")
+                on_status(f"{backbone} parent: step {state.steps}/{steps} ({state.seconds:.0f} s)")
 
         t0 = time.perf_counter()
         result = train_supernet(parent, images, recipe, children_sampler(space, backbone,

@@ -12,11 +12,9 @@ is evaluated. Space-free: which children to draw is the caller's (`nas.search`'s
 """
 from __future__ import annotations
 
-import copy
-import math
+import dataclasses
 import random
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,13 +24,13 @@ from torch import nn
 from torch.func import functional_call
 
 from nas.data.dataset import KeypointDataset
-from nas.keypoints.augment import random_affine
 from nas.keypoints.losses import heatmap_loss
 from nas.model.arch import ArchConfig
 from nas.model.network import HEATMAP_STRIDE
 from nas.model.slicing import child_template, child_tensors, named_tensors
 from nas.training.device import flush_denormals, memory_format_of, to_memory_format
 from nas.training.evaluation import to_input
+from nas.training.loop import Loop, RunState, restore, run_steps, set_up
 from nas.training.recipe import TrainConfig
 
 __all__ = ["SupernetState", "SupernetResult", "train_supernet", "epoch_steps", "recalibrate_bn", "ChildSampler"]
@@ -41,16 +39,17 @@ ChildSampler = Callable[[random.Random], Sequence[ArchConfig]]  # the children o
 
 
 @dataclass
-class SupernetState:
-    """Everything needed to continue after `step` finished optimizer steps."""
+class SupernetState(RunState):
+    """A supernet run's checkpoint: the loop's state and which children come next."""
 
-    step: int
-    parent: dict[str, torch.Tensor]
-    optimizer: dict[str, Any]
-    scheduler: dict[str, Any]
-    rng: tuple  # random.Random's state (which children)
-    generator: torch.Tensor  # the augmentation generator's state
-    seconds: float = 0.0
+    sampler: tuple  # the child sampler's random.Random state
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SupernetState:
+        return cls(**d)
 
 
 @dataclass
@@ -82,84 +81,30 @@ def _distill(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     return F.kl_div(s, t, reduction="batchmean") / student.shape[1]
 
 
-@dataclass
-class _Loop:
-    parent: nn.Module
-    config: TrainConfig
-    opt: torch.optim.Optimizer
-    sched: Any
-    gen: torch.Generator
-    rng: random.Random
-    steps_per_epoch: int
-    total_steps: int
-    batch: int
-    memory_format: str
+class _Sandwich:
+    """One step of the sandwich rule on a batch: the children `sample(rng)` draws, each child's loss
+    backpropagated on its own (one child's activations held at a time), then one Adam step."""
 
+    def __init__(self, loop: Loop, sample: ChildSampler, rng: random.Random, distill: float) -> None:
+        self.loop, self.sample, self.rng, self.distill = loop, sample, rng, distill
 
-def _step(loop: _Loop, data: KeypointDataset, idx: torch.Tensor, children: Sequence[ArchConfig],
-          distill: float) -> float:
-    cfg = loop.config
-    images, kp, vis = random_affine(to_input(data.images[idx]), data.keypoints[idx], data.visibility[idx],
-                                    cfg.rotation, cfg.flip, loop.gen)
-    images, weight = to_memory_format(images, loop.memory_format), (vis > 0).float()
-    tensors, teacher, total = named_tensors(loop.parent), None, 0.0
-    loop.opt.zero_grad(set_to_none=True)
-    for arch in children:
-        loss, out = _loss(loop.parent, arch, tensors, images, kp, weight, cfg, teacher, distill)
-        loss.backward()  # per child: only one child's activations are held at a time
-        teacher = out.detach().float() if teacher is None else teacher
-        total += loss.item()
-        if not math.isfinite(total):
-            raise FloatingPointError(f"supernet loss became {total} on {arch.short()}")
-    loop.opt.step()
-    loop.sched.step()
-    return total
-
-
-def _epoch(loop: _Loop, data: KeypointDataset, sample: ChildSampler, distill: float, steps: int,
-           on_step: Callable[[int, int], None] | None) -> float:
-    """`steps` steps (an epoch's, or fewer where the budget ends) from a fresh shuffle."""
-    loop.parent.train()
-    losses, passes = [], max(1, len(data) // loop.batch)
-    for step in range(steps):
-        if step % passes == 0:
-            perm = torch.randperm(len(data), generator=loop.gen, device=loop.gen.device)
-        idx = perm[(step % passes) * loop.batch:][: loop.batch]
-        losses.append(_step(loop, data, idx, sample(loop.rng), distill))
-        if on_step is not None:
-            on_step(step + 1, steps)
-    return sum(losses) / len(losses)
-
-
-def _set_up(parent: nn.Module, config: TrainConfig, device: torch.device, n: int, fmt: str,
-            steps: int | None) -> _Loop:
-    batch = min(config.batch_size, n)
-    per_epoch = config.aug_multiplier * max(1, n // batch)
-    total = steps if steps is not None else per_epoch * config.epochs
-    opt = torch.optim.Adam(parent.parameters(), lr=config.lr, foreach=True)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=config.lr_min)
-    gen = torch.Generator(device=device).manual_seed(config.seed)
-    return _Loop(parent, config, opt, sched, gen, random.Random(config.seed), per_epoch, total, batch, fmt)
+    def __call__(self, images: torch.Tensor, kp: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+        loop, weight = self.loop, (vis > 0).float()
+        tensors, teacher, total = named_tensors(loop.model), None, torch.zeros((), device=images.device)
+        loop.opt.zero_grad(set_to_none=True)
+        for arch in self.sample(self.rng):
+            loss, out = _loss(loop.model, arch, tensors, images, kp, weight, loop.config, teacher, self.distill)
+            loss.backward()
+            teacher = out.detach().float() if teacher is None else teacher
+            total += loss.detach()
+        loop.opt.step()
+        loop.sched.step()
+        return total
 
 
 def epoch_steps(config: TrainConfig, images: int, epochs: float) -> int:
     """Optimizer steps in `epochs` (fractional) epochs of `images` at the config's batch size, at least 1."""
     return max(1, round(epochs * config.aug_multiplier * max(1, images // min(config.batch_size, images))))
-
-
-def _restore(loop: _Loop, state: SupernetState) -> None:
-    loop.parent.load_state_dict(state.parent)
-    loop.opt.load_state_dict(state.optimizer)
-    loop.sched.load_state_dict(state.scheduler)
-    loop.rng.setstate(state.rng)
-    loop.gen.set_state(state.generator.to("cpu"))
-
-
-def _state(loop: _Loop, step: int, seconds: float) -> SupernetState:
-    cpu = {k: v.detach().to("cpu", copy=True) for k, v in loop.parent.state_dict().items()}
-    # copies: the optimizer's own state_dict() holds its live tensors, which the next step changes
-    return SupernetState(step, cpu, copy.deepcopy(loop.opt.state_dict()), loop.sched.state_dict(),
-                         loop.rng.getstate(), loop.gen.get_state(), seconds)
 
 
 def train_supernet(
@@ -180,20 +125,19 @@ def train_supernet(
     children, the largest (the parent's own arch) first. `on_state` gets a checkpointable state after
     every epoch and at the end; `resume` continues from one exactly."""
     device = next(parent.parameters()).device
-    loop = _set_up(parent, config, device, len(data), memory_format, steps)
-    done, seconds = 0, 0.0
+    loop = set_up(parent, config, device, len(data), memory_format, steps)
+    rng, result = random.Random(config.seed), SupernetResult(0.0, 0, 0.0)
     if resume is not None:
-        _restore(loop, resume)
-        done, seconds = resume.step, resume.seconds
-    result = SupernetResult(done / loop.steps_per_epoch, done, seconds)
+        restore(loop, resume)
+        rng.setstate(resume.sampler)
+    loop.step = _Sandwich(loop, sample, rng, distill)
     with flush_denormals(device):
-        while done < loop.total_steps:
-            n, t0 = min(loop.steps_per_epoch, loop.total_steps - done), time.perf_counter()
-            result.losses.append(_epoch(loop, data, sample, distill, n, on_step))
-            done, result.seconds = done + n, result.seconds + time.perf_counter() - t0
-            result.steps, result.epochs = done, done / loop.steps_per_epoch
+        while loop.steps < loop.total_steps:
+            steps = min(loop.steps_per_epoch, loop.total_steps - loop.steps)
+            result.losses.append(run_steps(loop, data, steps, on_step))
             if on_state is not None:
-                on_state(_state(loop, done, result.seconds))
+                on_state(SupernetState(**vars(loop.state()), sampler=rng.getstate()))
+    result.epochs, result.steps, result.seconds = loop.steps / loop.steps_per_epoch, loop.steps, loop.seconds
     return result
 
 

@@ -142,7 +142,7 @@ def test_a_run_resumes_across_the_switch(tmp_path, first, then):
                     resume=load_checkpoint(path).state, on_state=states.append)
     assert [h.epoch for h in resumed.history] == [1, 2] and math.isfinite(resumed.history[1].train_loss)
     assert resumed.cuda_graph == (then == "on")
-    assert states[-1].images_seen == 2 * 2 * 48
+    assert states[-1].steps == 2 * 2 * (48 // 8)
     steps = [s["step"] for s in states[-1].optimizer["state"].values()]
     assert all(s.device.type == ("cuda" if then == "on" else "cpu") for s in steps)
     assert all(float(s) == 2 * 2 * (48 // 8) for s in steps)

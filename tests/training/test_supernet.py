@@ -38,7 +38,7 @@ def test_a_resumed_supernet_run_ends_exactly_where_an_uninterrupted_one_does(tin
     data, states = tiny_data[0].subset(slice(0, 32)), []
     straight = build_model(PARENT, seed=1)
     train_supernet(straight, data, RECIPE, sandwich, on_state=states.append)
-    assert [s.step for s in states] == [2, 4]
+    assert [s.steps for s in states] == [2, 4]
     resumed = build_model(PARENT, seed=9)  # other weights: everything must come from the state
     result = train_supernet(resumed, data, RECIPE, sandwich, resume=states[0])
     assert result.epochs == 2 and len(result.losses) == 1
@@ -51,7 +51,7 @@ def test_a_step_budget_may_end_inside_an_epoch_and_anneals_the_learning_rate_ove
     result = train_supernet(build_model(PARENT, seed=1), tiny_data[0].subset(slice(0, 32)), RECIPE, sandwich,
                             on_state=states.append, steps=epoch_steps(RECIPE, 32, 1.5))
     assert result.steps == 3 and result.epochs == 1.5 and len(result.losses) == 2
-    assert [s.step for s in states] == [2, 3]
+    assert [s.steps for s in states] == [2, 3]
     assert states[-1].scheduler["_last_lr"][0] == pytest.approx(RECIPE.lr_min)
 
 
