@@ -208,8 +208,8 @@ def skip_step(args, space, train, val, emit) -> None:
                 for backbone, state in states.items():
                     store.adopt(space, backbone, seed, state, {"origin": NAME})
                 t0 = time.time()
-                run_study(study, space, SIZES[args.size]["audit_trials"], train, val, device=args.device, seed=seed,
-                          baselines=False, skip_hopeless=False, artifacts_dir=Path(folder))
+                run_study(study, space, train, val, trials=SIZES[args.size]["audit_trials"], device=args.device,
+                          seed=seed, baselines=False, skip_hopeless=False, artifacts_dir=Path(folder))
                 for row in replay_rows(from_records(records(study, t0)), margin):  # bench/skip_audit.py
                     emit({"figure": "skip_replay", "arm": arm.name, "seed": seed, **row})
 

@@ -84,7 +84,7 @@ def run_arm(arm: Arm, space: SearchSpace, seed: int, trials: int, data: tuple[Ke
     """One study of `trials` trials (the baselines among them where the arm has them), timed."""
     study = arm.study(space, seed)
     t0 = time.time()
-    run_study(study, space, trials, *data, device=device, seed=seed, baselines=arm.baselines,
+    run_study(study, space, *data, trials=trials, device=device, seed=seed, baselines=arm.baselines,
               skip_hopeless=arm.prune)
     return study, records(study, t0)
 

@@ -79,7 +79,7 @@ def record(size: str, out: Path, device: str) -> None:
     study = optuna.create_study(study_name=f"skip-audit-{size}", sampler=make_sampler(space, 0),
                                 pruner=optuna.pruners.NopPruner())
     study.set_user_attr("objective", "score")
-    run_study(study, space, cfg["trials"], *data, device=device, skip_hopeless=False)
+    run_study(study, space, *data, trials=cfg["trials"], device=device, skip_hopeless=False)
     context = {"bench": "skip_audit_study", **run_info("bench/skip_audit.py"), "size": size,
                "size_px": p.train_size, "input_px": space.input_size, "device": device,
                "margin_px": space.search.pre_train_margin_px, "proxy": cfg["proxy"], "aug": list(cfg["aug"])}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -10,16 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from nas.cli.app import app, console
-from nas.cli.hooks import LineHooks, RichStudyHooks, _say_format, worker_line
+from nas.cli.hooks import LineHooks, RichStudyHooks, _say_format
 from nas.cli.options import DEFAULT_STORAGE, CacheDir, Device, Storage, StudyName, Threads, within, within_data
 from nas.errors import ConfigError
 from nas.search.space import SearchSettings
 
 if TYPE_CHECKING:
-    import optuna
-
-    from nas.data.dataset import KeypointDataset
-    from nas.search import SearchSpace, StudyHooks, StudyOptions
+    from nas.search import Search, SearchSpace, StudyHooks, StudyOptions
 
 SpaceFile = Annotated[Path, typer.Option("--space", help="Search space YAML, or 'auto': search_spaces/gpu.yaml "
                                           "(224 px) when the device is CUDA, else search_spaces/quick.yaml.")]
@@ -80,31 +76,27 @@ def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyD
     dev = resolve_device(device)  # fail early on a bad --device
     space_file = search.auto_space(space_file, dev)
     console.print(f"space {space_file} on {dev}" + _workers_note(dev, workers))
-    options = search.StudyOptions(
-        space_file=space_file, study_name=study_name or space_file.stem, storage=storage, objective=objective,
-        trials=trials, timeout=timeout, data=data, fmt=fmt, max_bad=max_bad, seed=seed, device=device,
-        cache_dir=cache_dir, threads=None, repeats=repeats, proxy=proxy, artifacts=artifacts)
-    space = options.space_for(search.load_space(space_file))
-    fixed = fixed_threads(threads)  # and on a bad HANDKP_THREADS
     shared = search.storage_for_workers(storage, workers)
     if shared != storage:
         console.print(f"{workers} workers: SQLite is not for parallel work, using {shared} "
                       "(pass it as --storage to report, trials and pick)")
-    name, storage = options.study_name, shared
-    options = dataclasses.replace(options, storage=shared, threads=fixed)
+    options = search.StudyOptions(
+        space_file=space_file, study_name=study_name or space_file.stem, storage=shared, objective=objective,
+        trials=trials, timeout=timeout, data=data, fmt=fmt, max_bad=max_bad, seed=seed, device=device,
+        cache_dir=cache_dir, threads=fixed_threads(threads), repeats=repeats, proxy=proxy, artifacts=artifacts)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    st = search.open_study(name, storage, objective, space, seed)
-    train_data, val_data = _load_data(options, space)  # fills the cache the workers read
-    done = search.finished_count(st)
-    console.print(f"study [bold]{name}[/] in {storage}: {done} finished trial(s), target {trials}")
-    if space.aug_range() != space.choices.aug_multiplier:  # only where the proxy cannot see it
+    here = _set_up(options)  # also fills the data cache the worker processes read
+    done = search.finished_count(here.study)
+    console.print(f"study [bold]{options.study_name}[/] in {shared}: {done} finished trial(s), target {trials}")
+    if here.space.aug_range() != here.space.choices.aug_multiplier:  # only where the proxy cannot see it
         console.print(f"aug_multiplier: not searched (a supernet proxy without fine-tuning does not see it); "
-                      f"every trial takes {space.aug_range().low}")
+                      f"every trial takes {here.space.aug_range().low}")
     if workers > 1:  # each worker enqueues the baselines itself, under the storage lock
         search.run_workers(options, workers, LineHooks)
     else:
-        _run_here(st, options, space, (train_data, val_data), done)
-    _leaderboard_and_report(st, report or Path("reports") / f"{name}.html")
+        with _study_hooks(here.space, trials, done) as hooks:
+            search.run_search(here, hooks)
+    _leaderboard_and_report(here.study, report or Path("reports") / f"{options.study_name}.html")
 
 
 def _workers_note(dev, workers: int) -> str:
@@ -120,28 +112,17 @@ def _workers_note(dev, workers: int) -> str:
             f"change, docs/scaling.md)")
 
 
-def _run_here(st: optuna.Study, options: StudyOptions, space: SearchSpace,
-              data: tuple[KeypointDataset, KeypointDataset], done: int) -> None:
-    """This process as one worker of the study: registered, on its share of the cores, and saying so."""
+def _set_up(options: StudyOptions) -> Search:
+    """The search set up in this process, a bar over the data loading on a terminal."""
     from nas import search
-
-    o = options
-    with search.worker_share(st, o.storage, o.threads) as (share, info):
-        console.print(worker_line(info))
-        with _study_hooks(space, o.trials, done) as hooks:
-            search.run_study(st, space, o.trials, *data, o.timeout, o.device, o.seed, hooks, storage_url=o.storage,
-                             share=share, repeats=o.repeats_in(space), artifacts_dir=o.artifacts)
-
-
-def _load_data(options: StudyOptions, space: SearchSpace):
     from nas.cli.progress import render_progress
-    from nas.search import load_study_data
 
     if not console.is_terminal:
-        return load_study_data(options, space, on_format=_say_format)
+        return search.set_up_search(options, on_format=_say_format)
+    space = options.space_for(search.load_space(options.space_file))
     p = space.proxy
     with render_progress(console, f"data: {options.data or space.data.source}", p.train_images + p.val_images) as bar:
-        return load_study_data(options, space, bar, _say_format)
+        return search.set_up_search(options, progress=bar, on_format=_say_format)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,8 @@ __all__ = [
     "make_pruner", "make_sampler", "open_storage", "open_study", "parse_space", "ranked_trials", "recipe_for",
     "run_fidelity", "run_study", "run_worker", "run_workers", "sampler_seed", "select_trials", "share_of",
     "skip_reason", "spec_for_trial", "storage_for_workers", "storage_lock", "study_lock", "suggest_params",
-    "worker_share", "PROXY_MODES", "SupernetBudget", "proxy_noise", "noise_verdict", "auto_space",
+    "worker_share", "PROXY_MODES", "Search", "set_up_search", "run_search",
+    "SupernetBudget", "proxy_noise", "noise_verdict", "auto_space",
 ]
 
 _HOME = {
@@ -31,6 +32,7 @@ _HOME = {
     "StudyHooks": "hooks",
     "run_study": "runner",
     "StudyOptions": "options", "load_study_data": "options",
+    "Search": "launch", "set_up_search": "launch", "run_search": "launch",
     "run_worker": "workers", "run_workers": "workers", "storage_for_workers": "workers",
     "DEFAULT_JOURNAL": "storage", "DEFAULT_URL": "storage", "is_parallel_safe": "storage", "open_storage": "storage",
     "storage_lock": "storage", "study_lock": "storage",

@@ -1,7 +1,7 @@
 """The worker loop: take the next trial under the study's storage lock, run it, record it.
 
 Several processes (any machines) may run `run_study` on one study. Checking the count and
-creating a trial happen under one storage-wide lock, so `n_trials` is the study's total across
+creating a trial happen under one storage-wide lock, so `trials` is the study's total across
 workers and no trial runs twice; the objective runs outside the lock, with heartbeats, and its
 outcome is told afterwards.
 """
@@ -94,9 +94,10 @@ def _run_trial(study: optuna.Study, trial: Trial, objective: Objective, hooks: S
 def run_study(
     study: optuna.Study,
     space: SearchSpace,
-    n_trials: int,
     train_data: KeypointDataset,
     val_data: KeypointDataset,
+    *,
+    trials: int,
     timeout: float | None = None,
     device: str = "auto",
     seed: int = 0,
@@ -110,7 +111,7 @@ def run_study(
     artifacts_dir: Path | None = None,
     reuse_duplicates: bool = True,
 ) -> int:
-    """Run trials until the study holds `n_trials` finished (complete or pruned) trials, counting
+    """Run trials until the study holds `trials` finished (complete or pruned) trials, counting
     every worker's; returns how many this process ran.
 
     While the remaining trials are all running elsewhere, a worker waits: if one of those workers
@@ -134,13 +135,13 @@ def run_study(
             enqueue_baselines(study, space, repeats=repeats)
     deadline = None if timeout is None else time.monotonic() + timeout
     ran = 0
-    while (deadline is None or time.monotonic() < deadline) and ran <= 3 * n_trials:  # all failing: stop
+    while (deadline is None or time.monotonic() < deadline) and ran <= 3 * trials:  # all failing: stop
         _fail_stale_trials(study)
         with study_lock(storage_url, study.study_name):
             finished, running = _counts(study)
-            trial = _ask(study) if finished + running < n_trials else None
+            trial = _ask(study) if finished + running < trials else None
         if trial is None:
-            if finished >= n_trials:
+            if finished >= trials:
                 break
             time.sleep(poll_s)  # the rest is running elsewhere: wait for it
             continue

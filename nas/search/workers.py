@@ -9,7 +9,6 @@ KeyboardInterrupt once all have stopped.
 """
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing
 import os
 import signal
@@ -20,13 +19,14 @@ from multiprocessing.queues import SimpleQueue
 from typing import TYPE_CHECKING
 
 from nas.errors import NasError, StudyError
-from nas.search.options import StudyOptions, load_study_data
+from nas.search.launch import run_search, set_up_search
+from nas.search.options import StudyOptions
 from nas.search.storage import DEFAULT_JOURNAL, DEFAULT_URL, is_parallel_safe
 
 if TYPE_CHECKING:
     from nas.search.hooks import StudyHooks
 
-__all__ = ["storage_for_workers", "run_worker", "run_workers", "worker_device"]
+__all__ = ["storage_for_workers", "run_worker", "run_workers"]
 
 HooksFactory = Callable[[int], "StudyHooks"]  # worker index -> its hooks (picklable: a class or a function)
 _STOP_GRACE_S = 10.0  # after Ctrl-C, how long workers get to record their trials before a SIGINT of their own
@@ -43,43 +43,11 @@ def storage_for_workers(storage: str, workers: int) -> str:
     return DEFAULT_JOURNAL
 
 
-def worker_device(device: str, index: int | None, gpus: int | None = None) -> str:
-    """The device of worker `index`: on a machine with several GPUs, `cuda` (or `auto`) becomes
-    `cuda:(index mod GPUs)`, so the workers spread over them; anything else stays as given. The
-    worker makes it its current CUDA device (a captured step records on the current device)."""
-    if index is None or device not in ("auto", "cuda"):
-        return device
-    import torch
-
-    gpus = torch.cuda.device_count() if gpus is None else gpus
-    if gpus < 2:
-        return device
-    name = f"cuda:{index % gpus}"
-    if torch.cuda.is_available():
-        torch.cuda.set_device(name)
-    return name
-
-
 def run_worker(options: StudyOptions, index: int | None = None, hooks: StudyHooks | None = None,
                floor: int = 1) -> int:
-    """One worker's whole run on the study (sampler seeded by `index`), registered in it with its
-    share of the cores (`floor`: the live workers to assume until that many have come); returns how
-    many trials it ran."""
-    from nas.search.runner import run_study
-    from nas.search.share import worker_share
-    from nas.search.space import load_space
-    from nas.search.study import open_study
-
-    space = options.space_for(load_space(options.space_file))
-    options = dataclasses.replace(options, device=worker_device(options.device, index))
-    study = open_study(options.study_name, options.storage, options.objective, space, options.seed, index)
-    train, val = load_study_data(options, space)
-    with worker_share(study, options.storage, options.threads, floor) as (share, info):
-        if hooks is not None:
-            hooks.worker_started(info)
-        return run_study(study, space, options.trials, train, val, options.timeout, options.device, options.seed,
-                         hooks, storage_url=options.storage, share=share, repeats=options.repeats_in(space),
-                         artifacts_dir=options.artifacts)
+    """One worker's whole run on the study (`nas.search.launch`: set up as worker `index`, then run
+    with `floor` live workers assumed); returns how many trials it ran."""
+    return run_search(set_up_search(options, index), hooks, floor)
 
 
 def _worker_main(options: StudyOptions, index: int, workers: int, hooks: HooksFactory | None,

@@ -32,7 +32,7 @@ def test_a_real_study_reports_checks_and_prunes_between_epochs(tiny_data, tmp_pa
                          "search": {"startup_trials": 1, "prune_percentile": 0.0, "prune_warmup_epochs": 0,
                                     "checks_per_epoch": 3, "check_images": 16}}, "checks")
     study = open_study("c", f"sqlite:///{tmp_path / 's.db'}", "score", space)
-    run_study(study, space, 8, *tiny_data, device="cpu", skip_hopeless=False, baselines=False)
+    run_study(study, space, *tiny_data, trials=8, device="cpu", skip_hopeless=False, baselines=False)
     trials = study.get_trials()
     first = next(t for t in trials if t.state == TrialState.COMPLETE)
     assert sorted(first.intermediate_values) == [1, 2, 3, 4, 5, 6]

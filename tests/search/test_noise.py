@@ -73,7 +73,7 @@ def test_a_repeat_trains_with_another_seed_and_is_never_pruned(tmp_path, monkeyp
     monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([[5.0, 4.0]] * 3 + [[9.0, 8.0]] * 2))
     space = parse_space(FIXED_SPACE, "fixed")
     st = open_study("rep", f"sqlite:///{tmp_path / 's.db'}", "score", space, seed=7)
-    run_study(st, space, 5, None, None, device="cpu", seed=7, repeats=2)
+    run_study(st, space, None, None, trials=5, device="cpu", seed=7, repeats=2)
     trials = st.get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
     assert [(t.user_attrs["baseline"], t.user_attrs.get("repeat", 0)) for t in trials] == [

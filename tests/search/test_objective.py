@@ -28,7 +28,8 @@ def test_epochs_report_cost_times_exp_error_and_the_pruner_decides_on_them(space
     # 3 start-up trials complete, then one worse than the best at epoch 1 (pruned there) and one better (kept)
     monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([GOOD, GOOD, GOOD, BAD, LATE]))
     st = open_study("prune", storage, "score", space)
-    run_study(st, space, 5, None, None, device="cpu", baselines=False, reuse_duplicates=False)  # replays: no data
+    # replays: no data
+    run_study(st, space, None, None, trials=5, device="cpu", baselines=False, reuse_duplicates=False)
     trials = st.get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 3 + [TrialState.PRUNED, TrialState.COMPLETE]
     cost = trials[0].user_attrs["cost"]
@@ -47,7 +48,7 @@ def test_never_pruned_at_the_last_report(space, storage, monkeypatch):
     # worse than every start-up trial only at its last epoch: its budget is spent, so it completes
     monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([GOOD, GOOD, GOOD, [3.0, 9.0], BAD]))
     st = open_study("last", storage, "score", space)
-    run_study(st, space, 5, None, None, device="cpu", baselines=False, reuse_duplicates=False)
+    run_study(st, space, None, None, trials=5, device="cpu", baselines=False, reuse_duplicates=False)
     states = [t.state for t in st.get_trials()]
     assert states == [TrialState.COMPLETE] * 4 + [TrialState.PRUNED]  # the pruner is live: BAD stops at epoch 1
 
@@ -56,7 +57,7 @@ def test_pareto_trials_are_never_pruned(space, storage, monkeypatch):
     # the same replay that prunes under `score`: a multi-objective trial cannot be pruned, it trains to the end
     monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([GOOD, GOOD, GOOD, BAD]))
     st = open_study("front", storage, "pareto", space)
-    run_study(st, space, 4, None, None, device="cpu", baselines=False, reuse_duplicates=False)
+    run_study(st, space, None, None, trials=4, device="cpu", baselines=False, reuse_duplicates=False)
     trials = st.get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
     assert all(t.intermediate_values == {} for t in trials)
@@ -67,7 +68,7 @@ def test_a_repeated_draw_takes_the_first_trials_result(space, storage, monkeypat
     # one fixed architecture and recipe: the first trial trains, the next draws reuse its result
     monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([GOOD]))  # a second training would raise
     st = open_study("dup", storage, "score", space)
-    run_study(st, space, 3, None, None, device="cpu", baselines=False)
+    run_study(st, space, None, None, trials=3, device="cpu", baselines=False)
     first, *again = st.get_trials()
     assert [t.state for t in st.get_trials()] == [TrialState.COMPLETE] * 3
     assert all(t.user_attrs["duplicate_of"] == 0 and t.value == first.value for t in again)

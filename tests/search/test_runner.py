@@ -41,7 +41,7 @@ def test_the_storage_lock_is_free_while_a_trial_trains(space, db, monkeypatch):
     monkeypatch.setattr(proxies_mod, "evaluate_candidate", replay([OK, OK], before_epoch=try_lock))
     url = f"sqlite:///{db}"
     st = open_study("lock", url, "score", space)
-    assert run_study(st, space, 2, None, None, device="cpu", storage_url=url, baselines=False,
+    assert run_study(st, space, None, None, trials=2, device="cpu", storage_url=url, baselines=False,
                      reuse_duplicates=False) == 2
     assert len(seen) == 4 and lock_file.exists()
 
@@ -63,7 +63,7 @@ def test_a_trial_failed_meanwhile_by_another_worker_is_left_and_the_loop_goes_on
         return (first if len(calls) == 1 else rest)(*args, **kwargs)
 
     monkeypatch.setattr(proxies_mod, "evaluate_candidate", evaluate)
-    assert run_study(st, space, 2, None, None, device="cpu", storage_url=url, baselines=False,
+    assert run_study(st, space, None, None, trials=2, device="cpu", storage_url=url, baselines=False,
                      reuse_duplicates=False) == 3
     states = [t.state for t in st.get_trials()]
     assert states == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
@@ -78,7 +78,7 @@ def test_ctrl_c_records_the_trial_as_interrupted_and_propagates(space, db, monke
     url = f"sqlite:///{db}"
     st = open_study("intr", url, "score", space)
     with pytest.raises(KeyboardInterrupt):
-        run_study(st, space, 2, None, None, device="cpu", storage_url=url, baselines=False,
+        run_study(st, space, None, None, trials=2, device="cpu", storage_url=url, baselines=False,
                      reuse_duplicates=False)
     (t,) = st.get_trials()
     assert t.state == TrialState.FAIL and t.user_attrs["reason"] == "interrupted"

@@ -116,7 +116,7 @@ def test_every_trial_records_its_worker_and_a_share_changed_mid_trial(study, mon
     space = parse_space(FIXED_SPACE, "fixed")
     with worker_share(st, url) as (share, _):
         share.cores = 4
-        run_study(st, space, 2, None, None, device="cpu", storage_url=url, baselines=False, share=share,
+        run_study(st, space, None, None, trials=2, device="cpu", storage_url=url, baselines=False, share=share,
                   reuse_duplicates=False)
     first, second = (t.user_attrs for t in st.trials)
     assert first["worker_host"] == other.host and first["worker_pid"] == os.getpid()
@@ -133,7 +133,7 @@ def test_without_a_share_a_trial_records_this_process_and_torchs_threads(monkeyp
     space = parse_space(FIXED_SPACE, "fixed")
     st = open_study("alone", f"sqlite:///{tmp_path / 'a.db'}", "score", space)
     torch.set_num_threads(1)
-    run_study(st, space, 1, None, None, device="cpu", baselines=False, reuse_duplicates=False)
+    run_study(st, space, None, None, trials=1, device="cpu", baselines=False, reuse_duplicates=False)
     a = st.trials[0].user_attrs
     assert (a["worker_pid"], a["worker_threads"]) == (os.getpid(), 1)
 

@@ -43,7 +43,7 @@ def _no_baselines(monkeypatch):
 def test_pareto_objective_stores_three_values(space, storage, tiny_data, monkeypatch):
     _no_baselines(monkeypatch)
     st = open_study("p", storage, "pareto", space)
-    run_study(st, space, 2, *tiny_data, device="cpu")
+    run_study(st, space, *tiny_data, trials=2, device="cpu")
     done = st.get_trials(states=(TrialState.COMPLETE,))
     assert len(done) == 2
     for t in done:
@@ -65,7 +65,7 @@ def test_diverged_trial_is_failed_with_reason_and_the_study_goes_on(space, stora
 
     monkeypatch.setattr(proxies_mod, "evaluate_candidate", flaky)
     st = open_study("d", storage, "score", space)
-    run_study(st, space, 2, *tiny_data, device="cpu")
+    run_study(st, space, *tiny_data, trials=2, device="cpu")
     failed = st.get_trials(states=(TrialState.FAIL,))
     assert len(failed) == 1 and failed[0].user_attrs["reason"].startswith("diverged: training loss became nan")
     assert finished_count(st) == 2  # failures do not count towards --trials
@@ -84,7 +84,7 @@ def test_skip_before_training_when_cost_cannot_win(space, storage, tiny_data, mo
         params={}, distributions={}, value=1e6 * math.exp(30.0),
         user_attrs={"score": 1e6 * math.exp(30.0), "px_error": 30.0, "cost": 1e6},
     ))
-    run_study(st, space, 3, *tiny_data, device="cpu")
+    run_study(st, space, *tiny_data, trials=3, device="cpu")
     pruned = st.get_trials(states=(TrialState.PRUNED,))
     assert len(pruned) == 1
     attrs = pruned[0].user_attrs
