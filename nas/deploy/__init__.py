@@ -1,31 +1,15 @@
 """Deploying a picked architecture: its architecture file, the full retrain, ONNX export and
-prediction on image folders. Names load on first use, so reading an architecture file does not
+prediction on image folders. Names load on first use (`nas.lazy`), so reading an architecture file does not
 import the trainer or onnx. (`retrain` itself is `nas.deploy.retrain.retrain`: the name is its
 module's, which the import system sets on this package once the module is loaded.)"""
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from nas.lazy import exports
 
-__all__ = [
-    "ArchSpec", "ExportError", "OnnxCheck", "Prediction", "PredictResult", "RetrainHooks", "RetrainResult",
-    "check_onnx", "curves_html", "evaluate_test", "export_onnx", "keypoint_grid", "list_images",
-    "onnxruntime_available", "predict_folder", "write_csv", "write_outputs", "write_png",
-]
-
-_HOME = {
-    "ArchSpec": "spec",
-    "RetrainHooks": "retrain", "RetrainResult": "retrain", "evaluate_test": "retrain",
-    "write_outputs": "retrain",
-    "ExportError": "export", "OnnxCheck": "export", "check_onnx": "export", "export_onnx": "export",
-    "onnxruntime_available": "export",
-    "Prediction": "predict", "PredictResult": "predict", "list_images": "predict", "predict_folder": "predict",
-    "write_csv": "predict",
-    "curves_html": "pictures", "keypoint_grid": "pictures", "write_png": "pictures",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+__all__, __getattr__, __dir__ = exports(__name__, {
+    "spec": ["ArchSpec"],
+    "retrain": ["RetrainHooks", "RetrainResult", "evaluate_test", "write_outputs"],
+    "export": ["ExportError", "OnnxCheck", "check_onnx", "export_onnx", "onnxruntime_available"],
+    "predict": ["Prediction", "PredictResult", "list_images", "predict_folder", "write_csv"],
+    "pictures": ["curves_html", "keypoint_grid", "write_png"],
+})
