@@ -59,3 +59,27 @@ def cli(*args: str) -> list[str]:
     """The real console script of this environment."""
     exe = Path(sys.executable).with_name("handkp-search")
     return [str(exe), *args] if exe.exists() else [sys.executable, "-m", "nas", *args]
+
+
+def folder_state(root: Path) -> dict[str, str | None]:
+    """Every file and folder under `root` (relative path -> the file's SHA-256, None for a folder): equal
+    before and after a command that must create, change and delete nothing there."""
+    import hashlib
+
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
+            for p in sorted(root.rglob("*"))}
+
+
+@pytest.fixture(scope="session")
+def stored_study_db(tmp_path_factory) -> Path:
+    """An SQLite storage file holding study 'x' (objective pareto, two complete trials): copy it into a
+    test's folder where a failing command must leave an existing storage byte-identical."""
+    import optuna
+
+    path = tmp_path_factory.mktemp("stored") / "s.db"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name="x", storage=f"sqlite:///{path}", directions=["minimize"] * 3)
+    study.set_user_attr("objective", "pareto")
+    for i in range(2):
+        study.tell(study.ask(), [1.0 + i, 2.0, 3.0])
+    return path

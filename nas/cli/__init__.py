@@ -59,6 +59,19 @@ def _usage_line(exc: Exception) -> str:
     param = getattr(exc, "param", None)
     bad_value = isinstance(exc, _click_errors.BadParameter) and not isinstance(exc, _click_errors.MissingParameter)
     if bad_value and param is not None and getattr(exc, "param_hint", None) is None:
-        name = max(param.opts, key=len) if getattr(param, "opts", None) else param.human_readable_name
-        return f"{name}: {exc.message}"
+        opts = getattr(param, "opts", None) or []
+        name = max(opts, key=len) if opts else param.human_readable_name
+        typed = _typed_value(opts, sys.argv[1:])
+        return f"{name}: " + (f"{typed!r}: " if typed is not None else "") + " ".join(exc.message.split())
     return " ".join(exc.format_message().split())
+
+
+def _typed_value(opts: list[str], argv: list[str]) -> str | None:
+    """The value given on the command line for the option `opts` (its last occurrence), if any."""
+    value = None
+    for i, token in enumerate(argv):
+        if token in opts and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif "=" in token and token.split("=", 1)[0] in opts:
+            value = token.split("=", 1)[1]
+    return value

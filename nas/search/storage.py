@@ -81,6 +81,14 @@ class RetryStaleTrial:
             state=optuna.trial.TrialState.WAITING, system_attrs=system_attrs, user_attrs=user_attrs))
 
 
+def storage_file(url: str) -> Path | None:
+    """The file a SQLite or journal storage lives in (None: a server, or SQLite in memory)."""
+    for prefix in (JOURNAL_PREFIX, "sqlite:///"):
+        if url.startswith(prefix) and url[len(prefix):] not in ("", ":memory:"):
+            return Path(url[len(prefix):])
+    return None
+
+
 def _make(url: str, heartbeat_interval: int | None, grace_period: int | None):
     if url.startswith(JOURNAL_PREFIX):
         path = Path(url[len(JOURNAL_PREFIX):])

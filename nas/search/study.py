@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 from nas.errors import ConfigError, StudyError
 from nas.search.sampling import make_pruner, make_sampler, sampler_seed
 from nas.search.space import SearchSpace
-from nas.search.storage import open_storage
+from nas.search.storage import open_storage, storage_file
 
 __all__ = ["OBJECTIVES", "DONE_STATES", "open_study", "load_existing_study", "finished_count"]
 
@@ -49,7 +49,11 @@ def open_study(name: str, storage: str, objective: str, space: SearchSpace, seed
 
 
 def load_existing_study(name: str, storage: str) -> optuna.Study:
-    """An existing study; unknown names raise StudyError listing the known ones."""
+    """An existing study; unknown names raise StudyError listing the known ones. A storage file
+    that does not exist is not created (opening it would)."""
+    file = storage_file(storage)
+    if file is not None and not file.is_file():
+        raise StudyError(f"study {name!r}: no storage at {file} (run `handkp-search study` first, or pass --storage)")
     st = open_storage(storage)
     try:
         return optuna.load_study(study_name=name, storage=st)

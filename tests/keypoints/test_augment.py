@@ -18,13 +18,17 @@ def test_keypoint_rotation_matches_torchvision(angle):
     assert (ours.reshape(-1, 2) - theirs).abs().max() < 0.5
 
 
-def test_image_moves_with_its_keypoint():
+def test_image_and_keypoint_move_together_to_the_flipped_and_rotated_place():
     img = torch.zeros(1, 1, 64, 64)
     img[0, 0, 10, 40] = 1.0  # pixel centre (40.5, 10.5)
     for angle, flip in [(30.0, True), (-100.0, False), (0.0, True)]:
+        # flip first (mirror about the image's middle: a pixel centre x goes to 64 - x), then rotate as torchvision
+        x = 64 - 40.5 if flip else 40.5
+        theirs = v2.functional.rotate(tv_tensors.KeyPoints(torch.tensor([[x, 10.5]]), canvas_size=(64, 64)), angle)[0]
         mats = affine_matrices(torch.tensor([angle]), torch.tensor([flip]))
         out, kp, _ = apply_affine(img, torch.tensor([[[40.5, 10.5]]]), torch.ones(1, 1), mats)
-        iy, ix = divmod(int(out[0, 0].argmax()), 64)
+        assert (kp[0, 0] - theirs).abs().max() < 0.5  # an identity leaves it at (40.5, 10.5), far from it
+        iy, ix = divmod(int(out[0, 0].argmax()), 64)  # and the image's bright pixel went there too
         assert abs(ix + 0.5 - kp[0, 0, 0]) <= 1.0 and abs(iy + 0.5 - kp[0, 0, 1]) <= 1.0
 
 

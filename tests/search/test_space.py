@@ -10,13 +10,37 @@ from nas.search.space import load_space, parse_space
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["default.yaml", "quick.yaml", "gpu.yaml"])
-def test_shipped_spaces_load(name):
-    space = load_space(ROOT / "search_spaces" / name)
-    assert space.input_size == 224
+def _holds(written, stored, where="file"):
+    """Every value written in the file reaches the loaded space (which may add defaults beside it)."""
+    if isinstance(written, dict):
+        assert isinstance(stored, dict), where
+        for key, value in written.items():
+            assert key in stored, f"{where}.{key}"
+            _holds(value, stored[key], f"{where}.{key}")
+    else:
+        assert stored == written, (where, written, stored)
+
+
+@pytest.mark.parametrize("name", ["default.yaml", "quick.yaml", "gpu.yaml", "quick128.yaml"])
+def test_shipped_spaces_load_with_every_written_value(name):
+    import yaml
+
+    path = ROOT / "search_spaces" / name
+    space = load_space(path)
+    # a loader that ignored the file (or a key of it) and kept the defaults fails here: each file sets
+    # values other than the defaults (gpu.yaml: 2 epochs of 2,000 images, 256 check images, ...)
+    _holds(yaml.safe_load(path.read_text()), space.to_dict())
+    assert space.input_size == (128 if name == "quick128.yaml" else 224)
     assert set(space.choices.backbone) == {"mobilenetv2", "mobilenetv3_small"}
     assert space.choices.head_depth.low == 1 and space.choices.head_depth.high == 4
     assert space.choices.aug_multiplier.low == 1 and space.choices.aug_multiplier.high == 8
+
+
+def test_the_loaded_values_are_the_ones_the_search_uses():
+    """to_dict() is read back from the parsed objects: the GPU space's proxy recipe, budget and checks."""
+    space = load_space(ROOT / "search_spaces/gpu.yaml")
+    assert (space.proxy.recipe.epochs, space.proxy.train_images, space.proxy.val_images) == (2, 2000, 1000)
+    assert (space.search.checks_per_epoch, space.search.check_images, space.search.prune_warmup_epochs) == (4, 256, 1)
 
 
 @pytest.mark.parametrize("name", ["quick.yaml", "gpu.yaml", "quick128.yaml"])

@@ -43,3 +43,13 @@ def test_storage_url_errors_are_typed(tmp_path):
         open_storage(str(tmp_path / "x.db"))
     with pytest.raises(StudyError, match="cannot open"):
         open_storage("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+@pytest.mark.parametrize("prefix", ["sqlite:///", "journal:///"])
+def test_reading_a_study_from_a_storage_file_that_does_not_exist_creates_nothing(tmp_path, prefix):
+    from nas.search.study import load_existing_study
+
+    path = tmp_path / "missing.db"
+    with pytest.raises(StudyError, match="no storage at"):
+        load_existing_study("x", prefix + str(path))
+    assert list(tmp_path.iterdir()) == []
