@@ -4,13 +4,17 @@ to rows of (answer, scope, source); a question nothing has measured yet says so.
 
 Every answer is computed from the latest lines of its benchmark; the scope names the device, the
 input size, the budget and the date, so no figure reads as holding beyond where it was measured.
+Every line an answer rests on is flagged in its scope when it was transcribed without raw output or
+measured on uncommitted code (`line_flags`), and `cited_lines` lists them for the page.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["QUESTIONS", "answer_rows"]
+from nas.search.noise import NOISE_ICC_FLOOR, icc1
+
+__all__ = ["QUESTIONS", "answer_rows", "cited_lines", "line_flags"]
 
 Line = dict[str, Any]
 Row = tuple[str, str, str]  # answer, scope, source
@@ -41,14 +45,28 @@ def _machine(line: Line) -> str:
     return str(m)
 
 
-def _flags(*lines: Line) -> str:
-    """What a reader must know of where a figure's lines came from: transcribed without raw output, or
-    measured on code that was never committed."""
+TRANSCRIBED, UNCOMMITTED = "transcribed, no raw output kept", "measured on uncommitted code"
+
+
+def line_flags(line: Line) -> list[str]:
+    """What a reader must know of where one line came from: transcribed without raw output, or
+    measured on code that was never committed (none: measured, raw, on a commit)."""
     out = []
-    if any("transcribed" in str(x.get("provenance", "")) for x in lines):
-        out.append("transcribed, no raw output kept")
-    if any("+uncommitted" in str(x.get("commit", "")) for x in lines):
-        out.append("measured on uncommitted code")
+    if "transcribed" in str(line.get("provenance", "")):
+        out.append(TRANSCRIBED)
+    if "+uncommitted" in str(line.get("commit", "")):
+        out.append(UNCOMMITTED)
+    return out
+
+
+_CITED: list[Line] | None = None  # while cited_lines runs: every line an answer's scope names
+
+
+def _flags(*lines: Line) -> str:
+    """The flags of the lines a figure rests on, for its scope (and, in cited_lines, the lines noted)."""
+    if _CITED is not None:
+        _CITED.extend(lines)
+    out = list(dict.fromkeys(f for x in lines for f in line_flags(x)))
     return f" [{'; '.join(out)}]" if out else ""
 
 
@@ -65,7 +83,8 @@ def _f(x: Any, digits: int = 2) -> str:
 
 SUPERNET = {"small": "quick.yaml weight-sharing proxies (64 px), 100 trials; retrains 2,000 x 4 epochs at 64 px",
             "long": "quick128.yaml weight-sharing proxies (128 px), 300 trials; retrains 6,000 x 8 epochs at 64 px"}
-SUITE = "64 px CPU proxies (300 images x 2 epochs), 10 trials x 5 seeds; retrains 4,000 images x 6 epochs at 64 px"
+SUITE_PROXY, SUITE_RETRAIN = "64 px CPU proxies (300 images x 2 epochs)", "retrains 4,000 images x 6 epochs at 64 px"
+SUITE = f"{SUITE_PROXY}, 10 trials x 5 seeds; {SUITE_RETRAIN}"
 
 
 @question("Does the pick beat the cheapest, a random architecture and the course report's model?")
@@ -78,9 +97,21 @@ def pick_vs_trivial(r: Results) -> list[Row]:
     runs = [("suite-small", "small", SUITE), *(("supernet-study", size, text) for size, text in SUPERNET.items())]
     for stem, size, scope in runs:
         for goal in _latest(r.get(stem, []), figure="trivial_goal", size=size):
-            rows.append((_goal_text(goal), f"{_machine(goal)}, {scope}, {str(goal['date'])[:10]}{_flags(goal)}",
-                         _src(stem, "trivial_goal")))
+            behind = _study_behind(r.get(stem, []), goal) if stem == "supernet-study" else []
+            variant = f", {_VARIANT[behind[0]['variant']]}" if behind and behind[0].get("variant") in _VARIANT else ""
+            rows.append((_goal_text(goal), f"{_machine(goal)}, {scope}{variant}, {str(goal['date'])[:10]}"
+                         f"{_flags(goal, *behind)}", _src(stem, "trivial_goal")))
     return rows
+
+
+_VARIANT = {"supernet": "parents without distillation", "supernet_distill": "parents with distillation"}
+
+
+def _study_behind(lines: list[Line], goal: Line) -> list[Line]:
+    """The study line whose pick a supernet-study retrain took: the latest at the size before it."""
+    found = [x for x in lines if x.get("figure") == "study" and x.get("size") == goal.get("size")
+             and str(x["date"]) <= str(goal["date"])]
+    return [max(found, key=lambda x: str(x["date"]))] if found else []
 
 
 def _goal_text(goal: Line) -> str:
@@ -148,10 +179,105 @@ def proxy_rank(r: Results) -> list[Row]:
         for f in _latest(r.get(stem, []), figure="fidelity"):
             ci = f.get("kendall_tau_error_ci", ["?", "?"])
             cost_only = _f(f["cost_only_kendall_tau_error"])
+            score = (f"{_f(f.get('kendall_tau_score'))} beside cost alone's "
+                     f"{_f(f.get('cost_only_kendall_tau_score', 'n/a'))}")
             rows.append((f"Kendall tau on error {_f(f['kendall_tau_error'])} [{_f(ci[0])}, {_f(ci[1])}] over "
-                         f"{f['n']} retrained architectures; ranking by cost alone {cost_only}",
+                         f"{f['n']} retrained architectures; ranking by cost alone {cost_only} (tau on score, "
+                         f"{score}, is mostly cost, not proxy quality)",
                          f"{_machine(f)}, {scope}, {str(f['date'])[:10]}{_flags(f)}", _src(stem, "fidelity")))
     return rows
+
+
+SIZES = {"small": "quick.yaml, 64 px, 6 min (360 s) per arm", "long": "quick128.yaml, 128 px, 60 min per arm"}
+
+
+@question("Do weight-sharing proxies rank better than scratch proxies at equal time?")
+def weight_sharing_vs_scratch(r: Results) -> list[Row]:
+    """Both weight-sharing variants at both budgets, each against scratch, never the better one per
+    budget: a variant chosen on these 12 architectures would flatter its own tau."""
+    lines, rows = r.get("supernet", []), []
+    for size, budget in SIZES.items():
+        if not _latest(lines, figure="arm", size=size):
+            continue  # nothing measured at this budget
+        scratch = _latest(lines, figure="arm", size=size, arm="scratch")
+        cost = _latest(lines, figure="cost_only", size=size)
+        for variant, label in (("supernet", "without distillation"), ("supernet_distill", "with distillation")):
+            arm = _latest(lines, figure="arm", size=size, arm=variant)
+            if not arm:
+                rows.append((f"{label}: not measured", f"{budget}", _src("supernet", "arm")))
+                continue
+            a, used = arm[0], [arm[0], *scratch[:1], *cost[:1]]
+            text = f"{label}: Kendall tau on error {_f(a['kendall_tau_error'])} {_ci(a.get('kendall_tau_error_ci'))}"
+            text += f" vs scratch {_f(scratch[0]['kendall_tau_error'])}" if scratch else "; scratch not measured"
+            pair = _latest(lines, figure="arm_pair", size=size, arm=variant, against="scratch")
+            if pair and scratch:
+                used.append(pair[0])
+                text += (f", difference {_f(pair[0]['kendall_tau_error_difference'])} "
+                         f"{_ci(pair[0].get('difference_ci'))} (paired bootstrap)")
+            if cost:
+                text += f"; ranking by cost alone {_f(cost[0]['kendall_tau_error'])}"
+            rows.append((text, f"{_machine(a)}, {budget}, 12 architectures against their mean over 3 long "
+                         f"from-scratch trainings; {str(a['date'])[:10]}{_flags(*used)}", _src("supernet", "arm")))
+    return rows
+
+
+def _ci(ci: Any) -> str:
+    return f"[{_f(ci[0])}, {_f(ci[1])}]" if isinstance(ci, list) and len(ci) == 2 else ""
+
+
+@question("Do the errors tell architectures apart beyond seed noise?")
+def seed_noise(r: Results) -> list[Row]:
+    """The intraclass correlation of the recorded seed groups, computed here from their values (lines
+    before the `icc` field lack it): the share of an error's variance that is the architecture's."""
+    rows = []
+    for line in _latest(r.get("suite-small", []), figure="proxy_noise"):
+        groups = line.get("errors_by_arch") or {}
+        rows.append(("proxy: " + _icc_text(groups, line.get("snr")),
+                     f"{_machine(line)}, {SUITE_PROXY}, {len(groups)} architectures x {_seeds(groups)} "
+                     f"seeds, {str(line['date'])[:10]}{_flags(line)}", _src("suite-small", "proxy_noise")))
+    noise = _latest(r.get("suite-small", []), figure="retrain_noise")
+    if noise:
+        retrains = [x for x in _latest(r.get("suite-small", []), figure="retrain", date=noise[0]["date"])
+                    if not str(x.get("role", "")).startswith("fidelity")]
+        groups = _by_arch((x["arch"], x["seed"], x["px_error"]) for x in retrains)
+        rows.append(("retrain recipe: " + _icc_text(groups, noise[0].get("snr")),
+                     f"{_machine(noise[0])}, {SUITE_RETRAIN}, {len(groups)} architectures x {_seeds(groups)} "
+                     f"seeds, {str(noise[0]['date'])[:10]}{_flags(noise[0], *retrains)}",
+                     _src("suite-small", "retrain_noise")))
+    for size, scope in SUPERNET.items():
+        trivial = _latest(r.get("supernet-study", []), figure="trivial", size=size)
+        noise = _latest(r.get("supernet-study", []), figure="retrain_noise", size=size)
+        if trivial and noise:
+            groups = _by_arch((x["arch"], i, e) for x in trivial for i, e in enumerate(x.get("px") or []))
+            rows.append(("retrain recipe: " + _icc_text(groups, noise[0].get("snr")),
+                         f"{_machine(noise[0])}, {scope.split('; ')[1]}, {len(groups)} architectures x "
+                         f"{_seeds(groups)} seeds, {str(noise[0]['date'])[:10]}{_flags(noise[0], *trivial)}",
+                         _src("supernet-study", "retrain_noise")))
+    return rows
+
+
+def _by_arch(cells: Iterable[tuple[str, Any, float]]) -> dict[str, list[float]]:
+    """Seed groups by architecture, each (architecture, seed) once (two roles may share one)."""
+    out: dict[str, dict[Any, float]] = {}
+    for arch, seed, error in cells:
+        out.setdefault(arch, {})[seed] = float(error)
+    return {arch: list(by_seed.values()) for arch, by_seed in out.items()}
+
+
+def _seeds(groups: Any) -> str:
+    sizes = sorted({len(v) for v in (groups or {}).values()})
+    return "-".join(str(n) for n in sizes) or "?"
+
+
+def _icc_text(groups: Mapping[str, list], snr: Any) -> str:
+    icc = icc1([list(map(float, v)) for v in groups.values() if len(v) >= 2])
+    if icc != icc:  # NaN
+        return "n/a: fewer than 2 architectures measured with several seeds"
+    verdict = "yes" if icc >= NOISE_ICC_FLOOR else "no"
+    old = f"; the old ratio of spreads (snr {snr}) counts the noise in its spread and said otherwise" if (
+        snr is not None and (float(snr) >= 2) != (icc >= NOISE_ICC_FLOOR)) else ""
+    return (f"{verdict}: intraclass correlation {icc:.2f}, {max(icc, 0):.0%} of an error's variance is the "
+            f"architecture's, the rest seed noise (separates at >= {NOISE_ICC_FLOOR}){old}")
 
 
 @question("How fast is the trainer?")
@@ -193,4 +319,22 @@ def answer_rows(results: Results) -> list[tuple[str, str, str, str]]:
     for text, fn in QUESTIONS.items():
         rows: Sequence[Row] = fn(results) or [("not measured yet", "-", "-")]
         out += [(text, *row) for row in rows]
+    return out
+
+
+def cited_lines(results: Results) -> list[tuple[str, Line]]:
+    """(question, line) for every line an answer rests on, each once per question, in table order."""
+    global _CITED
+    out: list[tuple[str, Line]] = []
+    for text, fn in QUESTIONS.items():
+        _CITED = []
+        try:
+            fn(results)
+            seen = set()
+            for line in _CITED:
+                if id(line) not in seen:
+                    seen.add(id(line))
+                    out.append((text, line))
+        finally:
+            _CITED = None
     return out

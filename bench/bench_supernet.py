@@ -13,12 +13,14 @@ from-scratch training with several seeds per architecture (so the truth's own no
     .venv/bin/python bench/bench_supernet.py --size smoke           # a pipeline check (figures meaningless)
 
 For a budget B (seconds of one study on this machine):
-  scratch      each candidate trained from scratch with the space's proxy recipe; candidates in B =
-               B / the measured mean seconds per candidate
+  scratch      each candidate trained from scratch with the space's proxy recipe
   supernet     one parent per backbone trained for a share of B (its epochs sized from a timed probe
                of the sandwich step), then each candidate sliced, BatchNorm recalibrated and validated;
-               candidates in B = (B - measured parent seconds) / measured mean seconds per candidate;
                with and without in-place distillation (each its own parent, each its own budget B)
+Each arm evaluates the benchmark's architectures, then further uniform draws from the space until B
+(parent training included, the probe not) is spent: `candidates_counted` is the number of
+evaluations that finished within B, counted, not projected from a mean time per candidate (lines
+before 2026-12-04 hold `candidates_in_budget`, that projection: an estimate).
 The same architectures (spread over the cost range of random draws from the space) are measured by
 every arm and trained long from scratch with several seeds: Kendall tau (bootstrap 95% interval)
 of each arm's errors against the truth's mean errors, the arms' errors as a share of the
@@ -29,6 +31,10 @@ how `retrain --init supernet` starts), against which every arm is ranked too; an
 cost alone (dearer = lower error), the tau a proxy must beat to tell errors apart beyond model size;
 and for each pair of arms (the latest saved line of each) the difference of their taus with a paired
 bootstrap interval over the architectures (`arm_pair`): does one rank better beyond chance?
+Both weight-sharing variants (with and without distillation) are measured and reported at every
+budget, each against scratch (`variant_vs_scratch`, from the pairs step; "not measured" for a
+variant without a line at the size): choosing the better variant per budget on these same
+architectures and reporting only it would flatter its tau.
 Truth cells (architecture x seed) are kept in docs/results/supernet-truth.jsonl as they are measured
 (with --save) and reused: `--truth-only` trains just the missing ones and may run beside other work.
 """
@@ -39,14 +45,16 @@ import dataclasses
 import datetime
 import itertools
 import json
+import math
 import random
 import statistics
 import time
 from pathlib import Path
 
+import optuna
 import torch
 from curves import chance_px
-from evidence import spread_archs
+from evidence import spread_archs, uniform_params
 from run_info import run_info
 
 from nas.data import DataSpec, load_for_space
@@ -56,6 +64,7 @@ from nas.search.candidate import evaluate_candidate
 from nas.search.fidelity import bootstrap_interval, kendall_tau, paired_difference_interval
 from nas.search.noise import proxy_noise
 from nas.search.objective import recipe_for
+from nas.search.sampling import arch_from_params
 from nas.search.space import load_space
 from nas.search.supernet import SharedParent, child_for, children_sampler, parent_arch, parent_recipe
 from nas.training.device import resolve_device, resolve_memory_format, resolve_recipe, to_memory_format
@@ -79,13 +88,44 @@ SIZES = {
 }
 
 
-def scratch_arm(space, archs, train, val, device) -> dict:
-    errors, seconds = [], []
+def draws(space, seed: int = 12, backbones=None):
+    """Endless uniform (architecture, augmentation multiplier) draws from the space (those of
+    `backbones` only, when given): the further candidates an arm evaluates to count what fits B."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    while True:
+        trial = study.ask()
+        params = uniform_params(trial, space)
+        study.tell(trial, 0.0)
+        arch = arch_from_params(params, space)
+        if backbones is None or arch.backbone in backbones:
+            yield arch, int(params["aug_multiplier"])
+
+
+def count_in_budget(evaluate, archs, more, spent_s: float, budget_s: float):
+    """evaluate(arch, aug) for every one of `archs` (the benchmark's; all of them, whatever the
+    budget), then for draws from `more` while the budget lasts: (errors of `archs`, seconds per
+    evaluation of `archs`, evaluations that finished within `budget_s`). `spent_s`: seconds of the
+    budget spent before the first evaluation (the parents' training)."""
+    errors, seconds, counted, clock = [], [], 0, time.perf_counter() - spent_s
     for arch, aug in archs:
         t0 = time.perf_counter()
-        errors.append(evaluate_candidate(arch, recipe_for(space, aug, device, 0), train, val).px_error)
+        errors.append(evaluate(arch, aug))
         seconds.append(time.perf_counter() - t0)
-    return {"errors": errors, "per_candidate_s": statistics.mean(seconds), "parent_s": 0.0}
+        counted += time.perf_counter() - clock <= budget_s
+    for arch, aug in more:
+        if time.perf_counter() - clock >= budget_s:
+            break
+        evaluate(arch, aug)
+        counted += time.perf_counter() - clock <= budget_s
+    return errors, seconds, counted
+
+
+def scratch_arm(space, archs, train, val, device, budget_s: float) -> dict:
+    def evaluate(arch, aug) -> float:
+        return evaluate_candidate(arch, recipe_for(space, aug, device, 0), train, val).px_error
+
+    errors, seconds, counted = count_in_budget(evaluate, archs, draws(space), 0.0, budget_s)
+    return {"errors": errors, "per_candidate_s": statistics.mean(seconds), "parent_s": 0.0, "counted": counted}
 
 
 def _parent_steps(space, backbone, data, device, seconds: float, distill: float) -> int:
@@ -100,7 +140,8 @@ def _parent_steps(space, backbone, data, device, seconds: float, distill: float)
     return max(1, int(seconds / ((ticks[-1] - ticks[0]) / (len(ticks) - 1))))
 
 
-def supernet_arm(space, archs, train, val, device, budget_s, distill) -> dict:
+def supernet_arm(space, archs, train, val, device, budget_s, distill, total_s: float) -> dict:
+    """The parents trained for `budget_s` in all, then the children counted within `total_s` (B)."""
     dev = resolve_device(device)
     fmt = resolve_memory_format("auto", dev)
     backbones = sorted({a.backbone for a, _ in archs})
@@ -116,19 +157,27 @@ def supernet_arm(space, archs, train, val, device, budget_s, distill) -> dict:
         parent_s += time.perf_counter() - t0
         epochs[b] = round(result.epochs, 2)
         parents[b] = SharedParent(model.eval(), b, parent_s, fmt)
-    errors, seconds = children_errors(parents, archs, data, val.to(dev), space, space.supernet.bn_images)
-    return {"errors": errors, "per_candidate_s": statistics.mean(seconds), "parent_s": parent_s,
+    val = val.to(dev)
+    errors, seconds, counted = count_in_budget(
+        lambda arch, _aug: child_error(parents, arch, data, val, space, space.supernet.bn_images), archs,
+        draws(space, backbones=set(parents)), parent_s, total_s)
+    return {"errors": errors, "per_candidate_s": statistics.mean(seconds), "parent_s": parent_s, "counted": counted,
             "parent_steps": steps, "parent_epochs": epochs, "parents": parents, "data": data}
 
 
+def child_error(parents, arch, data, val, space, bn_images: int) -> float:
+    """The architecture sliced out of its backbone's parent, BatchNorm recalibrated on `bn_images`
+    images, validated: its error."""
+    child = child_for(parents[arch.backbone], arch, data, bn_images)
+    return evaluate(child, val, space.proxy.recipe.loss, px_scale=arch.input_size / val.size).px_error
+
+
 def children_errors(parents, archs, data, val, space, bn_images: int) -> tuple[list[float], list[float]]:
-    """Each architecture sliced out of its backbone's parent, BatchNorm recalibrated on `bn_images`
-    images, validated: (errors, seconds per child)."""
+    """child_error of each architecture: (errors, seconds per child)."""
     errors, seconds = [], []
     for arch, _ in archs:
         t0 = time.perf_counter()
-        child = child_for(parents[arch.backbone], arch, data, bn_images)
-        errors.append(evaluate(child, val, space.proxy.recipe.loss, px_scale=arch.input_size / val.size).px_error)
+        errors.append(child_error(parents, arch, data, val, space, bn_images))
         seconds.append(time.perf_counter() - t0)
     return errors, seconds
 
@@ -319,8 +368,8 @@ def main() -> None:
     by_cost = [-count_cost(a).cost for a, _ in archs]  # a "proxy" that knows only the size: dearer = lower error
     emit({"figure": "truth", "mean_pose_px": round(chance, 3), "truth_px": [round(m, 3) for m in means],
           "truth_seed_noise_px": round(noise.within, 3), "truth_spread_px": round(noise.across, 3),
-          "truth_snr": round(noise.snr, 2), "seeds": cfg["seeds"], "epochs": cfg["truth_epochs"],
-          "images": cfg["truth_images"], "truth_cells_reused": reused})
+          "truth_snr": round(noise.snr, 2), "truth_icc": _rounded(noise.icc, 3), "seeds": cfg["seeds"],
+          "epochs": cfg["truth_epochs"], "images": cfg["truth_images"], "truth_cells_reused": reused})
     emit({"figure": "cost_only", "kendall_tau_error": round(kendall_tau(by_cost, means), 3),
           "kendall_tau_error_ci": [round(x, 3) for x in bootstrap_interval(by_cost, means, kendall_tau)]})
     results = run_arms(args, cfg, space, archs, (train, val), emit, (means, chance, noise))
@@ -333,21 +382,24 @@ def main() -> None:
     if "pairs" in args.steps:
         for row in _pair_lines(arms, means):
             emit(row)
+        for row in variant_lines(arms, means, by_cost):
+            emit(row)
 
 
 def run_arms(args, cfg, space, archs, data, emit, truth_figures) -> dict[str, dict]:
     """The arms of args.steps, each emitted (and its parents kept, with --save) as soon as it ends."""
     (train, val), (means, chance, noise) = data, truth_figures
     share = cfg["budget_s"] * cfg["parent_share"]
+    budget = cfg["budget_s"]
     runs = {"scratch": lambda: scratch_arm(space, archs, train.subset(slice(0, space.proxy.train_images)), val,
-                                           args.device),
-            "supernet": lambda: supernet_arm(space, archs, train, val, args.device, share, 0.0),
-            "supernet_distill": lambda: supernet_arm(space, archs, train, val, args.device, share, 1.0)}
+                                           args.device, budget),
+            "supernet": lambda: supernet_arm(space, archs, train, val, args.device, share, 0.0, budget),
+            "supernet_distill": lambda: supernet_arm(space, archs, train, val, args.device, share, 1.0, budget)}
     results = {}
     for name in (a for a in ARMS if a in args.steps):
         results[name] = r = {**runs[name](), "name": name,
                              "trained": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-        emit(_arm_line(name, r, means, chance, noise, cfg["budget_s"]))
+        emit(_arm_line(name, r, means, chance, noise))
         if name != "scratch":
             if args.save:
                 save_parents(args.size, r)
@@ -408,6 +460,37 @@ def _pair_lines(arms: dict[str, list[float]], means) -> list[dict]:
     return rows
 
 
+VARIANTS = ARMS[1:]  # the weight-sharing variants: without and with in-place distillation
+
+
+def variant_lines(arms: dict[str, list[float]], means, by_cost) -> list[dict]:
+    """Each weight-sharing variant against scratch at this budget, both always (a variant or scratch
+    without a saved line at the size says "not measured"): its tau on error with its interval, the
+    paired difference from scratch's, and the cost-only tau beside them. No variant is chosen here."""
+    rows = []
+    for name in VARIANTS:
+        row = {"figure": "variant_vs_scratch", "arm": name, "distill": name == "supernet_distill",
+               "cost_only_kendall_tau_error": round(kendall_tau(by_cost, means), 3)}
+        if name not in arms:
+            rows.append({**row, "kendall_tau_error": "not measured"})
+            continue
+        tau, ci = kendall_tau(arms[name], means), bootstrap_interval(arms[name], means, kendall_tau)
+        row.update({"kendall_tau_error": round(tau, 3), "kendall_tau_error_ci": [round(x, 3) for x in ci]})
+        if "scratch" not in arms:
+            rows.append({**row, "scratch_kendall_tau_error": "not measured"})
+            continue
+        lo, hi = paired_difference_interval(arms["scratch"], arms[name], means, kendall_tau)
+        rows.append({**row, "scratch_kendall_tau_error": round(kendall_tau(arms["scratch"], means), 3),
+                     "difference": round(tau - kendall_tau(arms["scratch"], means), 3),
+                     "difference_ci": [round(lo, 3), round(hi, 3)]})
+    return rows
+
+
+def _rounded(x: float, digits: int) -> float | None:
+    """`x` rounded, or None (JSON null) when it is NaN: not computable."""
+    return None if math.isnan(x) else round(x, digits)
+
+
 def _inherited_line(arm: dict, inherited, means, by_cost, arms: dict[str, list[float]]) -> dict:
     return {"figure": "inherited_truth", "from_arm": arm["name"], "parent_trained": arm["trained"],
             "recipe": "the truth's, seed 0, from the arm's parent (sliced, BN recalibrated)",
@@ -439,12 +522,12 @@ def _emitter(context: dict, save: Path | None):
     return emit
 
 
-def _arm_line(name: str, r: dict, means, chance: float, noise, budget_s: float) -> dict:
+def _arm_line(name: str, r: dict, means, chance: float, noise) -> dict:
     tau, ci = kendall_tau(r["errors"], means), bootstrap_interval(r["errors"], means, kendall_tau)
     return {"figure": "arm", "arm": name, "proxy_px": [round(e, 3) for e in r["errors"]],
             "share_of_mean_pose": round(statistics.mean(r["errors"]) / chance, 3),
             "spread_px": round(statistics.stdev(r["errors"]), 3), "truth_spread_px": round(noise.across, 3),
-            "candidates_in_budget": int(max(0.0, budget_s - r["parent_s"]) / r["per_candidate_s"]),
+            "candidates_counted": r["counted"],
             "per_candidate_s": round(r["per_candidate_s"], 2), "parent_s": round(r["parent_s"], 1),
             "parent_steps": r.get("parent_steps"), "parent_epochs": r.get("parent_epochs"),
             "kendall_tau_error": round(tau, 3), "kendall_tau_error_ci": [round(x, 3) for x in ci], "n": len(means)}

@@ -16,7 +16,10 @@ learning rates and data for every architecture, augmentation multiplier 1; error
 validation split in deployed pixels, scores at the deployed input size): the training against
 which that benchmark judged the proxies, so its cells are reused where an architecture recurs.
 `--parents ARM` gives the study the parents bench_supernet.py saved for ARM at the size (`--save`)
-instead of training them anew (the hour-long budget's ~53 minutes); the line says so.
+instead of training them anew (the hour-long budget's ~53 minutes); the line says so, and names the
+weight-sharing variant (`variant`: with or without distillation) the study used. That variant was
+chosen per budget from bench_supernet.py's taus on its 12 architectures, which `best_measured`
+ranks the pick among: read those ranks as not independent of the choice.
 Goal (the evidence issue's): the pick's mean score below the cheapest's and every random one's.
 Step `skip` (after `study`, from its stored parents) audits the pre-training skip with supernet
 proxies: Random and TPE studies training every trial, each trial judged by the skip rule at its
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import shutil
 import statistics
 import tempfile
@@ -110,8 +114,16 @@ def study_step(args, space, emit) -> None:
     study = load_existing_study(NAME, f"sqlite:///{work / 'study.db'}")
     picked = study.trials[int(pick(study)["number"])].user_attrs["arch"]
     emit({"figure": "study", "study_command": "handkp-search " + " ".join(cli_args[:5]), "study_s": round(seconds, 1),
-          "parents": adopted or "trained by the study", **summary(work, NAME),
+          "parents": adopted or "trained by the study", "variant": variant(args.parents, space), **summary(work, NAME),
           "pick_arch": ArchConfig.from_dict(picked).to_dict()})
+
+
+def variant(parents: str | None, space) -> str:
+    """Which weight-sharing variant the study's parents are (bench_supernet.py's arm names): the
+    adopted arm, else the space's distillation setting. At each budget it is the variant that ranked
+    bench_supernet.py's 12 architectures better, a choice made on those architectures: a figure that
+    ranks them again with it is not independent of the choice (docs/results.md reports both)."""
+    return parents or ("supernet_distill" if space.supernet.distill > 0 else "supernet")
 
 
 def _study_line(size: str) -> dict:
@@ -166,7 +178,12 @@ def trivial_lines(by_role: dict[str, ArchConfig], errors: dict[ArchConfig, list[
     yield {"figure": "trivial_goal", **trivial_goal(means)}
     noise = proxy_noise({a.short(): e for a, e in errors.items()}, [statistics.mean(e) for e in errors.values()])
     yield {"figure": "retrain_noise", "seed_noise_px": round(noise.within, 3), "spread_px": round(noise.across, 3),
-           "snr": round(noise.snr, 2), "recipe": recipe}
+           "snr": round(noise.snr, 2), "icc": _rounded(noise.icc, 3), "recipe": recipe}
+
+
+def _rounded(x: float, digits: int) -> float | None:
+    """`x` rounded, or None (JSON null) when it is NaN: not computable."""
+    return None if math.isnan(x) else round(x, digits)
 
 
 def parse_args() -> argparse.Namespace:

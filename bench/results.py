@@ -12,6 +12,12 @@ a `title` field names the section (default: the file name); fields whose name st
 for scripts (e.g. a cache key) and are not shown. Numbers print exactly as written in
 the file, so a transcribed 1.01e6 stays 1.01e6. A malformed line stops the run with its file and
 line number (exit code 2).
+
+Every table row whose line was transcribed without raw output or measured on uncommitted code says
+so in a first column `flag`, and a section lists those lines by file, with the ones the answers
+table or the README cites. A column whose definition can mislead carries its caveat (FIELD_NOTES):
+a projected count is labelled an estimate, a tau on score is read beside the cost-only tau, the old
+noise ratio beside the intraclass correlation.
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from answers import answer_rows
+from answers import answer_rows, cited_lines, line_flags
 
 from nas.errors import NasError
 from nas.io import write_text_atomic
@@ -38,6 +44,34 @@ _SECTION_KEYS = ("title", "bench")  # shown in the section heading, not in table
 _CAVEATS = "caveats"
 SRC = ROOT / "docs" / "results"
 OUT = ROOT / "docs" / "results.md"
+README = ROOT / "README.md"
+FLAG = "flag"  # the first column of a table with a transcribed or uncommitted line
+
+# field -> (column heading, note under the table): definitions that would flatter if read bare
+FIELD_NOTES = {
+    "candidates_in_budget": (
+        "candidates_in_budget (estimate)",
+        "`candidates_in_budget` is an estimate, not a count: (budget - parent seconds) / mean seconds per "
+        "candidate, projected from the 12 timed evaluations. Lines from 2026-12-04 on count the candidates "
+        "evaluated within the budget instead (`candidates_counted`)."),
+    "kendall_tau_score": (
+        "kendall_tau_score",
+        "`kendall_tau_score` is mostly cost, not proxy quality: the score is cost x exp(error) with the cost "
+        "exact in proxy and retrain, so when the errors differ little it equals the cost-only ranking's tau on "
+        "score by construction (`cost_only_kendall_tau_score`, where the line has it). Proxy quality is "
+        "`kendall_tau_error` against `cost_only_kendall_tau_error`."),
+    "snr": (
+        "snr",
+        "`snr` (spread across architectures / seed noise) counts the seed noise in its spread across "
+        "architectures: pure noise gives about 1, not 0, and it decides nothing. The intraclass correlation "
+        "`icc` (share of an error's variance that is architecture, not seed; >= 0.5: separates candidates) "
+        "decides; for lines before it, the answers table computes it from the recorded seed groups where "
+        "the line has them."),
+    "truth_snr": (
+        "truth_snr",
+        "`truth_snr` counts the truth's seed noise in its spread across architectures (pure noise gives about "
+        "1); `truth_icc`, where the line has it, is the share of the truth's variance that is architecture."),
+}
 
 Line = dict[str, Any]
 
@@ -155,13 +189,27 @@ def _header(first: Line, keys: Sequence[str], caveats: Sequence[str]) -> list[st
     return out + [""] if out else []
 
 
+def flag(line: Line) -> str:
+    """The `flag` cell of a line: how it was not measured from committed code with raw output kept."""
+    return "; ".join(line_flags(line))
+
+
+def _with_notes(header: list[str], keys: Iterable[str]) -> list[str]:
+    """A header (ending in a blank line) with the FIELD_NOTES of the fields it shows added."""
+    notes = [f"- note: {FIELD_NOTES[k][1]}" for k in keys if k in FIELD_NOTES]
+    return header[:-1] + notes + [""] if notes and header else header
+
+
 def _table(rows: Sequence[Line], skip: set[str]) -> list[str]:
     columns = [k for k in rows[0] if k not in skip]
     if not columns:
         return []
-    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    out += ["| " + " | ".join(cell(r.get(k)) for k in columns) + " |" for r in rows]
-    return out + [""]
+    flagged = any(flag(r) for r in rows)
+    heads = [FLAG] * flagged + [FIELD_NOTES.get(k, (k,))[0] for k in columns]
+    out = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    out += ["| " + " | ".join([cell(flag(r))] * flagged + [cell(r.get(k)) for k in columns]) + " |" for r in rows]
+    notes = [f"- note: {FIELD_NOTES[k][1]}" for k in columns if k in FIELD_NOTES]
+    return out + [""] + (notes + [""] if notes else [])
 
 
 def render_block(block: Sequence[Line], above: set[str], above_caveats: Sequence[str]) -> list[str]:
@@ -169,6 +217,7 @@ def render_block(block: Sequence[Line], above: set[str], above_caveats: Sequence
     set of fields."""
     keys = [k for k in (*CONTEXT, *_fields(block)) if k not in above and k in block[0]]
     out = _header(block[0], keys, [c for c in _caveats(block) if c not in above_caveats])
+    out = _with_notes(out, keys)
     skip = {*CONTEXT, *_SECTION_KEYS, _CAVEATS, *above, *keys}
     for rows in _groups(block, lambda line: tuple(k for k in line if k not in skip)):
         out += _table(rows, skip)
@@ -188,7 +237,7 @@ def render_section(path: Path, lines: Sequence[Line]) -> list[str]:
     out = [f"## {title_of(path, lines)}", "",
            f"From [`{path.parent.name}/{path.name}`]({path.parent.name}/{path.name}): {len(lines)} line(s), "
            f"bench {', '.join(f'`{b}`' for b in benches)}.", ""]
-    out += _header(lines[0], above, everywhere)
+    out += _with_notes(_header(lines[0], above, everywhere), above)
     for block in _groups(lines, lambda line: tuple(cell(line.get(k)) for k in CONTEXT)):
         out += render_block(block, set(above), everywhere)
     return out
@@ -221,13 +270,56 @@ def render_answers(results: dict[Path, list[Line]]) -> list[str]:
     return out + [""]
 
 
+def _flag_count(lines: Sequence[Line]) -> str:
+    n = sum(bool(flag(x)) for x in lines)
+    return f", {n} flagged" if n else ""
+
+
+def readme_cited(readme: Path = README) -> set[str]:
+    """The results files (stems) the README links to directly."""
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    return set(re.findall(r"results/([\w.-]+)\.jsonl", text))
+
+
+def render_flagged(results: dict[Path, list[Line]], readme: Path = README) -> list[str]:
+    """Which lines are transcribed or measured on uncommitted code, by file, and which of them the
+    answers table or the README cites (those are what a re-measurement must replace first)."""
+    stems = {path.stem: lines for path, lines in results.items()}
+    cited: dict[int, list[str]] = {}
+    for q, line in cited_lines(stems):
+        cited.setdefault(id(line), []).append(f"answers: {q}")
+    in_readme = readme_cited(readme)
+    out = ["## Lines without raw output or measured on uncommitted code", "",
+           "Every table below marks these lines in its first column (`flag`). Transcribed lines were measured "
+           "by runs whose raw output is gone (their values copied from an older README); uncommitted lines were "
+           "measured on code that differs from their commit. By file (`date` of the run: lines, flag; who cites "
+           "them):", ""]
+    out += ["| file | run (date, commit) | lines | flag | cited by |", "|---|---|---|---|---|"]
+    any_cited = False
+    for path, lines in results.items():
+        for block in _groups([x for x in lines if flag(x)], lambda x: (cell(x.get("date")), cell(x.get("commit")))):
+            by = list(dict.fromkeys(b for x in block for b in cited.get(id(x), [])))
+            by += ["README"] if path.stem in in_readme else []
+            any_cited |= bool(by)
+            out.append(f"| [{path.name}](results/{path.name}) | {cell(block[0].get('date'))}, "
+                       f"{cell(block[0].get('commit'))} | {len(block)} | {flag(block[0])} | "
+                       f"{', '.join(by) or 'nothing'} |")
+    total = sum(bool(flag(x)) for lines in results.values() for x in lines)
+    out += ["", f"{total} line(s) in all; "
+            + ("the cited ones are flagged in the answers table too." if any_cited
+               else "none of them is cited by the answers table or the README."), ""]
+    return out
+
+
 def render(results: dict[Path, list[Line]]) -> str:
-    """The whole results page: the answers, then one section per benchmark."""
-    toc = [f"- [{title_of(p, ls)}](#{anchor(title_of(p, ls))}) ({len(ls)} line(s))" for p, ls in results.items()]
+    """The whole results page: the answers, the flagged lines, then one section per benchmark."""
+    toc = [f"- [{title_of(p, ls)}](#{anchor(title_of(p, ls))}) ({len(ls)} line(s){_flag_count(ls)})"
+           for p, ls in results.items()]
     body: list[str] = []
     for path, lines in results.items():
         body += render_section(path, lines)
-    return "\n".join([HEADER, *render_answers(results), "## Sections", "", *toc, "", *body]).rstrip("\n") + "\n"
+    return "\n".join([HEADER, *render_answers(results), *render_flagged(results), "## Sections", "", *toc, "",
+                      *body]).rstrip("\n") + "\n"
 
 
 # --- command line -------------------------------------------------------------------------------

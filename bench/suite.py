@@ -16,7 +16,9 @@ Figures (`figure` field of each line; small and full append to docs/results/suit
                  random orders over 1 and 8 workers (bench/skip_audit.py): false skips, trials at risk,
                  trainings saved, beside the rule's first form. Goal: 0 false skips.
   proxy_noise    architectures spread over the cost range, each trained with several seeds at the proxy
-                 budget: error spread within an architecture vs across the space's architectures
+                 budget: error spread within an architecture vs across the space's architectures, and
+                 the intraclass correlation of the repeated ones (`icc`, the share of the variance that
+                 is architecture, not seed; >= 0.5: the proxy separates candidates)
   default_study  one study as `handkp-search study` runs it (TPE + pruning/skip, starting from the
                  baselines: the course report's models and the space's cheapest), same trial budget,
                  seed 0: its pick is what the user gets
@@ -24,17 +26,20 @@ Figures (`figure` field of each line; small and full append to docs/results/suit
                  the default study's pick, the cheapest architecture of the space, random ones, the
                  course report's final model. Goal: the pick scores below the cheapest and every random.
   retrain_noise  the retrains' seed spread against their spread across architectures (each distinct
-                 architecture once)
+                 architecture once), and their intraclass correlation (`icc`)
   fidelity       architectures spread over the cost range of the Random studies' trials, retrained:
                  Kendall tau and Spearman rho of proxy vs retrain, on score and on error, with bootstrap
                  95% intervals, and the same for a ranking by cost alone (dearer = lower error), which
-                 needs no proxy. Goal: tau on error >= 0.6 and above the cost-only ranking's.
+                 needs no proxy. Goal: tau on error >= 0.6 and above the cost-only ranking's. The tau
+                 on score is mostly cost (cost is exact in proxy and retrain): it equals the cost-only
+                 tau on score when the errors barely differ, and says nothing of the proxy's quality.
   overheads      cost counting s/model, report build s for 500 trials
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import statistics
 import sys
@@ -295,9 +300,11 @@ def _json(v: Any) -> Any:
 
 
 def _noise(summary) -> dict[str, Any]:
+    """The noise summary's fields (NaN written as null); `icc` (the intraclass correlation) decides,
+    `snr` is the old ratio whose spread across architectures holds the seed noise too."""
     if summary is None:
-        return {"snr": None}
-    return {k: _json(v) for k, v in asdict(summary).items()}
+        return {"snr": None, "icc": None}
+    return {k: None if isinstance(v, float) and math.isnan(v) else _json(v) for k, v in asdict(summary).items()}
 
 
 def _recipe(r) -> dict[str, Any]:

@@ -223,9 +223,10 @@ def fidelity_cmd(
 ) -> None:
     """Retrain the top K trials, N more spread evenly over the cost range and M random ones (by
     default 4 + 6 + 2 = 12 architectures) fully, and report how well the proxy ranked them: Kendall
-    tau and Spearman rho on the score and on the error, each with a bootstrap 95% interval over the
-    architectures (wide with few of them). Stored in the study; the report shows them. Rerunning
-    resumes unfinished retrains."""
+    tau and Spearman rho on the error against a ranking by cost alone (the proxy's quality), then on
+    the score beside cost alone's (mostly cost: the score's cost term is exact in proxy and retrain),
+    each with a bootstrap 95% interval over the architectures (wide with few of them). Stored in the
+    study; the report shows them. Rerunning resumes unfinished retrains."""
     from nas.report import write_report
     from nas.search.fidelity import run_fidelity, select_trials
     from nas.search.study import load_existing_study
@@ -249,14 +250,19 @@ def fidelity_cmd(
 
 
 FEW_ARCHITECTURES = 12  # below this many retrains the fidelity intervals are too wide to conclude much
-_FIDELITY_FIGURES = (("kendall_tau_score", "Kendall tau on score"), ("kendall_tau_error", "Kendall tau on error"),
-                     ("spearman_rho_score", "Spearman rho on score"), ("spearman_rho_error", "Spearman rho on error"))
-_COST_ONLY_FIGURES = (("cost_only_kendall_tau_score", "Ranking by cost alone: Kendall tau on score"),
-                      ("cost_only_kendall_tau_error", "Ranking by cost alone (dearer = lower error): Kendall tau on "
-                                                      "error"))
+# the proxy's quality (error, beside the cost-only ranking) first; then the score's figures, which are mostly
+# cost, beside the cost-only ranking's tau on score
+_ERROR_FIGURES = (("kendall_tau_error", "Kendall tau on error"),
+                  ("cost_only_kendall_tau_error", "Ranking by cost alone (dearer = lower error): Kendall tau on error"),
+                  ("spearman_rho_error", "Spearman rho on error"))
+_SCORE_FIGURES = (("kendall_tau_score", "Kendall tau on score"),
+                  ("cost_only_kendall_tau_score", "Ranking by cost alone: Kendall tau on score"),
+                  ("spearman_rho_score", "Spearman rho on score"))
 
 
 def _print_fidelity(result) -> None:
+    from nas.search.fidelity import proxy_quality_line, score_tau_line
+
     table = Table(title=f"proxy vs full retrain ({len(result.rows)} architectures)")
     for col in ("trial", "architecture", "proxy px", "full px", "proxy score", "full score"):
         table.add_column(col, justify="right")
@@ -266,13 +272,12 @@ def _print_fidelity(result) -> None:
                       f"{r['full_score']:.4g}")
     console.print(table)
     c = result.correlations
-    for name, label in _FIDELITY_FIGURES:
-        console.print(f"{label} {_fmt_corr(c.get(name))} {_fmt_interval(c.get(name + '_ci'))}", markup=False,
-                      highlight=False)
-    for name, label in _COST_ONLY_FIGURES:
-        if name in c:
-            console.print(f"{label} {_fmt_corr(c.get(name))} {_fmt_interval(c.get(name + '_ci'))}", markup=False,
-                          highlight=False)
+    for figures, verdict in ((_ERROR_FIGURES, proxy_quality_line(c)), (_SCORE_FIGURES, score_tau_line(c))):
+        for name, label in figures:
+            if name in c or not name.startswith("cost_only"):
+                console.print(f"{label} {_fmt_corr(c.get(name))} {_fmt_interval(c.get(name + '_ci'))}", markup=False,
+                              highlight=False)
+        console.print(f"  {verdict}", markup=False, highlight=False, soft_wrap=True)
     level = c.get("ci_level", 0.95)
     console.print(f"n = {c['n']} architectures; in brackets the bootstrap {level:.0%} interval over them "
                   f"({c.get('n_boot', '?')} resamples)", markup=False, highlight=False)

@@ -146,8 +146,8 @@ def _print_noise(df) -> None:
 
     noise = study_noise(df)
     if noise is not None:
-        console.print(f"proxy noise: {noise_verdict(noise.snr)} (within {noise.within:.3g} px, across "
-                      f"{noise.across:.3g} px)")
+        console.print(f"proxy noise: {noise_verdict(noise)} (seed noise {noise.within:.3g} px, spread across "
+                      f"architectures {noise.across:.3g} px)", markup=False, highlight=False, soft_wrap=True)
 
 
 def _leaderboard_and_report(st, path: Path) -> None:

@@ -42,7 +42,7 @@ from nas.report.frame import INT_COLUMNS, arch_label, fmt, frame_of, plain, scor
 from nas.report.importance import _get_importance_info, _ImportanceInfo
 from nas.report.noise import repeat_groups, study_noise
 from nas.report.ranking import blind_line, summary
-from nas.search.noise import noise_verdict
+from nas.search.noise import NOISE_ICC_FLOOR, noise_verdict
 
 __all__ = ["write_report"]
 
@@ -164,8 +164,9 @@ def _fidelity_html(info: _FidelityInfo | None, div: _Html | None, study_name: st
 
 
 def _noise_html(df: pd.DataFrame) -> _Html:
-    """Each repeated baseline's errors, the spreads within and across architectures, their ratio and
-    what it means; without repeats, how to measure them."""
+    """Each repeated baseline's errors, the spreads within and across architectures, the intraclass
+    correlation of the repeated ones (n/a with fewer than two) and the verdict it gives; the old ratio
+    beside it; without repeats, how to measure them."""
     noise = study_noise(df)
     if noise is None:
         return _fill("no_noise")
@@ -173,8 +174,8 @@ def _noise_html(df: pd.DataFrame) -> _Html:
     rows = "\n".join(_fill("noise_row", baseline=name, errors=", ".join(f"{e:.3f}" for e in groups[name]),
                             range=f"{spread:.3f}") for name, spread in noise.ranges.items())
     return _fill("noise", rows=_Html(rows), within=f"{noise.within:.3g}", across=fmt(noise.across, ".3g") or "n/a",
-                 snr=fmt(noise.snr, ".3g") or "n/a", verdict=noise_verdict(noise.snr), groups=noise.groups,
-                 repeats=noise.repeats)
+                 snr=fmt(noise.snr, ".3g") or "n/a", icc=fmt(noise.icc, ".2f") or "n/a", icc_floor=NOISE_ICC_FLOOR,
+                 verdict=noise_verdict(noise), groups=noise.groups, repeats=noise.repeats)
 
 
 def _proxy_html(df: pd.DataFrame, parents: list[dict[str, Any]]) -> _Html:

@@ -2,21 +2,23 @@
 M random others) with the full recipe and measure how well the proxy ranked them (Kendall tau and
 Spearman rho), each with a percentile-bootstrap 95% interval over the architectures.
 
-Cost is exact and identical in proxy and full training, so tau on the score is inflated by the
-cost term whenever costs differ a lot; tau on the error alone is what the proxy actually
-estimates. Both are reported, with the number of architectures; with few architectures the intervals
-are wide, which is the point of showing them. Beside them, the same taus for a ranking by cost alone
-(a dearer model is taken to have the lower error): larger models often do learn better, so a proxy
-ranks errors usefully only where its tau is above that trivial one. Results are stored on the study (user attribute
-`fidelity`) so the report shows them; each retrain has its own resumable folder, so an interrupted
-fidelity run picks up where it stopped.
+Cost is exact and identical in proxy and full training, and score = cost x exp(error): when the
+errors differ little across the architectures, the score's order is the cost's, so tau on the score
+equals the tau of a ranking by cost alone by construction. Tau on score is therefore mostly cost and
+never the proxy's quality: it is shown only beside the cost-only tau on score (`score_tau_line`).
+The proxy's quality is its tau on error against a ranking by cost alone (a dearer model is taken to
+have the lower error; larger models often do learn better), `proxy_quality_line`: it ranks errors
+usefully only where its tau on error is above that trivial one. Every figure comes with the number
+of architectures; with few of them the intervals are wide, which is the point of showing them.
+Results are stored on the study (user attribute `fidelity`) so the report shows them; each retrain
+has its own resumable folder, so an interrupted fidelity run picks up where it stopped.
 """
 from __future__ import annotations
 
 import datetime as dt
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,8 @@ from nas.errors import ConfigError, StudyError
 from nas.search.pick import ranked_trials, spec_for_trial
 
 __all__ = ["FidelityResult", "select_trials", "bootstrap_interval", "paired_difference_interval", "kendall_tau",
-           "spearman_rho", "correlations", "run_fidelity", "ATTR", "CI_LEVEL", "COST_ONLY"]
+           "spearman_rho", "correlations", "run_fidelity", "proxy_quality_line", "score_tau_line", "ATTR", "CI_LEVEL",
+           "COST_ONLY"]
 
 ATTR = "fidelity"
 CI_LEVEL = 0.95
@@ -164,6 +167,34 @@ def correlations(proxy_score, full_score, proxy_px, full_px, n_boot: int = 2000,
         out[f"{name}_ci"] = [round(lo, 3), round(hi, 3)]
     out.update({"ci_level": level, "n_boot": n_boot})
     return out
+
+
+def _value(c: Mapping[str, Any], name: str) -> float | None:
+    v = c.get(name)
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def proxy_quality_line(c: Mapping[str, Any]) -> str:
+    """The proxy's quality in one plain line, from `correlations`' figures: its Kendall tau on error
+    against the ranking by cost alone's."""
+    error, cost_only = _value(c, "kendall_tau_error"), _value(c, "cost_only_kendall_tau_error")
+    if error is None:
+        return "proxy quality: n/a (the retrained or the proxy errors do not vary)"
+    if cost_only is None:
+        return (f"proxy quality: Kendall tau on error {error:.3f}, with no ranking by cost alone to compare it with "
+                "(stored before it was measured)")
+    verdict = "above" if error > cost_only else "not above"
+    return (f"proxy quality: Kendall tau on error {error:.3f} against {cost_only:.3f} for a ranking by cost alone: "
+            f"{verdict} it, so the proxy orders errors {'better than' if error > cost_only else 'no better than'} "
+            "model size alone does")
+
+
+def score_tau_line(c: Mapping[str, Any]) -> str:
+    """The Kendall tau on score beside the cost-only ranking's, labelled as what it mostly is: cost."""
+    score, cost_only = _value(c, "kendall_tau_score"), _value(c, "cost_only_kendall_tau_score")
+    beside = "n/a (not stored)" if cost_only is None else f"{cost_only:.3f}"
+    return (f"tau on score {'n/a' if score is None else f'{score:.3f}'} beside {beside} for a ranking by cost alone: "
+            "mostly cost (score = cost x exp(error), the cost exact in proxy and retrain), not proxy quality")
 
 
 def _figure(fn, a: Sequence[float], b: Sequence[float]) -> float:

@@ -1,8 +1,15 @@
 """Proxy noise: how much of the spread in proxy errors is seed noise, not architecture.
 
 Pure arithmetic on plain numbers, so a study report and a benchmark script use it alike. Each group
-holds the proxy errors of one architecture trained several times with different seeds; the spread
-within groups (seed noise) is set against the spread across the distinct architectures (signal).
+holds the proxy errors of one architecture trained several times with different seeds. The verdict
+comes from a one-way random-effects variance decomposition of those groups: the intraclass
+correlation ICC(1), the share of the errors' variance that lies between architectures rather than
+between seeds of one architecture. Pure seed noise gives an ICC near 0, errors fixed by the
+architecture an ICC near 1.
+
+The older figure `snr` (the std of the distinct architectures' errors over the pooled seed std) is
+kept for lines written before the ICC: its "across" spread holds the seed noise too, so pure noise
+gives an SNR near 1, not 0, and it decides nothing any more.
 """
 from __future__ import annotations
 
@@ -11,19 +18,23 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["NOISE_SNR_FLOOR", "NoiseSummary", "noise_verdict", "proxy_noise"]
+__all__ = ["NOISE_ICC_FLOOR", "NOISE_SNR_FLOOR", "NoiseSummary", "icc1", "noise_verdict", "proxy_noise"]
 
-NOISE_SNR_FLOOR = 2.0  # below: the seed noise is over half the spread across architectures
+# The ICC at and above which the proxy "separates candidates": at least half of the variance of an
+# error (one training of one architecture) is the architecture's, at most half the seed's.
+NOISE_ICC_FLOOR = 0.5
+NOISE_SNR_FLOOR = 2.0  # the old rule on `snr` (kept for reading old lines; decides nothing)
 
 
 @dataclass(frozen=True)
 class NoiseSummary:
     within: float  # pooled seed-noise std: sqrt of the mean per-group sample variance
-    across: float  # sample std of the distinct architectures' errors (NaN with fewer than 2)
-    snr: float  # across / within (inf with no seed noise, NaN when there is nothing to compare)
+    across: float  # sample std of the distinct architectures' errors (NaN with fewer than 2); holds seed noise too
+    snr: float  # across / within (inf with no seed noise, NaN when there is nothing to compare); legacy
     groups: int  # architectures measured more than once
     repeats: int  # values in those groups, in total
     ranges: Mapping[str, float]  # per group: max - min of its values
+    icc: float = math.nan  # ICC(1) of the groups (icc1); NaN with fewer than 2 groups or no variance at all
 
 
 def _finite(values: Sequence[float]) -> list[float]:
@@ -36,11 +47,37 @@ def _ratio(across: float, within: float) -> float:
     return math.inf if within == 0 else across / within
 
 
+def icc1(groups: Sequence[Sequence[float]]) -> float:
+    """One-way random-effects intraclass correlation ICC(1) of `groups` (one architecture's errors
+    over seeds each), for unequal group sizes:
+
+        ICC = (MSB - MSW) / (MSB + (k0 - 1) MSW),   k0 = (N - sum(n_i^2) / N) / (a - 1)
+
+    with a groups of n_i values (N in all), MSB the between-group and MSW the within-group mean
+    square. The share of one value's variance that is the group's: near 0 when the groups differ only
+    by noise, 1 when the values within each group agree. It can fall below 0 (groups closer together
+    than their noise predicts): read that as 0. NaN when it cannot be computed: fewer than 2 groups,
+    no group with 2 values (no within-group variance to estimate), or no variance at all.
+    """
+    groups = [list(g) for g in groups if len(g)]
+    a, n = len(groups), sum(len(g) for g in groups)
+    if a < 2 or n - a < 1:
+        return math.nan
+    grand = sum(map(sum, groups)) / n
+    means = [statistics.fmean(g) for g in groups]
+    msb = sum(len(g) * (m - grand) ** 2 for g, m in zip(groups, means)) / (a - 1)
+    msw = sum((x - m) ** 2 for g, m in zip(groups, means) for x in g) / (n - a)
+    k0 = (n - sum(len(g) ** 2 for g in groups) / n) / (a - 1)
+    denominator = msb + (k0 - 1) * msw
+    return math.nan if denominator <= 0 else (msb - msw) / denominator
+
+
 def proxy_noise(groups: Mapping[str, Sequence[float]], all_errors: Sequence[float]) -> NoiseSummary | None:
     """The noise summary of `groups` (name -> one architecture's errors over seeds) against
     `all_errors` (one error per distinct architecture); None when no group has 2 values.
 
-    Non-finite values (a failed run) are left out; groups with fewer than 2 values are ignored.
+    Non-finite values (a failed run) are left out; groups with fewer than 2 values are ignored (the
+    ICC too is computed from the groups of 2 or more values only).
     """
     used = {name: vals for name, raw in groups.items() if len(vals := _finite(raw)) >= 2}
     if not used:
@@ -50,16 +87,18 @@ def proxy_noise(groups: Mapping[str, Sequence[float]], all_errors: Sequence[floa
     across = statistics.stdev(errors) if len(errors) >= 2 else math.nan
     return NoiseSummary(within=within, across=across, snr=_ratio(across, within), groups=len(used),
                         repeats=sum(len(v) for v in used.values()),
-                        ranges={name: max(v) - min(v) for name, v in used.items()})
+                        ranges={name: max(v) - min(v) for name, v in used.items()}, icc=icc1(list(used.values())))
 
 
-def noise_verdict(snr: float) -> str:
-    """One plain line on whether the proxy can tell candidates apart at this signal-to-noise ratio."""
-    if math.isnan(snr):
-        return "too few distinct architectures yet to compare the seed noise with"
-    if math.isinf(snr):
+def noise_verdict(noise: NoiseSummary) -> str:
+    """One plain line on whether the proxy can tell candidates apart, decided by the ICC against
+    NOISE_ICC_FLOOR."""
+    if noise.within == 0:
         return "no seed noise measured: the repeated trainings gave identical errors"
-    if snr < NOISE_SNR_FLOOR:
-        times = "over 100x" if snr < 0.01 else f"~{1 / snr:.2g}x"
-        return f"the proxy cannot reliably tell candidates apart: seed noise is {times} the spread across architectures"
-    return f"the proxy separates candidates: the spread across architectures is {snr:.2g}x the seed noise"
+    if math.isnan(noise.icc):
+        return ("too few architectures measured with several seeds to split the variance (the intraclass "
+                "correlation needs 2; n/a)")
+    share = f"{max(noise.icc, 0.0):.0%} of the error variance is architecture, the rest seed noise (ICC {noise.icc:.2f}"
+    if noise.icc < NOISE_ICC_FLOOR:
+        return f"the proxy cannot reliably tell candidates apart: only {share} < {NOISE_ICC_FLOOR})"
+    return f"the proxy separates candidates: {share} >= {NOISE_ICC_FLOOR})"

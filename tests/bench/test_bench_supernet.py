@@ -76,3 +76,43 @@ def test_arm_pairs_compare_each_later_arm_with_each_earlier_one():
     arms["supernet"] = truth[:]
     pairs = [(r["arm"], r["against"]) for r in bs._pair_lines(arms, truth)]
     assert pairs == [("supernet", "scratch"), ("supernet_distill", "scratch"), ("supernet_distill", "supernet")]
+
+
+class _Clock:
+    """A stand-in for the time module: evaluations advance it, nothing sleeps."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def perf_counter(self) -> float:
+        return self.t
+
+
+def test_candidates_are_counted_within_the_budget_not_projected(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(bs, "time", clock)
+
+    def evaluate(arch, _aug):
+        clock.t += 10.0
+        return float(arch)
+
+    archs, more = [(1, 1), (2, 1), (3, 1)], [(9, 1)] * 100
+    # the benchmark's 3 end at 30 s; draws end at 40 and 50 s; the one started at 50 s ends past 55 s
+    errors, seconds, counted = bs.count_in_budget(evaluate, archs, iter(more), 0.0, 55.0)
+    assert errors == [1.0, 2.0, 3.0] and seconds == [10.0] * 3 and counted == 5 and clock.t == 60.0
+    # 40 s of the budget went to the parents: only the first evaluation ends within it, yet all 3 are measured
+    errors, _, counted = bs.count_in_budget(evaluate, archs, iter(more), 40.0, 55.0)
+    assert errors == [1.0, 2.0, 3.0] and counted == 1
+
+
+def test_both_variants_are_reported_against_scratch_and_a_missing_one_says_so():
+    truth = [float(i) for i in range(8)]
+    by_cost = [-float(i) for i in range(8)]  # cost alone ranks the truth backwards here
+    arms = {"scratch": truth[::-1], "supernet": truth[:]}
+    rows = {r["arm"]: r for r in bs.variant_lines(arms, truth, by_cost)}
+    assert list(rows) == ["supernet", "supernet_distill"]  # both, whichever ranked better
+    assert rows["supernet"]["kendall_tau_error"] == 1.0 and rows["supernet"]["scratch_kendall_tau_error"] == -1.0
+    assert rows["supernet"]["difference"] == 2.0 and rows["supernet"]["cost_only_kendall_tau_error"] == -1.0
+    assert rows["supernet_distill"]["kendall_tau_error"] == "not measured" and rows["supernet_distill"]["distill"]
+    (row, _) = bs.variant_lines({"supernet": truth[:]}, truth, by_cost)
+    assert row["scratch_kendall_tau_error"] == "not measured" and "difference" not in row

@@ -28,6 +28,7 @@ def test_a_pick_that_is_the_cheapest_ties_it_and_misses_the_goal():
     assert math.isclose(lines["trivial", "pick"]["mean_score"], mean_score, rel_tol=1e-5)
     noise = lines["retrain_noise", None]  # seed sd 0.2 (0.1 for BIG, pooled) against the spread of the means
     assert 0.15 < noise["seed_noise_px"] < 0.2 and noise["spread_px"] > 0.9 and noise["recipe"] == {"epochs": 1}
+    assert noise["icc"] > 0.9  # means 10.2, 9.2, 8.1 against a seed sd of 0.1-0.2: the architecture decides
 
 
 def test_a_pick_far_lower_in_error_beats_the_cheapest_and_the_random_ones():

@@ -99,3 +99,63 @@ def test_the_answers_table_says_what_is_unmeasured_and_flags_unkept_lines():
     (row,) = [r for r in answer_rows({"suite-small": [line]}) if r[0].startswith("Is TPE faster")]
     assert row[1].startswith("yes: TPE + pruning reached plain Random's final best in 5 of 5 seeds")
     assert "2-core CPU" in row[2] and "[measured on uncommitted code]" in row[2]
+
+
+def _ws(arm: str, size: str, tau: float, date: str, commit: str = "abc1234", **more) -> dict:
+    return {"bench": "supernet", "date": date, "machine": {"cores": 2}, "commit": commit, "command": "x",
+            "figure": "arm", "size": size, "arm": arm, "kendall_tau_error": tau, "kendall_tau_error_ci": [-0.5, 0.9],
+            **more}
+
+
+def test_weight_sharing_reports_both_variants_at_each_budget_never_a_best_of():
+    from answers import weight_sharing_vs_scratch
+
+    lines = [_ws("scratch", "small", -0.09, "2026-11-29"), _ws("supernet", "small", -0.12, "2026-11-29"),
+             _ws("supernet_distill", "small", 0.64, "2026-11-29"), _ws("scratch", "long", -0.09, "2026-11-30"),
+             _ws("supernet", "long", 0.64, "2026-11-30", commit="abc+uncommitted"),
+             {**_ws("supernet_distill", "small", 0, "2026-12-01"), "figure": "arm_pair", "against": "scratch",
+              "kendall_tau_error_difference": 0.73, "difference_ci": [0.17, 1.19]}]
+    rows = weight_sharing_vs_scratch({"supernet": lines})
+    answers = [a for a, _, _ in rows]
+    assert len(rows) == 4  # both variants at both budgets, whichever ranked better at each
+    assert answers[0].startswith("without distillation: Kendall tau on error -0.12 [-0.50, 0.90] vs scratch -0.09")
+    assert answers[1].startswith("with distillation: Kendall tau on error 0.64") and "difference 0.73 [0.17, 1.19]" in \
+        answers[1]
+    assert "quick128.yaml" in rows[2][1] and "[measured on uncommitted code]" in rows[2][1]
+    assert answers[3] == "with distillation: not measured"  # no line at that budget: said, not invented
+    assert weight_sharing_vs_scratch({}) == []
+
+
+def test_the_noise_answer_decides_from_the_icc_of_the_recorded_groups():
+    from answers import seed_noise
+
+    base = {"bench": "suite", "date": "2026-11-30", "machine": {"cores": 2}, "commit": "abc", "command": "x",
+            "figure": "proxy_noise"}
+    pure = {**base, "errors_by_arch": {"a": [15.5, 15.4, 15.6], "b": [15.45, 15.6, 15.5], "c": [15.6, 15.4, 15.5]},
+            "snr": 2.5}  # the old ratio (across all trials) called this "separates"
+    (row,) = seed_noise({"suite-small": [pure]})
+    assert row[0].startswith("proxy: no: intraclass correlation") and "said otherwise" in row[0]
+    apart = {**base, "errors_by_arch": {"a": [10.0, 10.1], "b": [20.0, 20.1], "c": [30.0, 30.2]}, "snr": 50}
+    (row,) = seed_noise({"suite-small": [apart]})
+    assert row[0].startswith("proxy: yes: intraclass correlation 1.00") and "said otherwise" not in row[0]
+
+
+def test_every_flagged_line_is_marked_in_its_table_and_listed_with_who_cites_it(tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "render.jsonl").write_text(line(bench="render", size_px=128, images_per_s=824, provenance=PROV) + "\n")
+    (folder / "suite-small.jsonl").write_text(
+        line(bench="suite", commit="abc+uncommitted", figure="four_arms", arm="tpe_prune", time_ratio_median=0.4,
+             reached_share=1.0, seeds=5, date="2026-11-30") + "\n"
+        + line(bench="suite", figure="arm", candidates_in_budget=345, kendall_tau_score=0.9, date="2026-11-29") + "\n")
+    results = read_results(folder)
+    page = render(results)
+    assert "| flag | size_px | images_per_s |" in page and "| transcribed, no raw output kept | 128 | 824 |" in page
+    assert "| flag | figure | arm | time_ratio_median |" in page  # the uncommitted line's table
+    assert "| figure | candidates_in_budget (estimate) | kendall_tau_score |" in page  # a clean table: no flag
+    assert "`candidates_in_budget` is an estimate, not a count" in page and "`kendall_tau_score` is mostly cost" in page
+    flagged = page[page.index("## Lines without raw output"):page.index("## Sections")]
+    assert "| [render.jsonl](results/render.jsonl) | 2026-11-27, abc1234 | 1 | transcribed, no raw output kept | " \
+           "nothing |" in flagged
+    assert "answers: Is TPE faster than random search?" in flagged  # cited by the answers table
+    assert "(1 line(s), 1 flagged)" in page

@@ -16,6 +16,8 @@ from nas.search.fidelity import (
     correlations,
     kendall_tau,
     paired_difference_interval,
+    proxy_quality_line,
+    score_tau_line,
     select_trials,
     spearman_rho,
 )
@@ -144,3 +146,30 @@ def test_the_cost_only_reference_ranks_by_cost_alone():
     lo, hi = c["cost_only_kendall_tau_error_ci"]
     assert lo <= 0.8 <= hi
     assert c["kendall_tau_error"] < c["cost_only_kendall_tau_error"]
+
+
+def test_tau_on_score_is_the_cost_only_tau_when_errors_barely_differ_and_is_labelled_so():
+    rng = random.Random(4)
+    cost = [0.1 * (i + 1) for i in range(10)]
+    proxy_px = [55.0 + rng.uniform(-0.05, 0.05) for _ in cost]  # a blind proxy: noise only
+    full_px = [20.0 + rng.uniform(-0.05, 0.05) for _ in cost]
+    proxy_score = [k * math.exp(p) for k, p in zip(cost, proxy_px)]
+    c = correlations(proxy_score, [k * math.exp(p) for k, p in zip(cost, full_px)], proxy_px, full_px, n_boot=200,
+                     cost=cost)
+    assert c["kendall_tau_score"] == pytest.approx(c["cost_only_kendall_tau_score"]) == 1.0  # by construction
+    line = score_tau_line(c)
+    assert line.startswith("tau on score 1.000 beside 1.000 for a ranking by cost alone: mostly cost")
+    assert "not proxy quality" in line
+    quality = proxy_quality_line(c)
+    assert quality.startswith(f"proxy quality: Kendall tau on error {c['kendall_tau_error']:.3f} against "
+                              f"{c['cost_only_kendall_tau_error']:.3f} for a ranking by cost alone")
+
+
+def test_proxy_quality_is_error_against_cost_only():
+    better = {"kendall_tau_error": 0.7, "cost_only_kendall_tau_error": 0.5}
+    assert "above it, so the proxy orders errors better than model size" in proxy_quality_line(better)
+    worse = {"kendall_tau_error": 0.21, "cost_only_kendall_tau_error": 0.52}
+    assert "not above it, so the proxy orders errors no better than model size" in proxy_quality_line(worse)
+    assert "no ranking by cost alone" in proxy_quality_line({"kendall_tau_error": 0.3})  # an older stored run
+    assert proxy_quality_line({"kendall_tau_error": math.nan}).startswith("proxy quality: n/a")
+    assert "beside n/a (not stored)" in score_tau_line({"kendall_tau_score": 0.9})

@@ -3,6 +3,8 @@ with another seed, never pruned, not ranked) and the study-level summary the rep
 from __future__ import annotations
 
 import math
+import random
+import statistics
 
 import optuna
 import pytest
@@ -16,7 +18,7 @@ from nas.report import leaderboard, summary, trials_frame
 from nas.report.noise import repeat_groups, study_noise
 from nas.report.page import _noise_html
 from nas.search import enqueue_baselines, open_study, parse_space, ranked_trials, run_study
-from nas.search.noise import noise_verdict, proxy_noise
+from nas.search.noise import NOISE_ICC_FLOOR, icc1, noise_verdict, proxy_noise
 from nas.search.pick import pick
 
 FULL, REDUCED = "seed_mobilenetv3_small_full", "seed_mobilenetv3_small_reduced"
@@ -28,9 +30,43 @@ def test_proxy_noise_on_pinned_numbers():
     n = proxy_noise({"a": [1, 3], "b": [2, 2]}, [1, 2, 5, 8])
     assert n.within == pytest.approx(1.0)  # sqrt(mean(2, 0))
     assert n.across == pytest.approx(math.sqrt(10))  # sample std of 1, 2, 5, 8
-    assert n.snr == pytest.approx(math.sqrt(10))
+    assert n.snr == pytest.approx(math.sqrt(10))  # the old rule (snr >= 2) called this "separates"...
     assert (n.groups, n.repeats) == (2, 4) and n.ranges == {"a": 2.0, "b": 0.0}
-    assert noise_verdict(n.snr).startswith("the proxy separates candidates")
+    # ...but the two repeated architectures have the same mean: none of the variance is architecture
+    assert n.icc == pytest.approx(-1.0)  # MSB 0, MSW 1, k0 2: -MSW / ((k0 - 1) MSW)
+    assert noise_verdict(n).startswith("the proxy cannot reliably tell candidates apart: only 0% of the error")
+
+
+def test_icc_with_unequal_groups_by_hand():
+    # means 3, 3, 10 (grand 25/6); MSB = 40.8333 / 2, MSW = 10 / 3, k0 = (6 - 14/6) / 2 = 1.8333
+    msb, msw, k0 = 40.8333333 / 2, 10 / 3, (6 - 14 / 6) / 2
+    assert icc1([[1, 3, 5], [2, 4], [10]]) == pytest.approx((msb - msw) / (msb + (k0 - 1) * msw))
+    assert icc1([[1, 3, 5], [2, 4], [10]]) == pytest.approx(0.7365, abs=1e-4)
+    assert math.isnan(icc1([[1, 3, 5]]))  # one group: nothing between architectures to measure
+    assert math.isnan(icc1([[1], [2], [3]]))  # singletons only: no seed noise to measure
+    assert math.isnan(icc1([[2, 2], [2, 2]]))  # no variance at all
+
+
+def test_pure_noise_gives_an_icc_near_zero_and_cannot_tell_apart():
+    rng = random.Random(0)
+    # 8 architectures x 3 seeds, every error from one distribution: the architecture does not matter
+    groups = {f"a{i}": [rng.gauss(20.0, 0.5) for _ in range(3)] for i in range(8)}
+    n = proxy_noise(groups, [statistics.mean(v) for v in groups.values()])
+    assert abs(n.icc) < 0.3
+    assert noise_verdict(n).startswith("the proxy cannot reliably tell candidates apart")
+    # the old ratio does not fall towards 0 with pure noise: its "across" spread is the noise itself
+    many = [proxy_noise(g, [v[0] for v in g.values()]) for g in
+            ({f"a{i}": [rng.gauss(0, 1) for _ in range(3)] for i in range(8)} for _ in range(200))]
+    assert statistics.mean(x.snr for x in many) == pytest.approx(1.0, abs=0.15)
+    assert statistics.mean(x.icc for x in many) == pytest.approx(0.0, abs=0.1)
+
+
+def test_clearly_separated_groups_give_an_icc_near_one_and_separate():
+    rng = random.Random(1)
+    groups = {f"a{i}": [10.0 + 2 * i + rng.gauss(0, 0.05) for _ in range(3)] for i in range(6)}
+    n = proxy_noise(groups, [statistics.mean(v) for v in groups.values()])
+    assert n.icc > 0.99 and n.icc >= NOISE_ICC_FLOOR
+    assert noise_verdict(n).startswith("the proxy separates candidates: 100% of the error variance is architecture")
 
 
 def test_proxy_noise_needs_a_group_of_two():
@@ -39,18 +75,22 @@ def test_proxy_noise_needs_a_group_of_two():
     assert proxy_noise({"a": [1.0, math.nan]}, [1.0, 2.0]) is None  # a failed run's NaN is left out
     n = proxy_noise({"a": [1.0, 3.0], "b": [4.0]}, [1.0, 5.0])  # b, with one value, is ignored
     assert (n.groups, n.repeats) == (1, 2) and n.within == pytest.approx(math.sqrt(2))
+    assert math.isnan(n.icc)  # one repeated architecture: the variance cannot be split
 
 
 def test_noise_verdicts_at_the_edges():
-    noisy = proxy_noise({"a": [1, 3], "b": [2, 4]}, [1, 2])  # within sqrt(2), across sqrt(0.5): snr 0.5
-    assert noisy.snr == pytest.approx(0.5)
-    assert noise_verdict(noisy.snr) == ("the proxy cannot reliably tell candidates apart: seed noise is ~2x the "
-                                        "spread across architectures")
-    assert math.isinf(proxy_noise({"a": [2, 2]}, [1, 3]).snr)
-    assert noise_verdict(math.inf).startswith("no seed noise measured")
+    noisy = proxy_noise({"a": [1, 3], "b": [2, 4]}, [1, 2])  # means 2 and 3 against a seed std of sqrt(2)
+    assert noisy.snr == pytest.approx(0.5) and noisy.icc == pytest.approx(-1 / 3)
+    assert noise_verdict(noisy) == ("the proxy cannot reliably tell candidates apart: only 0% of the error variance "
+                                    "is architecture, the rest seed noise (ICC -0.33 < 0.5)")
+    exact = proxy_noise({"a": [2, 2], "b": [3, 3]}, [1, 3])
+    assert math.isinf(exact.snr) and exact.icc == 1.0 and noise_verdict(exact).startswith("no seed noise measured")
     lone = proxy_noise({"a": [1, 3]}, [2])
-    assert math.isnan(lone.across) and math.isnan(lone.snr) and noise_verdict(lone.snr).startswith("too few")
-    assert "over 100x" in noise_verdict(0.0)
+    assert math.isnan(lone.across) and math.isnan(lone.snr) and math.isnan(lone.icc)
+    assert noise_verdict(lone).startswith("too few architectures measured with several seeds") and "n/a" in \
+        noise_verdict(lone)
+    half = proxy_noise({"a": [0.0, 2.0], "b": [2.0, 4.0], "c": [4.0, 6.0]}, [1, 3, 5])  # MSB 8, MSW 2, k0 2: 0.6
+    assert half.icc == pytest.approx(0.6) and noise_verdict(half).startswith("the proxy separates candidates: 60%")
 
 
 # --- repeats in a study ---------------------------------------------------------------------------
@@ -107,6 +147,21 @@ def test_a_repeat_is_not_ranked_and_feeds_the_noise_summary():
     assert repeat_groups(df) == {FULL: [3.0, 1.0]}
     n = study_noise(df)
     assert n.within == pytest.approx(math.sqrt(2)) and n.across == pytest.approx(1.5275, abs=1e-4)  # std 3, 4, 6
-    assert "<td class=\"name\">seed_mobilenetv3_small_full</td><td>3.000, 1.000</td><td>2.000</td>" in _noise_html(df)
+    page = _noise_html(df)
+    assert "<td class=\"name\">seed_mobilenetv3_small_full</td><td>3.000, 1.000</td><td>2.000</td>" in page
+    # one repeated architecture: the ICC is n/a and the verdict says why, whatever the old ratio says
+    assert math.isnan(n.icc) and "ICC(1): <b>n/a</b>" in page and "<b>Verdict:</b> too few architectures" in page
     assert study_noise(df[df["repeat"] == 0]) is None
     assert "<code>handkp-search study --repeats K</code>" in _noise_html(df[df["repeat"] == 0])
+
+
+def test_the_report_decides_from_the_icc_of_two_repeated_baselines():
+    st = optuna.create_study(study_name="two")
+    st.add_trials([_trial(3.0, 2.0, FULL), _trial(5.0, 1.25, REDUCED), _trial(3.1, 2.0, FULL, repeat=1),
+                   _trial(5.1, 1.25, REDUCED, repeat=1)])
+    df = trials_frame(st)
+    n = study_noise(df)
+    assert n.groups == 2 and n.icc == pytest.approx(0.995, abs=0.005)  # MSB 4.0, MSW 0.005, k0 2
+    page = _noise_html(df)
+    assert f"ICC(1): <b>{n.icc:.2f}</b>" in page
+    assert f"<b>Verdict:</b> the proxy separates candidates: {n.icc:.0%} of the error variance is architecture" in page
