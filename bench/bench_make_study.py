@@ -24,7 +24,7 @@ from run_info import run_info
 
 from nas.report import ranking
 from nas.report.frame import arch_label, scored, trials_frame
-from nas.search.supernet import ATTR_PREFIX as SUPERNET_ATTR
+from nas.search.proxy.supernet import ATTR_PREFIX as SUPERNET_ATTR
 
 ROOT = Path(__file__).resolve().parents[1]
 

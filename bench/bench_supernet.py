@@ -58,15 +58,15 @@ from evidence import spread_archs, uniform_params
 from run_info import run_info
 
 from nas.data import DataSpec, load_for_space
+from nas.deploy.fidelity import bootstrap_interval, kendall_tau, paired_difference_interval
 from nas.model.cost import count_cost
 from nas.model.network import build_model
-from nas.search.candidate import evaluate_candidate
-from nas.search.fidelity import bootstrap_interval, kendall_tau, paired_difference_interval
 from nas.search.noise import proxy_noise
 from nas.search.objective import recipe_for
+from nas.search.proxy.scratch import evaluate_candidate
+from nas.search.proxy.supernet import SharedParent, child_for, children_sampler, parent_arch, parent_recipe
 from nas.search.sampling import arch_from_params
 from nas.search.space import load_space
-from nas.search.supernet import SharedParent, child_for, children_sampler, parent_arch, parent_recipe
 from nas.training.device import resolve_device, resolve_memory_format, resolve_recipe, to_memory_format
 from nas.training.evaluation import evaluate
 from nas.training.recipe import RUNTIME_FIELDS

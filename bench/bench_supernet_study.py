@@ -49,14 +49,14 @@ from replay import from_records
 from run_info import run_info
 from skip_audit import replay_rows
 
+from nas.deploy.pick import pick
 from nas.model.arch import ArchConfig
 from nas.model.cost import count_cost, score
-from nas.search.candidate import evaluate_candidate
 from nas.search.noise import proxy_noise
-from nas.search.pick import pick
-from nas.search.runner import run_study
+from nas.search.proxy.scratch import evaluate_candidate
+from nas.search.proxy.supernet import ATTR_PREFIX, ParentStore
 from nas.search.study import load_existing_study, open_study
-from nas.search.supernet import ATTR_PREFIX, ParentStore
+from nas.search.workers.runner import run_study
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from evidence import spread_archs
 from run_info import run_info
 
+from nas.deploy.fidelity import bootstrap_interval, kendall_tau
 from nas.model.cost import count_cost
-from nas.search.fidelity import bootstrap_interval, kendall_tau
 from nas.search.space import load_space
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ from nas.data import DataSpec, load_for_space
 from nas.data.synth import SynthConfig
 from nas.keypoints.metrics import keypoint_errors, summarise
 from nas.model.arch import ArchConfig
-from nas.search.candidate import evaluate_candidate
+from nas.search.proxy.scratch import evaluate_candidate
 from nas.training.recipe import TrainConfig
 
 

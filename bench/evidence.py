@@ -23,11 +23,11 @@ from nas.model.arch import ArchConfig
 from nas.model.cost import count_cost
 from nas.search import SEED_BASELINES, run_study
 from nas.search.baselines import cheapest_arch
-from nas.search.candidate import evaluate_candidate
 from nas.search.objective import recipe_for
+from nas.search.proxy.scratch import evaluate_candidate
 from nas.search.sampling import StepRoundingSampler, arch_from_params, make_pruner, make_sampler, suggest_params
-from nas.search.share import share_of
 from nas.search.space import SearchSpace
+from nas.search.workers.share import share_of
 from nas.training.recipe import TrainConfig
 from nas.training.threads import available_cores, set_threads
 

@@ -44,13 +44,13 @@ from evidence import RetrainJob, proxy_errors, retrain_many, trial_lines, trivia
 from run_info import run_info
 
 from nas.data import DataSpec, load_for_space, load_splits
+from nas.deploy.fidelity import correlations
 from nas.deploy.spec import full_recipe
 from nas.model.arch import ArchConfig
 from nas.model.cost import count_cost, score_of
-from nas.search.fidelity import correlations
 from nas.search.noise import NOISE_ICC_FLOOR, proxy_noise
 from nas.search.space import SearchSpace, parse_space
-from nas.search.storage import open_storage
+from nas.search.workers.storage import open_storage
 from nas.training.device import resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -75,9 +75,9 @@ from run_info import run_info
 from skip_audit import replay_rows
 
 from nas.data import DataSpec, load_for_space
+from nas.deploy.fidelity import correlations
 from nas.deploy.spec import full_recipe
 from nas.model.arch import ArchConfig
-from nas.search.fidelity import correlations
 from nas.search.noise import proxy_noise
 from nas.search.space import load_space, parse_space
 from nas.training.device import resolve_device

@@ -1,11 +1,12 @@
 """handkp-search: architecture search for small 2D hand-keypoint models, ranked by
 GFLOPs x MParams x exp(mean pixel error).
 
-The pipeline, one subpackage per stage: `data` (records, formats, cache, synthetic hands) ->
-`search` (space, sampling, objective, runner, storage) -> `model` (arch, backbones, head, cost) ->
-`keypoints` (codec, losses, decoding, metrics) + `training` (recipe, trainer, evaluation) ->
-`report` (trials frame, Pareto, figures, page) -> `search.pick` -> `deploy` (retrain, export,
-predict) ; `cli` turns it into `handkp-search`. The names below are the public API; they load on
+The pipeline, one subpackage per stage, each importing only the ones before it
+(`tests/test_layers.py`): `data` (records, formats, cache, synthetic hands), `keypoints` (codec,
+losses, decoding, metrics) and `model` (arch, backbones, head, cost) -> `training` (recipe, the
+shared loop, trainer, evaluation) -> `search` (space, sampling, objective; `proxy/`; `workers/`)
+-> `report` (trials frame, Pareto, figures, page) -> `deploy` (pick, fidelity, retrain, export,
+predict); `cli` turns it into `handkp-search`. The names below are the public API; they load on
 first use (`nas.lazy`), so `import nas` is cheap.
 """
 from __future__ import annotations

@@ -39,8 +39,8 @@ def pick_cmd(
     """Choose an architecture (default: the best score; or --trial, --rank, or the best within
     --max-* limits) and write its architecture file: everything needed to rebuild the model plus
     the full training recipe, ready for `retrain`."""
+    from nas.deploy.pick import Constraints, pick, spec_for_trial
     from nas.errors import ConfigError
-    from nas.search.pick import Constraints, pick, spec_for_trial
     from nas.search.study import load_existing_study
 
     if rank is not None and rank < 1:  # checked here, before the storage is opened
@@ -227,8 +227,8 @@ def fidelity_cmd(
     the score beside cost alone's (mostly cost: the score's cost term is exact in proxy and retrain),
     each with a bootstrap 95% interval over the architectures (wide with few of them). Stored in the
     study; the report shows them. Rerunning resumes unfinished retrains."""
+    from nas.deploy.fidelity import run_fidelity, select_trials
     from nas.report import write_report
-    from nas.search.fidelity import run_fidelity, select_trials
     from nas.search.study import load_existing_study
     from nas.training.device import resolve_device
 
@@ -261,7 +261,7 @@ _SCORE_FIGURES = (("kendall_tau_score", "Kendall tau on score"),
 
 
 def _print_fidelity(result) -> None:
-    from nas.search.fidelity import proxy_quality_line, score_tau_line
+    from nas.deploy.fidelity import proxy_quality_line, score_tau_line
 
     table = Table(title=f"proxy vs full retrain ({len(result.rows)} architectures)")
     for col in ("trial", "architecture", "proxy px", "full px", "proxy score", "full score"):

@@ -77,7 +77,7 @@ def train_cmd(
     print its cost, error and score."""
     from nas.cli.progress import TrainProgress, render_progress
     from nas.data import DataSpec, load_for_space
-    from nas.search.candidate import evaluate_candidate
+    from nas.search.proxy.scratch import evaluate_candidate
     from nas.training.device import resolve_device
 
     resolve_device(run.device)  # a bad --device fails before the data is rendered

@@ -7,6 +7,8 @@ from __future__ import annotations
 from nas.lazy import exports
 
 __all__, __getattr__, __dir__ = exports(__name__, {
+    "pick": ["Constraints", "ranked_trials", "spec_for_trial"],
+    "fidelity": ["FidelityResult", "run_fidelity", "select_trials"],
     "spec": ["ArchSpec"],
     "retrain": ["RetrainHooks", "RetrainResult", "evaluate_test", "write_outputs"],
     "export": ["ExportError", "OnnxCheck", "check_onnx", "export_onnx", "onnxruntime_available"],

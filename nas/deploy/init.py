@@ -84,8 +84,8 @@ def _imagenet(ctx: InitContext) -> InitialWeights:
 
 
 def _supernet(ctx: InitContext) -> InitialWeights:
+    from nas.search.proxy.supernet import ATTR_PREFIX, ParentStore
     from nas.search.study import load_existing_study
-    from nas.search.supernet import ATTR_PREFIX, ParentStore
 
     name = ctx.source.get("study")
     if not name:

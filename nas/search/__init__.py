@@ -1,6 +1,8 @@
-"""The architecture search: the space, the Optuna study and its trials, the worker loop and worker
-processes, and choosing from a study. Names load on first use (`nas.lazy`), so opening a storage or reading a
-space does not import torch. (`pick` itself is `nas.search.pick.pick`: the name is its module's.)"""
+"""The architecture search, in three rooms: the study's logic here (the space, sampling, the
+baselines, the objective with its skip and checks, the study), how a trial estimates its error
+(`proxy/`: from scratch or sliced out of a shared supernet), and running it (`workers/`: the
+storage, the worker loop, worker processes and their share of the cores). Names load on first use
+(`nas.lazy`), so opening a storage or reading a space does not import torch."""
 from __future__ import annotations
 
 from nas.lazy import exports
@@ -15,14 +17,13 @@ __all__, __getattr__, __dir__ = exports(__name__, {
     "skip": ["skip_reason"],
     "objective": ["Objective", "TrialFailed", "recipe_for"],
     "hooks": ["StudyHooks"],
-    "runner": ["run_study"],
-    "options": ["StudyOptions", "load_study_data"],
-    "launch": ["Search", "set_up_search", "run_search"],
-    "workers": ["run_worker", "run_workers", "storage_for_workers"],
-    "storage": ["DEFAULT_JOURNAL", "DEFAULT_URL", "is_parallel_safe", "open_storage", "storage_lock", "study_lock"],
-    "registry": ["WorkerEntry", "live_on_host"],
-    "share": ["CoreShare", "ShareInfo", "share_of", "worker_share"],
-    "candidate": ["CandidateResult", "evaluate_candidate"],
-    "pick": ["Constraints", "ranked_trials", "spec_for_trial"],
-    "fidelity": ["FidelityResult", "run_fidelity", "select_trials"],
+    "workers.runner": ["run_study"],
+    "workers.options": ["StudyOptions", "load_study_data"],
+    "workers.launch": ["Search", "set_up_search", "run_search"],
+    "workers.processes": ["run_worker", "run_workers", "storage_for_workers"],
+    "workers.storage": ["DEFAULT_JOURNAL", "DEFAULT_URL", "is_parallel_safe", "open_storage", "storage_lock",
+        "study_lock"],
+    "workers.registry": ["WorkerEntry", "live_on_host"],
+    "workers.share": ["CoreShare", "ShareInfo", "share_of", "worker_share"],
+    "proxy.scratch": ["CandidateResult", "evaluate_candidate"],
 })

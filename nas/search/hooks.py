@@ -7,7 +7,7 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from nas.model.arch import ArchConfig
-    from nas.search.share import ShareInfo
+    from nas.search.workers.share import ShareInfo
     from nas.training.trainer import EpochStats
 
 __all__ = ["StudyHooks"]

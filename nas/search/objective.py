@@ -29,14 +29,14 @@ from nas.errors import NasError, TrainingDiverged
 from nas.keypoints.metrics import mean_pose_error
 from nas.model.arch import ArchConfig
 from nas.model.cost import Cost, count_cost, score_of
-from nas.search.candidate import CandidateResult
 from nas.search.checks import check_step
 from nas.search.hooks import StudyHooks
-from nas.search.proxies import Proxy, ScratchProxy
+from nas.search.proxy.modes import Proxy, ScratchProxy
+from nas.search.proxy.scratch import CandidateResult
 from nas.search.sampling import arch_from_params, suggest_params
-from nas.search.share import CoreShare, worker_attrs
 from nas.search.skip import evidence, skip_reason
 from nas.search.space import SearchSpace
+from nas.search.workers.share import CoreShare, worker_attrs
 from nas.training.device import resolve_device, resolve_recipe
 from nas.training.recipe import RUNTIME_FIELDS, TrainConfig
 from nas.training.trainer import EpochStats

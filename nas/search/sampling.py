@@ -21,7 +21,7 @@ from optuna.trial import FrozenTrial, Trial
 from nas.model.arch import ArchConfig
 from nas.search.baselines import SEED_BASELINES
 from nas.search.space import FloatRange, IntRange, SearchSpace
-from nas.search.storage import is_parallel_safe
+from nas.search.workers.storage import is_parallel_safe
 
 __all__ = [
     "StepRoundingSampler", "arch_from_params", "make_pruner", "make_sampler", "on_grid", "sampler_seed",

@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 from nas.errors import ConfigError, StudyError
 from nas.search.sampling import make_pruner, make_sampler, sampler_seed
 from nas.search.space import SearchSpace
-from nas.search.storage import open_storage, storage_file
+from nas.search.workers.storage import open_storage, storage_file
 
 __all__ = ["OBJECTIVES", "DONE_STATES", "open_study", "load_existing_study", "finished_count"]
 

@@ -6,7 +6,7 @@ same cores and both collapse (docs/results/workers-threads.jsonl). So the count 
 1. `--threads N` on the command line;
 2. the environment variable `HANDKP_THREADS`;
 3. `OMP_NUM_THREADS`, when it is set (the usual way to cap a process on a shared machine);
-4. the default: every core this process may use (a study's workers divide them, `nas.search.share`).
+4. the default: every core this process may use (a study's workers divide them, `nas.search.workers.share`).
 """
 from __future__ import annotations
 

@@ -347,7 +347,7 @@ def test_param_importances_none_when_not_meaningful():
 
 # --- proxy fidelity -----------------------------------------------------------------------------
 def fidelity_run() -> dict:
-    """A stored fidelity run as `nas.search.fidelity` writes it (two retrains, one error correlation NaN)."""
+    """A stored fidelity run as `nas.deploy.fidelity` writes it (two retrains, one error correlation NaN)."""
     rows = [
         {"number": 3, "baseline": "", "arch": "mobilenetv3_small <x0.50>", "gflops": 0.2, "mparams": 1.5,
          "proxy_score": 80.0, "proxy_px_error": 6.0, "full_score": 60.0, "full_px_error": 5.7},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from nas.search.candidate import CandidateResult
+from nas.search.proxy.scratch import CandidateResult
 from nas.training.trainer import EpochStats, TrainResult
 
 # one fixed architecture (cost is the same for every trial) with a 2-epoch proxy; the pruner is the

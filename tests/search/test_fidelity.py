@@ -10,8 +10,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
 
-from nas.errors import ConfigError, StudyError
-from nas.search.fidelity import (
+from nas.deploy.fidelity import (
     bootstrap_interval,
     correlations,
     kendall_tau,
@@ -21,6 +20,7 @@ from nas.search.fidelity import (
     select_trials,
     spearman_rho,
 )
+from nas.errors import ConfigError, StudyError
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -11,15 +11,16 @@ import pytest
 from fake_training import FIXED_SPACE, replay
 from optuna.trial import TrialState, create_trial
 
-import nas.search.proxies as proxies_mod
+import nas.search.proxy.modes as proxies_mod
+from nas.deploy import ranked_trials
+from nas.deploy.pick import pick
 from nas.errors import NasError, StudyError
 from nas.model.cost import score
 from nas.report import leaderboard, summary, trials_frame
 from nas.report.noise import repeat_groups, study_noise
 from nas.report.page import _noise_html
-from nas.search import enqueue_baselines, open_study, parse_space, ranked_trials, run_study
+from nas.search import enqueue_baselines, open_study, parse_space, run_study
 from nas.search.noise import NOISE_ICC_FLOOR, icc1, noise_verdict, proxy_noise
-from nas.search.pick import pick
 
 FULL, REDUCED = "seed_mobilenetv3_small_full", "seed_mobilenetv3_small_reduced"
 CHEAPEST = "space_cheapest"

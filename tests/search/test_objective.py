@@ -7,7 +7,7 @@ import pytest
 from fake_training import FIXED_SPACE, replay
 from optuna.trial import TrialState
 
-import nas.search.proxies as proxies_mod
+import nas.search.proxy.modes as proxies_mod
 from nas.report import leaderboard, summary, trials_frame
 from nas.search import open_study, parse_space, run_study
 

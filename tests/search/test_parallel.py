@@ -47,7 +47,7 @@ def study_args(tmp_path, storage, name, trials, *extra):
 
 
 def load(storage, name):
-    from nas.search.storage import open_storage
+    from nas.search.workers.storage import open_storage
 
     return optuna.load_study(study_name=name, storage=open_storage(storage, heartbeat_interval=None))
 
@@ -75,7 +75,7 @@ def wait_for_running(storage, name, timeout=300):
 
 OPEN_AT = """
 import sys, time
-from nas.search.storage import open_storage
+from nas.search.workers.storage import open_storage
 from nas.errors import StudyError
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all processes open the storage at one moment
 try:

@@ -8,7 +8,7 @@ import pytest
 from fake_training import FIXED_SPACE, replay
 from optuna.trial import TrialState
 
-import nas.search.proxies as proxies_mod
+import nas.search.proxy.modes as proxies_mod
 from nas.search import finished_count, open_study, parse_space, run_study
 
 OK = [5.0, 4.0]

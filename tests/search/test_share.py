@@ -13,12 +13,12 @@ import pytest
 import torch
 from fake_training import FIXED_SPACE, replay
 
-import nas.search.proxies as proxies_mod
+import nas.search.proxy.modes as proxies_mod
 from nas.report import trials_frame
 from nas.search import open_study, parse_space, run_study
-from nas.search.registry import deregister, live_on_host, register, registered, this_worker
-from nas.search.share import CoreShare, share_of, worker_share
-from nas.search.storage import RetryStaleTrial
+from nas.search.workers.registry import deregister, live_on_host, register, registered, this_worker
+from nas.search.workers.share import CoreShare, share_of, worker_share
+from nas.search.workers.storage import RetryStaleTrial
 from nas.training.threads import ThreadChoice
 
 

@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from nas.errors import StudyError
-from nas.search.storage import open_storage
+from nas.search.workers.storage import open_storage
 
 RUNNING, FAIL, WAITING = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.WAITING
 

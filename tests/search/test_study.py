@@ -8,8 +8,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-import nas.search.proxies as proxies_mod
-import nas.search.runner as runner_mod
+import nas.search.proxy.modes as proxies_mod
+import nas.search.workers.runner as runner_mod
 from nas.errors import StudyError, TrainingDiverged
 from nas.model.cost import count_cost
 from nas.search import SEED_BASELINES, enqueue_baselines, finished_count, open_study, parse_space, run_study

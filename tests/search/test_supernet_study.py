@@ -13,8 +13,8 @@ import yaml
 from conftest import TINY_SPACE, cli
 
 from nas.data import load_synthetic
+from nas.search.proxy.supernet import ATTR_PREFIX, ParentStore, parent_key
 from nas.search.space import parse_space
-from nas.search.supernet import ATTR_PREFIX, ParentStore, parent_key
 
 SUPERNET = {"epochs": 2, "train_images": 32, "children_per_step": 1, "batch_size": 16, "bn_images": 16}
 
@@ -61,7 +61,7 @@ def test_the_parent_is_trained_once_then_loaded_and_a_new_space_trains_a_new_one
 
 def test_a_worker_killed_during_parent_training_leaves_a_checkpoint_the_next_one_resumes(tmp_path, data,
                                                                                        monkeypatch):
-    import nas.search.supernet as sn
+    import nas.search.proxy.supernet as sn
 
     space = parse_space(supernet_space(), "tiny")
     straight_study, straight_url = _study(tmp_path / "a")
@@ -127,7 +127,7 @@ def test_a_supernet_study_runs_through_the_cli_with_two_workers_training_the_par
 def test_an_adopted_parent_is_loaded_by_the_study_instead_of_trained(tmp_path, data):
     from nas.errors import ConfigError
     from nas.model.network import build_model
-    from nas.search.supernet import parent_arch
+    from nas.search.proxy.supernet import parent_arch
 
     space = parse_space(supernet_space(), "tiny")
     study, storage = _study(tmp_path)

@@ -24,7 +24,7 @@ def test_an_explicit_sqlite_file_is_refused_for_several_workers():
 
 
 def test_workers_spread_over_the_gpus_of_a_machine():
-    from nas.search.launch import worker_device
+    from nas.search.workers.launch import worker_device
 
     assert [worker_device("cuda", i, gpus=3) for i in range(5)] == ["cuda:0", "cuda:1", "cuda:2", "cuda:0", "cuda:1"]
     assert worker_device("auto", 3, gpus=2) == "cuda:1"

@@ -10,7 +10,7 @@ from nas.data import KeypointDataset
 from nas.errors import ConfigError, TrainingDiverged
 from nas.model.arch import ArchConfig
 from nas.model.network import build_model
-from nas.search.candidate import evaluate_candidate
+from nas.search.proxy.scratch import evaluate_candidate
 from nas.training.evaluation import evaluate
 from nas.training.recipe import TrainConfig
 from nas.training.trainer import train

@@ -22,13 +22,13 @@ from nas.data.dataset import KeypointDataset
 from nas.search.baselines import enqueue_baselines
 from nas.search.hooks import StudyHooks
 from nas.search.objective import Objective, TrialFailed
-from nas.search.proxies import make_proxy
+from nas.search.proxy.modes import make_proxy
 from nas.search.space import SearchSpace
-from nas.search.storage import study_lock
 from nas.search.study import DONE_STATES
+from nas.search.workers.storage import study_lock
 
 if TYPE_CHECKING:
-    from nas.search.share import CoreShare
+    from nas.search.workers.share import CoreShare
 
 __all__ = ["run_study"]
 
@@ -120,7 +120,7 @@ def run_study(
     their reason and do not count. `storage_url` names the lock (None: an in-memory study).
     `baselines=False` and `skip_hopeless=False` turn off the baselines and the pre-training skip
     (benchmarks). `share`: this worker's share of the cores, re-counted at each trial start and
-    epoch (`nas.search.share.worker_share`); None leaves torch's threads as they are. `repeats`: the
+    epoch (`nas.search.workers.share.worker_share`); None leaves torch's threads as they are. `repeats`: the
     first N baselines are enqueued once more, trained with another seed (`enqueue_baselines`).
     `reuse_duplicates=False` trains a draw again even when a complete trial has its architecture and
     recipe (by default it takes that trial's result, marked `duplicate_of`).

@@ -17,7 +17,7 @@ from typing import Any
 
 import optuna
 
-from nas.search.storage import study_lock
+from nas.search.workers.storage import study_lock
 
 __all__ = ["PREFIX", "WorkerEntry", "this_worker", "register", "update", "deregister", "registered",
            "live_on_host", "is_alive"]

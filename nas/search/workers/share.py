@@ -2,7 +2,7 @@
 
 Workers of one study started by hand on one machine (or by `--workers`) would each take every core
 and slow each other down many times over (see `nas.training.threads`). Each worker registers in the
-study's storage (`nas.search.registry`) and re-counts the live workers on its host at every trial
+study's storage (`nas.search.workers.registry`) and re-counts the live workers on its host at every trial
 start and after every epoch, one storage read each time: a worker that started alone shrinks when a
 second one joins and grows back when it leaves. Torch's thread count changes only when the share
 does. A count fixed by the user (`--threads`, `HANDKP_THREADS`, `OMP_NUM_THREADS`) is kept as is.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import optuna
 
-from nas.search import registry
+from nas.search.workers import registry
 from nas.training.threads import DEFAULT_SOURCE, ThreadChoice, available_cores, set_threads
 
 __all__ = ["ShareInfo", "CoreShare", "worker_share", "worker_attrs", "share_of"]

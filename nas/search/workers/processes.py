@@ -3,7 +3,7 @@
 Each worker is a fresh process (spawned: no CUDA or storage connection is inherited) that opens the
 study with its own sampler seed, loads the data (from the cache the parent filled) and runs
 `run_study`. The cores are split between them: each registers in the study like a worker started by
-hand and takes its share (`nas.search.share`), counting at least N workers until all N have come.
+hand and takes its share (`nas.search.workers.share`), counting at least N workers until all N have come.
 Ctrl-C reaches every worker: each records its trial as interrupted, and the parent raises
 KeyboardInterrupt once all have stopped.
 """
@@ -19,9 +19,9 @@ from multiprocessing.queues import SimpleQueue
 from typing import TYPE_CHECKING
 
 from nas.errors import NasError, StudyError
-from nas.search.launch import run_search, set_up_search
-from nas.search.options import StudyOptions
-from nas.search.storage import DEFAULT_JOURNAL, DEFAULT_URL, is_parallel_safe
+from nas.search.workers.launch import run_search, set_up_search
+from nas.search.workers.options import StudyOptions
+from nas.search.workers.storage import DEFAULT_JOURNAL, DEFAULT_URL, is_parallel_safe
 
 if TYPE_CHECKING:
     from nas.search.hooks import StudyHooks
@@ -45,7 +45,7 @@ def storage_for_workers(storage: str, workers: int) -> str:
 
 def run_worker(options: StudyOptions, index: int | None = None, hooks: StudyHooks | None = None,
                floor: int = 1) -> int:
-    """One worker's whole run on the study (`nas.search.launch`: set up as worker `index`, then run
+    """One worker's whole run on the study (`nas.search.workers.launch`: set up as worker `index`, then run
     with `floor` live workers assumed); returns how many trials it ran."""
     return run_search(set_up_search(options, index), hooks, floor)
 
@@ -55,7 +55,7 @@ def _worker_main(options: StudyOptions, index: int, workers: int, hooks: HooksFa
     """A spawned worker process: quiet Optuna, its share of the cores, errors sent to the parent."""
     import optuna
 
-    from nas.search.share import share_of
+    from nas.search.workers.share import share_of
     from nas.training.threads import available_cores, set_threads
 
     # until it registers, a worker assumes all N share the cores (its data loading computes too)

@@ -37,7 +37,7 @@ from nas.model.network import build_model
 from nas.model.slicing import child_model
 from nas.search.baselines import SEED_BASELINES
 from nas.search.space import FloatRange, SearchSpace
-from nas.search.storage import JOURNAL_PREFIX, storage_lock
+from nas.search.workers.storage import JOURNAL_PREFIX, storage_lock
 from nas.training.device import resolve_device, resolve_memory_format, to_memory_format
 from nas.training.recipe import TrainConfig
 from nas.training.supernet import SupernetState, epoch_steps, recalibrate_bn, train_supernet

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nas.search.options import StudyOptions, load_study_data
+from nas.search.workers.options import StudyOptions, load_study_data
 
 if TYPE_CHECKING:
     import optuna
@@ -68,8 +68,8 @@ def set_up_search(options: StudyOptions, index: int | None = None,
 def run_search(search: Search, hooks: StudyHooks | None = None, floor: int = 1) -> int:
     """Run the search's trials here, registered in the study with this worker's share of the cores
     (`floor`: the live workers to assume until that many have come); how many trials it ran."""
-    from nas.search.runner import run_study
-    from nas.search.share import worker_share
+    from nas.search.workers.runner import run_study
+    from nas.search.workers.share import worker_share
 
     o = search.options
     with worker_share(search.study, o.storage, o.threads, floor) as (share, info):

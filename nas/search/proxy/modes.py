@@ -1,7 +1,7 @@
 """How a trial estimates its candidate's error (`proxy: mode:` in the space file), a registry:
 
-- scratch: train the candidate from scratch with the proxy recipe (`nas.search.candidate`).
-- supernet: slice it out of the study's shared parent (`nas.search.supernet`), recalibrate its
+- scratch: train the candidate from scratch with the proxy recipe (`nas.search.proxy.scratch`).
+- supernet: slice it out of the study's shared parent (`nas.search.proxy.supernet`), recalibrate its
   BatchNorm, optionally fine-tune it for `proxy: finetune_epochs` (pruned per epoch like a scratch
   trial), then validate. The parent is trained once, on first use, by whichever worker gets there
   first.
@@ -22,10 +22,10 @@ from nas.data.dataset import KeypointDataset
 from nas.model.arch import ArchConfig
 from nas.model.cost import Cost
 from nas.model.network import build_model
-from nas.search.candidate import CandidateResult, evaluate_candidate
 from nas.search.checks import WithinEpochChecks
+from nas.search.proxy.scratch import CandidateResult, evaluate_candidate
+from nas.search.proxy.supernet import ParentStore, SharedParent, child_for
 from nas.search.space import SearchSpace
-from nas.search.supernet import ParentStore, SharedParent, child_for
 from nas.training.evaluation import evaluate
 from nas.training.recipe import TrainConfig
 from nas.training.trainer import EpochStats, TrainResult, train

@@ -29,9 +29,9 @@ import pandas as pd
 from scipy import stats
 
 from nas.data.spec import DataSpec
+from nas.deploy.pick import ranked_trials, spec_for_trial
 from nas.deploy.retrain import RetrainHooks, retrain
 from nas.errors import ConfigError, StudyError
-from nas.search.pick import ranked_trials, spec_for_trial
 
 __all__ = ["FidelityResult", "select_trials", "bootstrap_interval", "paired_difference_interval", "kendall_tau",
            "spearman_rho", "correlations", "run_fidelity", "proxy_quality_line", "score_tau_line", "ATTR", "CI_LEVEL",
