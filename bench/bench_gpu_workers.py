@@ -16,8 +16,8 @@ import json
 import multiprocessing
 from pathlib import Path
 
-from arguments import doc_parser
-from run_info import run_info
+from common.arguments import doc_parser
+from common.run_info import run_info
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from run_info import run_info
+from common.run_info import run_info
 
 from nas.report import ranking
 from nas.report.frame import arch_label, scored, trials_frame

@@ -53,12 +53,12 @@ from pathlib import Path
 
 import optuna
 import torch
-from curves import chance_px
-from evidence import spread_archs, uniform_params
-from run_info import run_info
+from common.evidence import spread_archs, uniform_params
+from common.run_info import run_info
 
 from nas.data import DataSpec, load_for_space
 from nas.deploy.fidelity import bootstrap_interval, kendall_tau, paired_difference_interval
+from nas.keypoints.metrics import mean_pose_error
 from nas.model.cost import count_cost
 from nas.model.network import build_model
 from nas.search.noise import proxy_noise
@@ -347,13 +347,18 @@ def load(cfg: dict):
     return space, train, val, spread_archs(space, cfg["archs"], seed=11)
 
 
+def _pose(data) -> tuple:
+    return data.keypoints, data.visibility
+
+
 def main() -> None:
     args = parse_args()
     cfg = SIZES[args.size]
     space, train, val, archs = load(cfg)
     context = {"bench": "supernet", "size": args.size, **run_info("bench/bench_supernet.py"),
                "budget_s": cfg["budget_s"], "archs": [a.short() for a, _ in archs]}
-    chance = chance_px(train, val) * space.input_size / space.proxy.train_size  # the mean pose's error, deployed px
+    # the mean pose's error, deployed px
+    chance = mean_pose_error(*_pose(train), *_pose(val)) * space.input_size / space.proxy.train_size
     keep = {k: v for k, v in context.items() if k != "archs"} if args.save else None
     truths, reused = truth(archs, train, val, cfg, space, args.device, keep, args.shard if args.truth_only else (1, 1))
     if args.truth_only:

@@ -40,14 +40,13 @@ from pathlib import Path
 import bench_supernet as bs
 import torch
 import yaml
-from arguments import doc_parser
 from bench_make_study import run as run_cli
 from bench_make_study import summary
-from benchmarks import trivial_goal
-from evidence import ARMS, records, trivial_roles
-from replay import from_records
-from run_info import run_info
-from skip_audit import replay_rows
+from common.arguments import doc_parser
+from common.benchmarks import trivial_goal
+from common.evidence import ARMS, records, trivial_roles
+from common.replay import from_records, replay_rows
+from common.run_info import run_info
 
 from nas.deploy.pick import pick
 from nas.model.arch import ArchConfig

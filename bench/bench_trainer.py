@@ -37,8 +37,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from arguments import doc_parser
-from run_info import run_info
+from common.arguments import doc_parser
+from common.run_info import run_info
 
 from nas.data import DataSpec, KeypointDataset, load_for_space
 from nas.keypoints.losses import heatmap_loss

@@ -32,7 +32,7 @@ import time
 import uuid
 from pathlib import Path
 
-from run_info import run_info
+from common.run_info import run_info
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,8 +18,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from evidence import spread_archs
-from run_info import run_info
+from common.evidence import spread_archs
+from common.run_info import run_info
 
 from nas.deploy.fidelity import bootstrap_interval, kendall_tau
 from nas.model.cost import count_cost

@@ -18,16 +18,14 @@ import yaml
 
 from nas.data import DataSpec, load_for_space
 from nas.data.synth import SynthConfig
-from nas.keypoints.metrics import keypoint_errors, summarise
+from nas.keypoints.metrics import mean_pose_error
 from nas.model.arch import ArchConfig
 from nas.search.proxy.scratch import evaluate_candidate
 from nas.training.recipe import TrainConfig
 
 
-def chance_px(train, val) -> float:
-    mean = train.keypoints.mean(0, keepdim=True).expand_as(val.keypoints)
-    d, n = keypoint_errors(mean, val.keypoints, val.visibility)
-    return summarise(d, n, val.visibility).px_error
+def _pose(data) -> tuple:
+    return data.keypoints, data.visibility
 
 
 def main() -> None:
@@ -52,7 +50,7 @@ def main() -> None:
     synth = SynthConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
     train, val = load_for_space(DataSpec(), args.images, args.val_images, args.size, synth=synth)
     print(json.dumps({"bench": "chance", "size": args.size, "synth": overrides,
-                      "mean_pose_px": round(chance_px(train, val), 2)}), flush=True)
+                      "mean_pose_px": round(mean_pose_error(*_pose(train), *_pose(val)), 2)}), flush=True)
     for spec in args.arch:
         b, bw, hd, hw = spec.split(":")
         arch = ArchConfig(b, float(bw), int(hd), float(hw), input_size=args.size)

@@ -38,10 +38,10 @@ from typing import Any
 
 import optuna
 import yaml
-from arguments import doc_parser
-from benchmarks import pick_below
-from evidence import RetrainJob, proxy_errors, retrain_many, trial_lines, trivial_roles
-from run_info import run_info
+from common.arguments import doc_parser
+from common.benchmarks import pick_below
+from common.evidence import RetrainJob, proxy_errors, retrain_many, trial_lines, trivial_roles
+from common.run_info import run_info
 
 from nas.data import DataSpec, load_for_space, load_splits
 from nas.deploy.fidelity import correlations

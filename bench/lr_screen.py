@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import torch
-from run_info import run_info
+from common.run_info import run_info
 
 from nas.data import load_for_space
 from nas.data.spec import DataSpec

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from answers import answer_rows, cited_lines, line_flags
+from common.answers import answer_rows, cited_lines, line_flags
 
 from nas.errors import NasError
 from nas.io import write_text_atomic

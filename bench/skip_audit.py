@@ -1,5 +1,5 @@
 """The pre-training skip audited by replay: recorded studies replayed with the skip active, in many
-random orders and over 1 and 8 workers, baselines included (the arithmetic: bench/replay.py).
+random orders and over 1 and 8 workers, baselines included (the arithmetic: bench/common/replay.py).
 
     .venv/bin/python bench/skip_audit.py --steps record --save   # a CPU study that trains every trial
     .venv/bin/python bench/skip_audit.py --save                  # replay every recorded study
@@ -24,16 +24,14 @@ from pathlib import Path
 
 import optuna
 import yaml
-from arguments import doc_parser
-from evidence import trial_lines
-from replay import Recorded, audit
-from run_info import run_info
+from common.arguments import doc_parser
+from common.evidence import trial_lines
+from common.replay import ORDERS, Recorded, replay_rows
+from common.run_info import run_info
 
 from nas.data import DataSpec, load_for_space
-from nas.model.cost import score_of
 from nas.search import run_study
 from nas.search.sampling import make_sampler
-from nas.search.skip import Scored, skip_reason
 from nas.search.space import parse_space
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,30 +39,12 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results"
 RECORDED = RESULTS / "skip-audit-study-cpu.jsonl"
 SOURCES = (RECORDED, RESULTS / "gpu-evidence.jsonl")
-ORDERS, WORKERS = 200, (1, 8)
 SIZES = {  # the recorded CPU study: trials, and the proxy's keys changed from default.yaml's
     "cpu": dict(trials=44, proxy=dict(train_size=64, epochs=3, train_images=1000, val_images=300, batch_size=32),
                 aug=(1, 2)),
     "smoke": dict(trials=6, proxy=dict(train_size=64, epochs=1, train_images=32, val_images=16, batch_size=16),
                   aug=(1, 1)),
 }
-
-
-def rule_sound(margin: float):
-    return lambda done, cost: skip_reason([Scored(c, e) for c, e in done], cost, margin) is not None
-
-
-def rule_first(margin: float):
-    """The rule's first form: any complete trial's lowest error as evidence for every candidate."""
-    def skips(done, cost):
-        if not done:
-            return False
-        best = min(score_of(c, e) for c, e in done)
-        return score_of(cost, max(0.0, min(e for _, e in done) - margin)) >= best
-    return skips
-
-
-RULES = {"sound": rule_sound, "first": rule_first}
 
 
 def record(size: str, out: Path, device: str) -> None:
@@ -105,15 +85,6 @@ def recorded_studies(paths) -> dict[str, tuple[list[Recorded], float, dict]]:
         if done:
             out[key] = (done, float(lines[0].get("margin_px", 1.0)), lines[0])
     return out
-
-
-def replay_rows(trials: list[Recorded], margin: float, orders: int = ORDERS) -> list[dict]:
-    """The audit of one recorded study: each rule x 1 and 8 workers x baselines first or anywhere."""
-    errors = [t.px_error for t in trials]
-    scope = {"margin_px": margin, "trials": len(trials),
-             "px_error_range": [round(min(errors), 2), round(max(errors), 2)] if errors else None}
-    return [{**scope, "rule": rule, **audit(trials, RULES[rule](margin), w, orders, seed=0, baselines_first=first_b)}
-            for rule in RULES for w in WORKERS for first_b in (True, False)]
 
 
 def replay_all(paths, out: Path | None, orders: int) -> None:

@@ -50,8 +50,8 @@ from typing import Any
 
 import optuna
 import yaml
-from arguments import doc_parser
-from benchmarks import (
+from common.arguments import doc_parser
+from common.benchmarks import (
     best_score,
     evenly_spaced,
     finite,
@@ -60,7 +60,7 @@ from benchmarks import (
     trivial_goal,
     wall_time,
 )
-from evidence import (
+from common.evidence import (
     ARMS,
     DEFAULT,
     Retrained,
@@ -70,9 +70,8 @@ from evidence import (
     run_arm,
     trivial_roles,
 )
-from replay import from_records
-from run_info import run_info
-from skip_audit import replay_rows
+from common.replay import from_records, replay_rows
+from common.run_info import run_info
 
 from nas.data import DataSpec, load_for_space
 from nas.deploy.fidelity import correlations

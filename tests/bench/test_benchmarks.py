@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from benchmarks import (
+from common.benchmarks import (
     TrialRecord,
     best_curve,
     evenly_spaced,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from evidence import RetrainJob, retrain_many
+from common.evidence import RetrainJob, retrain_many
 
 from nas.data import DataSpec
 from nas.model.arch import ArchConfig

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import random
 
-from benchmarks import TrialRecord
-from replay import Recorded, audit, from_records, replay
-from skip_audit import RULES, replay_rows
+from common.benchmarks import TrialRecord
+from common.replay import RULES, Recorded, audit, from_records, replay, replay_rows
 
 # the baselines (cheapest first to finish, the course report's models slower) and candidates whose
 # errors really differ: the best is a mid-cost model at 25.2 px

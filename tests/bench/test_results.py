@@ -89,7 +89,7 @@ def test_the_committed_results_page_is_up_to_date():
 
 
 def test_the_answers_table_says_what_is_unmeasured_and_flags_unkept_lines():
-    from answers import QUESTIONS, answer_rows
+    from common.answers import QUESTIONS, answer_rows
 
     rows = answer_rows({})
     assert [q for q, *_ in rows] == list(QUESTIONS) and all(a == "not measured yet" for _, a, _, _ in rows)
@@ -108,7 +108,7 @@ def _ws(arm: str, size: str, tau: float, date: str, commit: str = "abc1234", **m
 
 
 def test_weight_sharing_reports_both_variants_at_each_budget_never_a_best_of():
-    from answers import weight_sharing_vs_scratch
+    from common.answers import weight_sharing_vs_scratch
 
     lines = [_ws("scratch", "small", -0.09, "2026-11-29"), _ws("supernet", "small", -0.12, "2026-11-29"),
              _ws("supernet_distill", "small", 0.64, "2026-11-29"), _ws("scratch", "long", -0.09, "2026-11-30"),
@@ -127,7 +127,7 @@ def test_weight_sharing_reports_both_variants_at_each_budget_never_a_best_of():
 
 
 def test_the_noise_answer_decides_from_the_icc_of_the_recorded_groups():
-    from answers import seed_noise
+    from common.answers import seed_noise
 
     base = {"bench": "suite", "date": "2026-11-30", "machine": {"cores": 2}, "commit": "abc", "command": "x",
             "figure": "proxy_noise"}

@@ -9,7 +9,7 @@ Definitions (each chosen so that an arm identical to plain Random cannot meet th
   (the moment Random found its final best), so a copy of Random scores exactly 1.
 - pruning savings: the wall time of the same sampler with and without pruning and the skip, both
   executed and timed; nothing is extrapolated.
-- skip audit: bench/replay.py (a run that trained everything, replayed with the rule active).
+- skip audit: bench/common/replay.py (a run that trained everything, replayed with the rule active).
 """
 from __future__ import annotations
 

@@ -23,8 +23,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from nas.model.cost import score_of
+from nas.search.skip import Scored, skip_reason
 
-__all__ = ["Recorded", "Replay", "replay", "audit", "from_records"]
+__all__ = ["Recorded", "Replay", "replay", "audit", "from_records", "RULES", "replay_rows", "ORDERS", "WORKERS"]
 
 Rule = Callable[[list[tuple[float, float]], float], bool]  # (complete (cost, px error) pairs, cost) -> skip?
 
@@ -106,3 +107,32 @@ def from_records(records) -> list[Recorded]:
     """The complete trials of a timed run (`benchmarks.TrialRecord`s), their seconds from start to end."""
     return [Recorded(r.cost, r.px_error, r.end_s - r.start_s) for r in records
             if r.state == "COMPLETE" and r.px_error is not None]
+
+
+ORDERS, WORKERS = 200, (1, 8)  # the audit's random orders per setting, and its worker counts
+
+
+def rule_sound(margin: float):
+    return lambda done, cost: skip_reason([Scored(c, e) for c, e in done], cost, margin) is not None
+
+
+def rule_first(margin: float):
+    """The rule's first form: any complete trial's lowest error as evidence for every candidate."""
+    def skips(done, cost):
+        if not done:
+            return False
+        best = min(score_of(c, e) for c, e in done)
+        return score_of(cost, max(0.0, min(e for _, e in done) - margin)) >= best
+    return skips
+
+
+RULES = {"sound": rule_sound, "first": rule_first}
+
+
+def replay_rows(trials: list[Recorded], margin: float, orders: int = ORDERS) -> list[dict]:
+    """The audit of one recorded study: each rule x 1 and 8 workers x baselines first or anywhere."""
+    errors = [t.px_error for t in trials]
+    scope = {"margin_px": margin, "trials": len(trials),
+             "px_error_range": [round(min(errors), 2), round(max(errors), 2)] if errors else None}
+    return [{**scope, "rule": rule, **audit(trials, RULES[rule](margin), w, orders, seed=0, baselines_first=first_b)}
+            for rule in RULES for w in WORKERS for first_b in (True, False)]

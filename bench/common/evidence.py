@@ -1,6 +1,6 @@
 """The runs behind the evidence suite (`bench/suite.py`): search arms, proxy repeats and full
 retrains with one shared recipe. Each function runs one kind of thing and returns plain records;
-the arithmetic lives in `bench/benchmarks.py`.
+the arithmetic lives in `bench/common/benchmarks.py`.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
-from benchmarks import TrialRecord, evenly_spaced
 
+from common.benchmarks import TrialRecord, evenly_spaced
 from nas.data import DataSpec, KeypointDataset
 from nas.deploy.retrain import retrain
 from nas.deploy.spec import ArchSpec

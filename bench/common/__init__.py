@@ -1,0 +1,5 @@
+"""What the benchmark scripts share (the scripts themselves are the files in `bench/`, one question
+each): their command-line parsing (`arguments`), the provenance every result line carries
+(`run_info`), the records and goal arithmetic of the evidence suite (`benchmarks`), training and
+retraining many architectures (`evidence`), the skip audit's replay of recorded studies (`replay`),
+and the results page's answers table (`answers`)."""
