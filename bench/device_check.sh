@@ -20,6 +20,8 @@
 #   PY=.venv/bin/python DEV=cpu TRIALS=2 IMAGES=32 EVIDENCE_SIZE=tiny TRAINER_ARGS="--models space_cheapest --size 64 \
 #     --batches 16 --images 64 --repeats 1" WORKERS_ARGS="--counts 1,2 --size 64 --images 64 --batch 16 --epochs 2" \
 #     OUT=reports/device-dry bash bench/device_check.sh
+# (on 2 CPU cores the pipeline step outlives its 70 s there; it is checked alone, 115 s, with
+#   PY=.venv/bin/python DEV=cpu TRIALS=1 IMAGES=32 ONLY=pipeline OUT=reports/device-dry bash bench/device_check.sh)
 # then commit $OUT's *.jsonl into docs/results/ (gpu-evidence.jsonl, trainer-format.jsonl, gpu-workers.jsonl).
 set -u
 OUT=${OUT:-reports/device}
