@@ -17,7 +17,7 @@ import dataclasses
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import optuna
@@ -116,6 +116,7 @@ class Objective:
     objective: str
     train_data: KeypointDataset
     val_data: KeypointDataset
+    _: KW_ONLY
     device: str = "auto"
     seed: int = 0
     hooks: StudyHooks | None = None

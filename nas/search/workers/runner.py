@@ -120,19 +120,26 @@ def run_study(
     their reason and do not count. `storage_url` names the lock (None: an in-memory study).
     `baselines=False` and `skip_hopeless=False` turn off the baselines and the pre-training skip
     (benchmarks). `share`: this worker's share of the cores, re-counted at each trial start and
-    epoch (`nas.search.workers.share.worker_share`); None leaves torch's threads as they are. `repeats`: the
-    first N baselines are enqueued once more, trained with another seed (`enqueue_baselines`).
+    epoch (`worker_share`); None leaves torch's threads as they are. `repeats`: the first N
+    baselines are enqueued once more, trained with another seed (`enqueue_baselines`).
     `reuse_duplicates=False` trains a draw again even when a complete trial has its architecture and
     recipe (by default it takes that trial's result, marked `duplicate_of`).
     """
     proxy = make_proxy(space, study, train_data, val_data, device, seed, storage_url, artifacts_dir,
                        hooks.status if hooks else None)
-    objective = Objective(space, study.user_attrs.get("objective", "score"), train_data, val_data, device, seed,
-                          hooks, skip_hopeless=skip_hopeless, share=share, proxy=proxy,
+    objective = Objective(space, study.user_attrs.get("objective", "score"), train_data, val_data, device=device,
+                          seed=seed, hooks=hooks, skip_hopeless=skip_hopeless, share=share, proxy=proxy,
                           reuse_duplicates=reuse_duplicates)
     if baselines:
         with study_lock(storage_url, study.study_name):
             enqueue_baselines(study, space, repeats=repeats)
+    return _run_trials(study, objective, trials, timeout, storage_url, poll_s, hooks)
+
+
+def _run_trials(study: optuna.Study, objective: Objective, trials: int, timeout: float | None,
+                storage_url: str | None, poll_s: float, hooks: StudyHooks | None) -> int:
+    """Ask, run and tell trials under the storage lock until the study holds `trials` finished ones
+    (or `timeout` seconds passed, or 3x as many ran and failed); how many this process ran."""
     deadline = None if timeout is None else time.monotonic() + timeout
     ran = 0
     while (deadline is None or time.monotonic() < deadline) and ran <= 3 * trials:  # all failing: stop
