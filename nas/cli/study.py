@@ -119,9 +119,8 @@ def _set_up(options: StudyOptions) -> Search:
 
     if not console.is_terminal:
         return search.set_up_search(options, on_format=_say_format)
-    space = options.space_for(search.load_space(options.space_file))
-    p = space.proxy
-    with render_progress(console, f"data: {options.data or space.data.source}", p.train_images + p.val_images) as bar:
+    label = f"data: {options.data or 'the data of ' + options.space_file.name}"
+    with render_progress(console, label, 0) as bar:  # the loader gives the total with each count
         return search.set_up_search(options, progress=bar, on_format=_say_format)
 
 

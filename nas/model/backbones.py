@@ -1,6 +1,7 @@
-"""Backbone registry: the only list of backbones. One registration names a backbone and holds its
-builder (a timm MobileNet feature extractor at output stride 16), its ImageNet variants (timm model
-names by width, for `--init imagenet`) and its short name (the leaderboard's).
+"""Backbone registry: the only list of backbones (importing it loads neither torch nor timm). One
+registration names a backbone and holds its builder (a timm MobileNet feature extractor at output
+stride 16), its ImageNet variants (timm model names by width, for `--init imagenet`) and its short
+name (the leaderboard's).
 
     @register_backbone(short="mnv3l", imagenet={1.0: "mobilenetv3_large_100"})
     def mobilenetv3_large(width: float, pretrained: bool = False) -> nn.Module: ...
@@ -12,19 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-
-from timm.models.efficientnet import _gen_mobilenet_v2
-from timm.models.mobilenetv3 import _gen_mobilenet_v3
-from torch import nn
+from typing import TYPE_CHECKING
 
 from nas.errors import ConfigError
 from nas.model.arch import STRIDE as OUTPUT_STRIDE  # the config's input-size rule uses the same stride
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["BACKBONES", "Backbone", "OUTPUT_STRIDE", "backbone_names", "build_backbone", "register_backbone"]
 
 _DEEPEST_STAGE = 4  # the MobileNets expose 5 feature stages (strides 2, 4, 8, 16, 16)
 
-BackboneBuilder = Callable[[float, bool], nn.Module]  # (width multiplier, pretrained) -> features module
+BackboneBuilder = Callable[[float, bool], "nn.Module"]  # (width multiplier, pretrained) -> features module
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,16 @@ def _timm_features(gen: Callable[..., nn.Module], variant: str, width: float, pr
 
 @register_backbone(short="mnv2", imagenet={0.5: "mobilenetv2_050", 1.0: "mobilenetv2_100", 1.4: "mobilenetv2_140"})
 def mobilenetv2(width: float, pretrained: bool = False) -> nn.Module:
+    from timm.models.efficientnet import _gen_mobilenet_v2  # timm loads with the first model, not the registry
+
     return _timm_features(_gen_mobilenet_v2, "mobilenetv2_100", width, pretrained)
 
 
 @register_backbone(short="mnv3s", imagenet={0.5: "mobilenetv3_small_050", 0.75: "mobilenetv3_small_075",
                                             1.0: "mobilenetv3_small_100"})
 def mobilenetv3_small(width: float, pretrained: bool = False) -> nn.Module:
+    from timm.models.mobilenetv3 import _gen_mobilenet_v3
+
     return _timm_features(_gen_mobilenet_v3, "mobilenetv3_small_100", width, pretrained)
 
 

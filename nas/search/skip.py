@@ -26,12 +26,11 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
-from nas.model.cost import Cost, score_of
+from nas.model.cost import score_of
 
-__all__ = ["Scored", "evidence", "skip_reason", "skip_reason_in"]
+__all__ = ["Scored", "evidence", "skip_reason"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,3 @@ def evidence(complete: Iterable[FrozenTrial]) -> list[Scored]:
     return [Scored(t.user_attrs["cost"], t.user_attrs["px_error"]) for t in complete
             if "score" in t.user_attrs and math.isfinite(t.user_attrs.get("px_error", math.nan))]
 
-
-def skip_reason_in(study: optuna.Study, cost: Cost, margin: float) -> str | None:
-    """`skip_reason` with the study's complete trials as evidence."""
-    return skip_reason(evidence(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))), cost.cost, margin)

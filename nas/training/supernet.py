@@ -12,7 +12,6 @@ is evaluated. Space-free: which children to draw is the caller's (`nas.search`'s
 """
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ class SupernetState(RunState):
     sampler: tuple  # the child sampler's random.Random state
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {**self.fields(), "sampler": self.sampler}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SupernetState:

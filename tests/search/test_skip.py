@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from nas.model.cost import count_cost, score_of
 from nas.search.baselines import cheapest_arch
-from nas.search.skip import Scored, skip_reason, skip_reason_in
+from nas.search.skip import Scored, evidence, skip_reason
 from nas.search.space import load_space
 from tests.conftest import ROOT
 
@@ -51,12 +51,7 @@ def test_cheapest_complete_at_47_7_px_does_not_skip_a_larger_model(default_costs
                          (TrialState.RUNNING, 2400 * cheapest, 0.0)])
     cost = factor * cheapest
     assert _old_rule_skips([Scored(cheapest, 47.7)], cost, MARGIN)  # the case could fail: the old rule skipped it
-    assert skip_reason_in(study, _Cost(cost), MARGIN) is None
-
-
-class _Cost:
-    def __init__(self, cost: float) -> None:
-        self.cost = cost
+    assert skip_reason(evidence(study.get_trials(states=(TrialState.COMPLETE,))), cost, MARGIN) is None
 
 
 def test_skips_when_every_larger_model_ended_too_high():
