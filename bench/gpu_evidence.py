@@ -39,8 +39,8 @@ from typing import Any
 import optuna
 import yaml
 from common.arguments import doc_parser
-from common.benchmarks import pick_below
-from common.evidence import RetrainJob, proxy_errors, retrain_many, trial_lines, trivial_roles
+from common.benchmarks import pick_below, training_saved
+from common.evidence import RetrainJob, proxy_errors, records, retrain_many, trial_lines, trivial_roles
 from common.run_info import run_info
 
 from nas.data import DataSpec, load_for_space, load_splits
@@ -138,7 +138,7 @@ class Evidence:
         for line in trial_lines(study):
             self.emit(line.pop("figure"), margin_px=self.space.search.pre_train_margin_px, **line)
         self.emit("study", seconds=seconds, returncode=done.returncode, study_command=" ".join(cmd[1:]),
-                  proxy=self.cfg.proxy, search=self.cfg.search, **study_summary(study, self.space))
+                  proxy=self.cfg.proxy, search=self.cfg.search, **study_summary(study))
 
     def load(self) -> optuna.Study:
         return optuna.load_study(study_name=STUDY, storage=open_storage(self.storage))
@@ -233,27 +233,22 @@ class Evidence:
         return found
 
 
-def study_summary(study: optuna.Study, space: SearchSpace) -> dict[str, Any]:
-    """Counts, the pick, and the training the pruner and the skip saved: images a pruned trial did not
-    train (1 - pruned_at / epochs of its budget) and the trials skipped, against the budgets started."""
+def study_summary(study: optuna.Study) -> dict[str, Any]:
+    """Counts, the pick, and the training the pruner and the skip saved (`training_saved`: passes over
+    the proxy's images pruned trials did not train, and the skipped trials' budgets)."""
     trials = [t for t in study.get_trials(deepcopy=False) if t.state.name in ("COMPLETE", "PRUNED")
               and "duplicate_of" not in t.user_attrs]
-    skipped = [t for t in trials if t.user_attrs.get("skipped")]
-    pruned = [t for t in trials if t.state.name == "PRUNED" and not t.user_attrs.get("skipped")]
-    epochs = space.proxy.recipe.epochs
-    budget = lambda t: space.proxy.train_images * epochs * (t.params.get("aug_multiplier") or 1)  # noqa: E731
-    unspent = sum(budget(t) * (1 - t.user_attrs.get("pruned_at_epoch", epochs) / epochs) for t in pruned)
-    trained = [t for t in trials if t not in skipped]
     best = min((t for t in trials if t.state.name == "COMPLETE"), key=lambda t: t.user_attrs["score"], default=None)
+    errors = [t.user_attrs["px_error"] for t in trials if "px_error" in t.user_attrs]
     return {
-        "complete": sum(t.state.name == "COMPLETE" for t in trials), "pruned": len(pruned), "skipped": len(skipped),
+        "complete": sum(t.state.name == "COMPLETE" for t in trials),
+        "pruned": sum(t.state.name == "PRUNED" and not t.user_attrs.get("skipped") for t in trials),
+        "skipped": sum(bool(t.user_attrs.get("skipped")) for t in trials),
         "failed": sum(t.state.name == "FAIL" for t in study.get_trials(deepcopy=False)),
-        "pruned_at_last_report": sum(t.user_attrs.get("pruned_at_epoch", 0) >= epochs for t in pruned),
-        "pruning_saved_images_share": round(unspent / sum(map(budget, trained)), 4) if trained else 0.0,
+        **training_saved(records(study)),
         "pick": ArchConfig.from_dict(best.user_attrs["arch"]).short() if best else None,
         "pick_baseline": best.user_attrs.get("baseline", "") if best else None,
-        "px_error_range": [round(min(e), 2), round(max(e), 2)] if (e := [t.user_attrs["px_error"] for t in trials
-                                                                          if "px_error" in t.user_attrs]) else None,
+        "px_error_range": [round(min(errors), 2), round(max(errors), 2)] if errors else None,
     }
 
 

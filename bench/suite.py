@@ -183,7 +183,8 @@ class Suite:
                       **{k: _json(v) for k, v in s.items()}, **goal)
         for sampler in ("tpe", "random"):
             m = pruning_measured(self.runs[f"{sampler}_prune"], self.runs[sampler])
-            self.emit("pruning", sampler=sampler, **{k: _json(v) for k, v in m.items()})
+            self.emit("pruning", sampler=sampler, checks_per_epoch=self.space.search.checks_per_epoch,
+                      **{k: _json(v) for k, v in m.items()})
 
     def skips(self) -> None:
         """The skip rule replayed over each run that trained everything (bench/skip_audit.py)."""

@@ -140,15 +140,23 @@ def tpe_vs_random(r: Results) -> list[Row]:
 def pruning_saves(r: Results) -> list[Row]:
     rows = []
     for s in _latest(r.get("gpu-evidence", []), figure="study"):
-        rows.append((f"{_f(100 * float(s['pruning_saved_images_share']), 0)}% of the trained trials' images; "
-                     f"{s['pruned']} pruned ({s['pruned_at_last_report']} at the last report), {s['skipped']} skipped",
+        rows.append((f"{_saved_text(s)}; {s['pruned']} pruned, {s['skipped']} skipped",
                      f"{_machine(s)}, {s['size_px']} px, proxy {s['proxy']['train_images']} images x "
                      f"{s['proxy']['epochs']} epochs, {str(s['date'])[:10]}{_flags(s)}", _src("gpu-evidence", "study")))
     for p in _latest(r.get("suite-small", []), figure="pruning"):
-        rows.append((f"{p['sampler']}: {_f(100 * float(p['saved_share_median']), 0)}% of the wall time (median of 5)",
-                     f"{_machine(p)}, {SUITE} (per-epoch pruning, before checks within epochs), "
-                     f"{str(p['date'])[:10]}{_flags(p)}", _src("suite-small", "pruning")))
+        wall = f"{_f(100 * float(p['saved_share_median']), 0)}% of the wall time (median of 5, with the skip)"
+        checks = (f"checks {p['checks_per_epoch']} per epoch" if "checks_per_epoch" in p
+                  else "per-epoch pruning, before checks within epochs")
+        rows.append((f"{p['sampler']}: " + (f"{_saved_text(p)}; {wall}" if "pruning_saved_share" in p else wall),
+                     f"{_machine(p)}, {SUITE} ({checks}), {str(p['date'])[:10]}{_flags(p)}",
+                     _src("suite-small", "pruning")))
     return rows
+
+
+def _saved_text(line: Line) -> str:
+    return (f"pruning kept {_f(100 * float(line['pruning_saved_share']), 0)}% of the trained trials' passes over the "
+            f"images from training ({line['pruned_at_last_report']} prunes at a budget's end); the skipped trials' "
+            f"budgets were {_f(100 * float(line['skipped_budget_share']), 0)}% of all")
 
 
 @question("Is the pre-training skip safe?")

@@ -36,6 +36,34 @@ class TrialRecord:
     px_error: float | None = None
     start_s: float = 0.0
     skipped: bool = False  # pruned before training
+    epochs: int | None = None  # of its training recipe (None: not recorded)
+    aug: int = 1  # its augmentation multiplier: passes over the proxy's images per epoch
+    pruned_at_epoch: float | None = None  # where the pruner stopped it (checks within epochs as fractions)
+    duplicate: bool = False  # took an earlier identical trial's result, trained nothing
+
+    @property
+    def budget(self) -> float:
+        """Passes over the proxy's images its recipe trains."""
+        return self.epochs * self.aug if self.epochs else math.nan
+
+
+def training_saved(records: Sequence[TrialRecord]) -> dict[str, Any]:
+    """What the pruner and the skip kept from training, in passes over the proxy's images (one study's
+    trials train the same images, so passes compare across its trials): `pruning_saved_share`, the
+    passes pruned trials did not train over the budgets of the trials that trained;
+    `skipped_budget_share`, the skipped trials' budgets over all budgets (what they would have
+    trained had nothing stopped them); `pruned_at_last_report`, prunes at the end of a budget (they
+    save nothing). Duplicates, which train nothing either way, are left out."""
+    own = [r for r in records if not r.duplicate and r.state in ("COMPLETE", "PRUNED") and r.epochs]
+    trained = [r for r in own if not r.skipped]
+    pruned = [r for r in trained if r.state == "PRUNED" and r.pruned_at_epoch is not None]
+    unspent = sum((r.epochs - r.pruned_at_epoch) * r.aug for r in pruned)
+    return {
+        "pruning_saved_share": round(unspent / sum(r.budget for r in trained), 4) if trained else 0.0,
+        "skipped_budget_share": round(sum(r.budget for r in own if r.skipped) / sum(r.budget for r in own), 4)
+        if own else 0.0,
+        "pruned_at_last_report": sum(r.pruned_at_epoch >= r.epochs for r in pruned),
+    }
 
 
 def _complete(records: Sequence[TrialRecord]) -> list[TrialRecord]:
@@ -103,7 +131,9 @@ def four_arms(runs: Mapping[str, Sequence[Sequence[TrialRecord]]], reference: st
 def pruning_measured(with_runs: Sequence[Sequence[TrialRecord]],
                      without_runs: Sequence[Sequence[TrialRecord]]) -> dict[str, object]:
     """The same sampler and seeds with and without pruning and the skip, both executed: measured
-    wall times, the share of time saved, trials stopped, and best-score ratios (with / without)."""
+    wall times, the share of time saved, trials stopped, and best-score ratios (with / without);
+    beside them the passes over the images each mechanism kept from training (`training_saved`,
+    pooled over the seeds, and the pruner's share per seed)."""
     saved, bests, stopped, total = [], [], 0, 0
     for w, wo in zip(with_runs, without_runs, strict=True):
         saved.append(1.0 - ratio(wall_time(w), wall_time(wo)))
@@ -115,6 +145,8 @@ def pruning_measured(with_runs: Sequence[Sequence[TrialRecord]],
         "saved_share_median": statistics.median(saved), "saved_share_per_seed": saved,
         "stopped_share": stopped / total if total else math.nan,
         "best_ratio_median": statistics.median(bests), "best_ratio_per_seed": bests,
+        **training_saved([r for w in with_runs for r in w]),
+        "pruning_saved_share_per_seed": [training_saved(w)["pruning_saved_share"] for w in with_runs],
     }
 
 

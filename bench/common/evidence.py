@@ -64,7 +64,7 @@ ARMS = (Arm("random", "random", False), Arm("random_prune", "random", True), Arm
 DEFAULT = Arm("default", "tpe", True, baselines=True)  # a study as `handkp-search study` runs it
 
 
-def records(study: optuna.Study, t0: float) -> list[TrialRecord]:
+def records(study: optuna.Study, t0: float = 0.0) -> list[TrialRecord]:
     """The study's finished trials, timed from `t0` (wall-clock seconds since the epoch)."""
     out = []
     for t in study.get_trials(deepcopy=False):
@@ -74,7 +74,9 @@ def records(study: optuna.Study, t0: float) -> list[TrialRecord]:
         out.append(TrialRecord(
             end_s=t.datetime_complete.timestamp() - t0, start_s=t.datetime_start.timestamp() - t0,
             state=t.state.name, score=ua.get("score"), cost=ua.get("cost", math.nan), px_error=ua.get("px_error"),
-            skipped=bool(ua.get("skipped")),
+            skipped=bool(ua.get("skipped")), epochs=ua.get("recipe", {}).get("epochs"),
+            aug=t.params.get("aug_multiplier") or 1, pruned_at_epoch=ua.get("pruned_at_epoch"),
+            duplicate="duplicate_of" in ua,
         ))
     return out
 

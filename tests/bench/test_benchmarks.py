@@ -11,6 +11,7 @@ from common.benchmarks import (
     four_arms,
     pruning_measured,
     time_to_reach,
+    training_saved,
 )
 
 
@@ -52,3 +53,18 @@ def test_evenly_spaced_takes_both_ends():
     assert evenly_spaced(10, 4) == [0, 3, 6, 9]
     assert evenly_spaced(3, 5) == [0, 1, 2]
     assert evenly_spaced(5, 1) == [0]
+
+
+def test_training_saved_counts_passes_the_pruner_and_the_skip_kept_from_training():
+    """Budgets are epochs x augmentation multiplier; a prune at epoch 1.25 of 2 with aug 2 leaves 1.5 passes."""
+    study = [TrialRecord(10, "COMPLETE", 1.0, epochs=2, aug=1),                              # trains 2 of 2
+             TrialRecord(20, "PRUNED", None, epochs=2, aug=2, pruned_at_epoch=1.25),        # 2.5 of 4
+             TrialRecord(30, "PRUNED", None, epochs=2, aug=1, pruned_at_epoch=2.0),         # at its end: saves 0
+             TrialRecord(31, "PRUNED", None, epochs=2, aug=3, skipped=True),                # 6 never started
+             TrialRecord(32, "COMPLETE", 1.0, epochs=2, aug=3, duplicate=True)]             # a twin's result
+    out = training_saved(study)
+    assert out["pruning_saved_share"] == round(1.5 / (2 + 4 + 2), 4)
+    assert out["skipped_budget_share"] == round(6 / (2 + 4 + 2 + 6), 4)
+    assert out["pruned_at_last_report"] == 1
+    assert training_saved([TrialRecord(1, "COMPLETE", 1.0, epochs=3)]) == {
+        "pruning_saved_share": 0.0, "skipped_budget_share": 0.0, "pruned_at_last_report": 0}
