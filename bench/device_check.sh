@@ -13,8 +13,8 @@
 #   6. evidence_retrain           the trivial baselines, one recipe, 3 seeds                       110 s
 #   7. evidence_fidelity          proxy vs retrained error                                          30 s
 #                                                                                         total   540 s
-# Usage there (the wheels in .whl/ are the Python packages the machine's image lacks: optuna, thop,
-# plotly and what they need, made here with `pip download --only-binary :all: -d .whl optuna thop plotly`):
+# Usage: here, `bash bench/device_wheels.sh` writes .whl/ (the packages the machine's image lacks:
+# optuna, thop, plotly and what they need, for its Python 3.12); there, with .whl carried:
 #   HANDKP_COMMIT=<commit> bash bench/device_check.sh
 # A dry run on the CPU (every step on tiny sizes; figures meaningless):
 #   PY=.venv/bin/python DEV=cpu TRIALS=2 IMAGES=32 EVIDENCE_SIZE=tiny TRAINER_ARGS="--models space_cheapest --size 64 \
@@ -48,7 +48,7 @@ setup() {
     $PY -m pip install -q --no-index --no-deps --no-build-isolation -e . \
         || printf '#!%s\nfrom nas.cli import main\nmain()\n' "$(command -v $PY)" > "$(dirname "$(command -v $PY)")/handkp-search"
     chmod +x "$(dirname "$(command -v $PY)")/handkp-search"
-    PYTHONPATH="/tmp/site:$PWD" $PY -c "import torch, timm, optuna; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(),
+    PYTHONPATH="/tmp/site:$PWD" $PY -c "import torch, timm, optuna, thop, plotly, nas.cli; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(),
 torch.cuda.get_device_name() if torch.cuda.is_available() else '-', 'timm', timm.__version__, 'optuna', optuna.__version__)"
 }
 
