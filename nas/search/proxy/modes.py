@@ -104,7 +104,7 @@ def _validated(model, val: KeypointDataset, recipe: TrainConfig, px_scale: float
                        state_dict={})
 
 
-def make_proxy(space: SearchSpace, study: optuna.Study, train_data: KeypointDataset, val_data: KeypointDataset,
+def make_proxy(space: SearchSpace, study: optuna.Study, train_data: KeypointDataset, val_data: KeypointDataset, *,
                device: str, seed: int, storage_url: str | None, artifacts_dir: Path | None = None,
                on_status: Callable[[str], None] | None = None) -> Proxy:
     """The proxy the space's `proxy: mode` names (`nas.search.space.PROXY_MODES`), for one worker."""

@@ -125,8 +125,8 @@ def run_study(
     `reuse_duplicates=False` trains a draw again even when a complete trial has its architecture and
     recipe (by default it takes that trial's result, marked `duplicate_of`).
     """
-    proxy = make_proxy(space, study, train_data, val_data, device, seed, storage_url, artifacts_dir,
-                       hooks.status if hooks else None)
+    proxy = make_proxy(space, study, train_data, val_data, device=device, seed=seed, storage_url=storage_url,
+                       artifacts_dir=artifacts_dir, on_status=hooks.status if hooks else None)
     objective = Objective(space, study.user_attrs.get("objective", "score"), train_data, val_data, device=device,
                           seed=seed, hooks=hooks, skip_hopeless=skip_hopeless, share=share, proxy=proxy,
                           reuse_duplicates=reuse_duplicates)
