@@ -14,7 +14,7 @@ Steps (--steps, default all three, in this order; each bounded, each line writte
             model and 3 uniformly random architectures, each retrained with one shared recipe (at
             least 4x the proxy's images) and 3 seeds: `retrain` lines, a `trivial` line per role,
             `trivial_goal` and `retrain_noise` (seed noise against the spread across architectures, and
-            the intraclass correlation that decides whether the recipe tells them apart).
+            the intraclass correlation whose 95% interval decides whether the recipe tells them apart).
   fidelity  proxy error (the study's trial, or one proxy training for an architecture the study did not
             train) against the mean retrained error: Kendall tau with its bootstrap 95% interval, and a
             ranking by cost alone beside it.
@@ -48,7 +48,7 @@ from nas.deploy.fidelity import correlations
 from nas.deploy.spec import full_recipe
 from nas.model.arch import ArchConfig
 from nas.model.cost import count_cost, score_of
-from nas.search.noise import NOISE_ICC_FLOOR, proxy_noise
+from nas.search.noise import NOISE_ICC_FLOOR, icc_verdict, proxy_noise
 from nas.search.space import SearchSpace, parse_space
 from nas.search.workers.storage import open_storage
 from nas.training.device import resolve_device
@@ -184,9 +184,9 @@ class Evidence:
         summary = proxy_noise(groups, [statistics.mean(v) for v in groups.values()])
         fields = {k: None if isinstance(v, float) and math.isnan(v) else v
                   for k, v in (asdict(summary) if summary else {"snr": None, "icc": None}).items()}
-        self.emit("retrain_noise", **fields, goal=f"icc >= {NOISE_ICC_FLOOR} (the share of the retrained errors' "
-                  "variance that is architecture, not seed; snr is the old ratio and decides nothing)",
-                  met=bool(summary and summary.icc >= NOISE_ICC_FLOOR))
+        self.emit("retrain_noise", **fields, goal=f"icc_ci >= {NOISE_ICC_FLOOR}: the 95% interval of the share of "
+                  "the retrained errors' variance that is architecture, not seed (snr is the old ratio and decides "
+                  "nothing)", met=bool(summary and icc_verdict(summary.icc, summary.icc_ci) == "separates"))
 
     # --- fidelity -------------------------------------------------------------------------------
     def fidelity(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from nas.search.noise import NOISE_ICC_FLOOR, icc1
+from nas.search.noise import NOISE_ICC_FLOOR, icc1, icc1_interval, icc_verdict
 
 __all__ = ["QUESTIONS", "answer_rows", "cited_lines", "line_flags"]
 
@@ -278,14 +278,22 @@ def _seeds(groups: Any) -> str:
 
 
 def _icc_text(groups: Mapping[str, list], snr: Any) -> str:
-    icc = icc1([list(map(float, v)) for v in groups.values() if len(v) >= 2])
+    values = [list(map(float, v)) for v in groups.values() if len(v) >= 2]
+    icc = icc1(values)
     if icc != icc:  # NaN
         return "n/a: fewer than 2 architectures measured with several seeds"
-    verdict = "yes" if icc >= NOISE_ICC_FLOOR else "no"
-    old = f"; the old ratio of spreads (snr {snr}) counts the noise in its spread and said otherwise" if (
-        snr is not None and (float(snr) >= 2) != (icc >= NOISE_ICC_FLOOR)) else ""
-    return (f"{verdict}: intraclass correlation {icc:.2f}, {max(icc, 0):.0%} of an error's variance is the "
-            f"architecture's, the rest seed noise (separates at >= {NOISE_ICC_FLOOR}){old}")
+    ci = icc1_interval(values)
+    verdict = {"separates": "yes", "cannot tell apart": "no"}.get(icc_verdict(icc, ci), "not settled")
+    old = f"; the old ratio of spreads (snr {snr}) counts the noise in its spread and said {_snr_said(snr)}" if (
+        snr is not None and verdict != "not settled" and (float(snr) >= 2) != (verdict == "yes")) else ""
+    interval = f", 95% interval [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+    return (f"{verdict}: intraclass correlation {icc:.2f}{interval}; {max(icc, 0):.0%} of an error's variance is the "
+            f"architecture's, the rest seed noise (separates when the interval lies at or above {NOISE_ICC_FLOOR})"
+            f"{old}")
+
+
+def _snr_said(snr: Any) -> str:
+    return "it separates" if float(snr) >= 2 else "it cannot"
 
 
 @question("How fast is the trainer?")

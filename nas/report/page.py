@@ -42,7 +42,7 @@ from nas.report.frame import INT_COLUMNS, arch_label, fmt, frame_of, plain, scor
 from nas.report.importance import _get_importance_info, _ImportanceInfo
 from nas.report.noise import repeat_groups, study_noise
 from nas.report.ranking import blind_line, summary
-from nas.search.noise import NOISE_ICC_FLOOR, noise_verdict
+from nas.search.noise import NOISE_ICC_FLOOR, NoiseSummary, noise_verdict
 
 __all__ = ["write_report"]
 
@@ -174,8 +174,16 @@ def _noise_html(df: pd.DataFrame) -> _Html:
     rows = "\n".join(_fill("noise_row", baseline=name, errors=", ".join(f"{e:.3f}" for e in groups[name]),
                             range=f"{spread:.3f}") for name, spread in noise.ranges.items())
     return _fill("noise", rows=_Html(rows), within=f"{noise.within:.3g}", across=fmt(noise.across, ".3g") or "n/a",
-                 snr=fmt(noise.snr, ".3g") or "n/a", icc=fmt(noise.icc, ".2f") or "n/a", icc_floor=NOISE_ICC_FLOOR,
+                 snr=fmt(noise.snr, ".3g") or "n/a", icc=_icc(noise), icc_floor=NOISE_ICC_FLOOR,
                  verdict=noise_verdict(noise), groups=noise.groups, repeats=noise.repeats)
+
+
+def _icc(noise: NoiseSummary) -> str:
+    """The ICC with its 95% interval, or n/a."""
+    icc = fmt(noise.icc, ".2f")
+    if not icc:
+        return "n/a"
+    return icc + (f" (95% interval {noise.icc_ci[0]:.2f} to {noise.icc_ci[1]:.2f})" if noise.icc_ci else "")
 
 
 def _proxy_html(df: pd.DataFrame, parents: list[dict[str, Any]]) -> _Html:

@@ -134,10 +134,10 @@ def test_the_noise_answer_decides_from_the_icc_of_the_recorded_groups():
     pure = {**base, "errors_by_arch": {"a": [15.5, 15.4, 15.6], "b": [15.45, 15.6, 15.5], "c": [15.6, 15.4, 15.5]},
             "snr": 2.5}  # the old ratio (across all trials) called this "separates"
     (row,) = seed_noise({"suite-small": [pure]})
-    assert row[0].startswith("proxy: no: intraclass correlation") and "said otherwise" in row[0]
+    assert row[0].startswith("proxy: no: intraclass correlation") and "said it separates" in row[0]
     apart = {**base, "errors_by_arch": {"a": [10.0, 10.1], "b": [20.0, 20.1], "c": [30.0, 30.2]}, "snr": 50}
     (row,) = seed_noise({"suite-small": [apart]})
-    assert row[0].startswith("proxy: yes: intraclass correlation 1.00") and "said otherwise" not in row[0]
+    assert row[0].startswith("proxy: yes: intraclass correlation 1.00") and "old ratio" not in row[0]
 
 
 def test_every_flagged_line_is_marked_in_its_table_and_listed_with_who_cites_it(tmp_path):

@@ -20,7 +20,7 @@ from nas.report import leaderboard, summary, trials_frame
 from nas.report.noise import repeat_groups, study_noise
 from nas.report.page import _noise_html
 from nas.search import enqueue_baselines, open_study, parse_space, run_study
-from nas.search.noise import NOISE_ICC_FLOOR, icc1, noise_verdict, proxy_noise
+from nas.search.noise import NOISE_ICC_FLOOR, icc1, icc1_interval, icc_verdict, noise_verdict, proxy_noise
 
 FULL, REDUCED = "seed_mobilenetv3_small_full", "seed_mobilenetv3_small_reduced"
 CHEAPEST = "space_cheapest"
@@ -82,8 +82,9 @@ def test_proxy_noise_needs_a_group_of_two():
 def test_noise_verdicts_at_the_edges():
     noisy = proxy_noise({"a": [1, 3], "b": [2, 4]}, [1, 2])  # means 2 and 3 against a seed std of sqrt(2)
     assert noisy.snr == pytest.approx(0.5) and noisy.icc == pytest.approx(-1 / 3)
-    assert noise_verdict(noisy) == ("the proxy cannot reliably tell candidates apart: only 0% of the error variance "
-                                    "is architecture, the rest seed noise (ICC -0.33 < 0.5)")
+    assert noise_verdict(noisy) == ("not settled by 2 repeated architectures (4 trainings): 0% of the error variance "
+                                    "is architecture, the rest seed noise (ICC -0.33, 95% interval [-0.97, 1.00], "
+                                    "which spans 0.5); more repeated architectures or seeds narrow it")
     exact = proxy_noise({"a": [2, 2], "b": [3, 3]}, [1, 3])
     assert math.isinf(exact.snr) and exact.icc == 1.0 and noise_verdict(exact).startswith("no seed noise measured")
     lone = proxy_noise({"a": [1, 3]}, [2])
@@ -91,7 +92,37 @@ def test_noise_verdicts_at_the_edges():
     assert noise_verdict(lone).startswith("too few architectures measured with several seeds") and "n/a" in \
         noise_verdict(lone)
     half = proxy_noise({"a": [0.0, 2.0], "b": [2.0, 4.0], "c": [4.0, 6.0]}, [1, 3, 5])  # MSB 8, MSW 2, k0 2: 0.6
-    assert half.icc == pytest.approx(0.6) and noise_verdict(half).startswith("the proxy separates candidates: 60%")
+    assert half.icc == pytest.approx(0.6)  # above the floor, but 3 architectures x 2 seeds cannot settle it
+    assert half.icc_ci == pytest.approx((-0.6009, 0.9873), abs=1e-4)
+    assert noise_verdict(half).startswith("not settled by 3 repeated architectures (6 trainings): 60%")
+
+
+def test_the_icc_interval_by_hand_and_its_coverage():
+    """Shrout and Fleiss's interval on pinned numbers, then its coverage where the truth is known:
+    4 architectures x 3 seeds (the suite's size) drawn with between- and within-architecture
+    variances 1 and 1 (true ICC 0.5); a 95% interval holds 0.5 in about 95% of 2,000 draws (a
+    2,000-draw estimate of 95% falls within 0.92-0.98 but for a 1-in-10,000 chance)."""
+    from scipy.stats import f
+    groups = [[0.0, 2.0], [2.0, 4.0], [4.0, 6.0]]  # MSB 8, MSW 2, a 3, N 6, k0 2
+    fl, fu = 4 / f.ppf(0.975, 2, 3), 4 * f.ppf(0.975, 3, 2)
+    assert icc1_interval(groups) == pytest.approx(((fl - 1) / (fl + 1), (fu - 1) / (fu + 1)))
+    assert icc1_interval([[1.0], [2.0]]) is None and icc1_interval([[2.0, 2.0], [3.0, 3.0]]) is None
+    rng = random.Random(3)
+    hits = 0
+    for _ in range(2000):
+        draws = [[m + rng.gauss(0, 1) for _ in range(3)] for m in (rng.gauss(0, 1) for _ in range(4))]
+        low, high = icc1_interval(draws)
+        hits += low <= 0.5 <= high
+    assert 0.92 <= hits / 2000 <= 0.98
+
+
+def test_the_suite_run_that_read_separates_is_not_settled():
+    """The suite's proxy repeats of 2026-12-04 (4 architectures x 3 seeds, errors within 0.32 px): ICC
+    0.65, above the floor, which the run of 2026-11-30 (0.41) was below; the interval spans both."""
+    errors = [[15.507, 15.468, 15.495], [15.482, 15.438, 15.49], [15.429, 15.19, 15.246], [15.456, 15.495, 15.497]]
+    n = proxy_noise(dict(zip("abcd", errors)), [statistics.mean(e) for e in errors])
+    assert n.icc == pytest.approx(0.645, abs=1e-3) and n.icc_ci[0] < 0.41 and n.icc_ci[1] > 0.65
+    assert icc_verdict(n.icc, n.icc_ci) == "not settled" and icc_verdict(n.icc, None) == "separates"
 
 
 # --- repeats in a study ---------------------------------------------------------------------------
@@ -164,5 +195,6 @@ def test_the_report_decides_from_the_icc_of_two_repeated_baselines():
     n = study_noise(df)
     assert n.groups == 2 and n.icc == pytest.approx(0.995, abs=0.005)  # MSB 4.0, MSW 0.005, k0 2
     page = _noise_html(df)
-    assert f"ICC(1): <b>{n.icc:.2f}</b>" in page
+    low, high = n.icc_ci
+    assert low > 0.5 and f"ICC(1): <b>{n.icc:.2f} (95% interval {low:.2f} to {high:.2f})</b>" in page
     assert f"<b>Verdict:</b> the proxy separates candidates: {n.icc:.0%} of the error variance is architecture" in page
