@@ -167,17 +167,31 @@ def skip_safe(r: Results) -> list[Row]:
         sound = [x for x in latest if x["study"] == study and x["rule"] == "sound"]
         first_form = [x for x in latest if x["study"] == study and x["rule"] == "first"]
         head = sound[0]
-        saved = [float(x["saved_seconds_share"]) for x in sound]
-        text = (f"{sum(int(x['false_skips']) for x in sound)} false skips in {sum(int(x['decisions']) for x in sound)} "
-                f"decisions ({sum(int(x['at_risk']) for x in sound)} trials at risk); it saved "
-                f"{_f(100 * min(saved), 0)}-{_f(100 * max(saved), 0)}% of the training seconds. The rule's first form "
-                f"on the same replays: {sum(int(x['false_skips']) for x in first_form)} false skips")
-        rows.append((text, f"{head.get('device')}, {head.get('size_px')} px proxies, {head['trials']} recorded trials "
+        rows.append((_replay_text(sound, first_form),
+                     f"{head.get('device')}, {head.get('size_px')} px proxies, {head['trials']} recorded trials "
                      f"(errors {head.get('px_error_range')} px), {head['orders']} orders x workers "
                      f"{', '.join(sorted({str(x['workers']) for x in sound}))}, {str(head['date'])[:10]}"
                      f"{_flags(*sound)}",
                      _src("skip-audit", "skip_replay")))
+    suite = _latest(r.get("suite-small", []), figure="skip_replay")
+    sound = [x for x in suite if x.get("rule") == "sound"]
+    if sound:
+        errors = [e for x in sound for e in x.get("px_error_range") or []]
+        rows.append((_replay_text(sound, [x for x in suite if x.get("rule") == "first"]),
+                     f"{_machine(sound[0])}, {SUITE_PROXY}, the suite's {len({(x['arm'], x['seed']) for x in sound})} "
+                     f"runs that train every trial ({sound[0]['trials']} trials each, errors "
+                     f"[{min(errors)}, {max(errors)}] px), {sound[0]['orders']} orders x workers "
+                     f"{', '.join(sorted({str(x['workers']) for x in sound}))}, {str(sound[0]['date'])[:10]}"
+                     f"{_flags(*sound)}", _src("suite-small", "skip_replay")))
     return rows
+
+
+def _replay_text(sound: list[Line], first_form: list[Line]) -> str:
+    saved = [float(x["saved_seconds_share"]) for x in sound]
+    return (f"{sum(int(x['false_skips']) for x in sound)} false skips in {sum(int(x['decisions']) for x in sound)} "
+            f"decisions ({sum(int(x['at_risk']) for x in sound)} trials at risk); it saved "
+            f"{_f(100 * min(saved), 0)}-{_f(100 * max(saved), 0)}% of the training seconds. The rule's first form "
+            f"on the same replays: {sum(int(x['false_skips']) for x in first_form)} false skips")
 
 
 @question("How well does the proxy rank architectures?")

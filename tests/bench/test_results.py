@@ -140,6 +140,24 @@ def test_the_noise_answer_decides_from_the_icc_of_the_recorded_groups():
     assert row[0].startswith("proxy: yes: intraclass correlation 1.00") and "old ratio" not in row[0]
 
 
+def test_the_skip_answer_sums_the_suites_latest_replays_per_rule():
+    from common.answers import skip_safe
+
+    def line(date, arm, seed, rule, workers, false_skips):
+        return {"bench": "suite", "date": date, "machine": {"cores": 2}, "commit": "abc", "command": "x",
+                "figure": "skip_replay", "arm": arm, "seed": seed, "rule": rule, "workers": workers, "trials": 10,
+                "orders": 200, "decisions": 2000, "at_risk": 100, "false_skips": false_skips,
+                "saved_seconds_share": 0.25 * workers, "px_error_range": [15.0 + seed, 15.5]}
+
+    old = [line("2026-11-30", "random", 0, "sound", 1, 7)]  # an older run: not summed with the latest
+    latest = [line("2026-12-04", arm, seed, rule, w, int(rule == "first"))
+              for arm in ("random", "tpe") for seed in (0, 1) for rule in ("sound", "first") for w in (1, 2)]
+    (row,) = skip_safe({"suite-small": old + latest})
+    assert row[0].startswith("0 false skips in 16000 decisions (800 trials at risk); it saved 25-50%")
+    assert row[0].endswith("first form on the same replays: 8 false skips")
+    assert "the suite's 4 runs" in row[1] and "errors [15.0, 16.0] px" in row[1] and "workers 1, 2" in row[1]
+
+
 def test_every_flagged_line_is_marked_in_its_table_and_listed_with_who_cites_it(tmp_path):
     folder = tmp_path / "results"
     folder.mkdir()
