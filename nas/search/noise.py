@@ -5,9 +5,9 @@ holds the proxy errors of one architecture trained several times with different 
 comes from a one-way random-effects variance decomposition of those groups: the intraclass
 correlation ICC(1), the share of the errors' variance that lies between architectures rather than
 between seeds of one architecture. Pure seed noise gives an ICC near 0, errors fixed by the
-architecture an ICC near 1. With a few architectures and seeds the ICC itself is uncertain (4
-architectures x 3 seeds measured 0.41 and 0.65 in two runs of one benchmark), so the verdict reads
-its 95% interval (`icc1_interval`, Shrout and Fleiss's F-based interval): the proxy separates
+architecture an ICC near 1. With a few architectures and seeds the ICC itself is uncertain (one
+benchmark's verdict on the point estimate flipped between two runs: docs/design.md), so the verdict
+reads its 95% interval (`icc1_interval`, Shrout and Fleiss's F-based interval): the proxy separates
 candidates when the whole interval lies at or above NOISE_ICC_FLOOR, cannot tell them apart when it
 lies below, and the question is not settled by the repeats at hand when it spans the floor.
 
