@@ -2,6 +2,10 @@
 `train()` with its default recipe (on CUDA: bfloat16, channels_last, the captured step) on the
 course report's final model at 224 px, batch 64, started together behind a barrier.
 
+The processes start once (Python, torch and the CUDA context are paid before the first round, not
+per count): round c trains in processes 0..c-1 while the others wait at the next round's barrier,
+which every process of the next round reaches only after its own training, so no two rounds overlap.
+
     .venv/bin/python bench/bench_gpu_workers.py --save     # -> docs/results/gpu-workers.jsonl
     .venv/bin/python bench/bench_gpu_workers.py --device cpu --counts 1,2 --images 64 --size 64   # smoke
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+from collections.abc import Iterator
 from pathlib import Path
 
 from common.arguments import doc_parser
@@ -25,7 +30,10 @@ RESULTS = ROOT / "docs" / "results" / "gpu-workers.jsonl"
 MODEL = ("mobilenetv3_small", 1.0, 2, 1.25)  # the course report's final model
 
 
-def _worker(barrier, queue, device: str, size: int, images: int, epochs: int, batch: int, seed: int) -> None:
+def _worker(index: int, barriers: dict, queue, device: str, size: int, images: int, epochs: int, batch: int
+            ) -> None:
+    """Process `index`: its data once, then for each round it belongs to (counts above `index`, in
+    rising order) a fresh model trained from the round's barrier; each round's figure onto `queue`."""
     import torch
 
     from nas.data import KeypointDataset
@@ -36,29 +44,33 @@ def _worker(barrier, queue, device: str, size: int, images: int, epochs: int, ba
     from nas.training.trainer import train
 
     set_threads(1)
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(index)
     imgs = torch.randint(0, 256, (images, 3, size, size), dtype=torch.uint8, generator=g)
     kp = size / 8 + size * 0.75 * torch.rand(images, 21, 2, generator=g)
     data = KeypointDataset(imgs, kp, torch.full((images, 21), 2, dtype=torch.uint8))
     val = data.subset(slice(0, min(64, images)))
-    model = build_model(ArchConfig(*MODEL, input_size=size), seed=seed)
-    recipe = TrainConfig(epochs=epochs, batch_size=batch, device=device, seed=seed)
-    barrier.wait()
-    result = train(model, data, val, recipe)
-    queue.put({"images_per_s": result.history[-1].images_per_s, "compute": result.compute})
+    torch.empty(1, device=device)  # the CUDA context before the first barrier, not inside a timed round
+    for count in sorted(c for c in barriers if c > index):
+        model = build_model(ArchConfig(*MODEL, input_size=size), seed=index)
+        barriers[count].wait()
+        result = train(model, data, val, TrainConfig(epochs=epochs, batch_size=batch, device=device, seed=index))
+        queue.put((count, {"images_per_s": result.history[-1].images_per_s, "compute": result.compute}))
 
 
-def measure(count: int, args: argparse.Namespace) -> list[dict]:
+def measure(counts: list[int], args: argparse.Namespace) -> Iterator[tuple[int, list[dict]]]:
+    """(count, each process's figure) per round, in rising order of count, as each round ends."""
     ctx = multiprocessing.get_context("spawn")
-    barrier, queue = ctx.Barrier(count), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(barrier, queue, args.device, args.size, args.images, args.epochs,
-                                               args.batch, i)) for i in range(count)]
+    barriers, queue = {c: ctx.Barrier(c) for c in counts}, ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(i, barriers, queue, args.device, args.size, args.images, args.epochs,
+                                               args.batch), daemon=True) for i in range(max(counts))]
     for p in procs:
         p.start()
-    out = [queue.get() for _ in procs]
+    for count in sorted(counts):
+        got = [queue.get() for _ in range(count)]
+        assert all(c == count for c, _ in got), "rounds overlapped"  # the barriers order them; say so if not
+        yield count, [r for _, r in got]
     for p in procs:
         p.join()
-    return out
 
 
 def main() -> None:
@@ -73,14 +85,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="append to this file instead")
     args = ap.parse_args()
     try:
-        counts = [int(c) for c in args.counts.split(",")]
+        counts = sorted({int(c) for c in args.counts.split(",")})
     except ValueError:
-        ap.error(f"--counts: expected whole numbers separated by commas, got {args.counts!r}")
+        counts = []
+    if not counts or counts[0] < 1:
+        ap.error(f"--counts: expected whole numbers of at least 1 separated by commas, got {args.counts!r}")
     context = {"bench": "gpu_workers", **run_info("bench/bench_gpu_workers.py"), "device": args.device,
                "size_px": args.size, "batch_size": args.batch, "images_per_epoch": args.images,
                "model": "course report's final model (mobilenetv3_small x1.00 | head 2x1.25)"}
-    for count in counts:
-        per = measure(count, args)
+    for count, per in measure(counts, args):
         line = {**context, "workers": count, "per_worker_images_per_s": [round(p["images_per_s"], 1) for p in per],
                 "combined_images_per_s": round(sum(p["images_per_s"] for p in per), 1), "compute": per[0]["compute"]}
         print(json.dumps({k: v for k, v in line.items() if k not in ("machine", "date", "command")}), flush=True)
