@@ -279,9 +279,9 @@ def main() -> None:
     out = args.out or (RESULTS if args.save else None)
     for size in sizes:
         data, val = load_for_space(DataSpec(seed=5), images, max(batches), size)
-        for model in models:
-            arch = ArchConfig(*MODELS[model], input_size=size)
-            for batch in batches:
+        for batch in batches:  # every model at the first batch size before the next: the goal's figures first
+            for model in models:
+                arch = ArchConfig(*MODELS[model], input_size=size)
                 sizes_ = {"model": arch.short(), "model_name": model, "size_px": size, "batch_size": batch,
                           "images": images, "repeats": repeats}
                 line = {**context, **sizes_, **measure(arch, data, val, device, batch, repeats, args.compile)}
