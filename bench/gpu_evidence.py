@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ from typing import Any
 import optuna
 import yaml
 from common.arguments import doc_parser
-from common.benchmarks import pick_below, training_saved
+from common.benchmarks import noise_fields, pick_below, training_saved
 from common.evidence import RetrainJob, proxy_errors, records, retrain_many, trial_lines, trivial_roles
 from common.run_info import run_info
 
@@ -182,11 +181,10 @@ class Evidence:
         self.emit("trivial_goal", **pick_goal(means, {role: roles[role] for role in means}))
         groups = {roles[role].short(): [r.px_error for r in rs] for role, rs in runs.items()}
         summary = proxy_noise(groups, [statistics.mean(v) for v in groups.values()])
-        fields = {k: None if isinstance(v, float) and math.isnan(v) else v
-                  for k, v in (asdict(summary) if summary else {"snr": None, "icc": None}).items()}
-        self.emit("retrain_noise", **fields, goal=f"icc_ci >= {NOISE_ICC_FLOOR}: the 95% interval of the share of "
-                  "the retrained errors' variance that is architecture, not seed (snr is the old ratio and decides "
-                  "nothing)", met=bool(summary and icc_verdict(summary.icc, summary.icc_ci) == "separates"))
+        self.emit("retrain_noise", **noise_fields(summary),
+                  goal=f"icc_ci >= {NOISE_ICC_FLOOR}: the 95% interval of the share of the retrained errors' variance "
+                  "that is architecture, not seed (snr is the old ratio and decides nothing)",
+                  met=bool(summary and icc_verdict(summary.icc, summary.icc_ci) == "separates"))
 
     # --- fidelity -------------------------------------------------------------------------------
     def fidelity(self) -> None:

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import statistics
 import sys
@@ -56,6 +55,7 @@ from common.benchmarks import (
     evenly_spaced,
     finite,
     four_arms,
+    noise_fields,
     pruning_measured,
     trivial_goal,
     wall_time,
@@ -210,7 +210,7 @@ class Suite:
                                                   data, self.device) for r in chosen}
         summary = proxy_noise(groups, [r["px"] for r in pool])
         self.emit("proxy_noise", errors_by_arch={k: [round(x, 3) for x in v] for k, v in groups.items()},
-                  across_trials=len(pool), **_noise(summary))
+                  across_trials=len(pool), **noise_fields(summary))
 
     def shared_recipe(self):
         return full_recipe(**{"device": self.device, **self.cfg.recipe})
@@ -250,7 +250,7 @@ class Suite:
         self.emit("trivial_goal", **trivial_goal(means))
         summary = proxy_noise({a.short(): [r.px_error for r in rs] for a, rs in runs.items()},
                               [statistics.mean(r.px_error for r in rs) for rs in runs.values()])
-        self.emit("retrain_noise", **_noise(summary), recipe=_recipe(self.shared_recipe()),
+        self.emit("retrain_noise", **noise_fields(summary), recipe=_recipe(self.shared_recipe()),
                   images=list(self.cfg.retrain))
 
     def pick(self) -> ArchConfig:
@@ -297,14 +297,6 @@ def _json(v: Any) -> Any:
     if isinstance(v, list):
         return [_json(x) for x in v]
     return v
-
-
-def _noise(summary) -> dict[str, Any]:
-    """The noise summary's fields (NaN written as null); `icc` (the intraclass correlation) decides,
-    `snr` is the old ratio whose spread across architectures holds the seed noise too."""
-    if summary is None:
-        return {"snr": None, "icc": None}
-    return {k: None if isinstance(v, float) and math.isnan(v) else _json(v) for k, v in asdict(summary).items()}
 
 
 def _recipe(r) -> dict[str, Any]:

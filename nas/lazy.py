@@ -14,13 +14,13 @@ from typing import Any
 __all__ = ["exports"]
 
 
-def exports(package: str, homes: Mapping[str, Sequence[str]],
-            eager: Sequence[str] = ()) -> tuple[list[str], Callable[[str], Any], Callable[[], list[str]]]:
+def exports(package: str, homes: Mapping[str, Sequence[str]]
+            ) -> tuple[list[str], Callable[[str], Any], Callable[[], list[str]]]:
     """(`__all__`, `__getattr__`, `__dir__`) of `package`, whose public names are `homes`' (submodule,
-    relative to the package -> its names) and the `eager` ones the package defines itself. The table
-    is kept on the package as `_HOME` (name -> submodule)."""
+    relative to the package -> its names). The table is kept on the package as `_HOME` (name ->
+    submodule)."""
     where = {name: module for module, names in homes.items() for name in names}
-    public = sorted([*where, *eager])
+    public = sorted(where)
     sys.modules[package]._HOME = where
 
     def __getattr__(name: str) -> Any:

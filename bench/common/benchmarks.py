@@ -13,6 +13,7 @@ Definitions (each chosen so that an arm identical to plain Random cannot meet th
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -105,6 +106,24 @@ def median_or_inf(values: Sequence[float]) -> float:
 def finite(x: float) -> float | str:
     """A JSON-safe number: infinity written as "inf" (JSON has no infinity)."""
     return "inf" if math.isinf(x) else round(x, 4)
+
+
+def noise_fields(summary: Any) -> dict[str, Any]:
+    """A noise summary's fields (`nas.search.noise.NoiseSummary`) as JSON-safe values: NaN as null,
+    infinity as "inf", numbers rounded (`finite`); None (nothing repeated) as null snr and icc."""
+    if summary is None:
+        return {"snr": None, "icc": None}
+    return {k: _plain(v) for k, v in dataclasses.asdict(summary).items()}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, float):
+        return None if math.isnan(v) else finite(v)
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
 
 
 def four_arms(runs: Mapping[str, Sequence[Sequence[TrialRecord]]], reference: str = "random") -> dict[str, dict]:

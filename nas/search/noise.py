@@ -97,7 +97,7 @@ def icc1_interval(groups: Sequence[Sequence[float]], level: float = 0.95) -> tup
     exact for equal group sizes, an approximation otherwise (k0 in place of the group size). None
     where icc1 is NaN or there is no seed noise (MSW 0: the ICC is 1 with nothing to be unsure of)."""
     ms = _mean_squares(groups)
-    if ms is None or ms[1] == 0 or math.isnan(icc1(groups)):
+    if ms is None or ms[1] == 0:  # with seed noise (MSW > 0) and k0 >= 1 the ICC is defined
         return None
     from scipy.stats import f  # scipy costs its import only where an interval is asked for
 

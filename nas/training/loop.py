@@ -28,8 +28,8 @@ from nas.training.evaluation import to_input
 from nas.training.graph_step import CaptureFailed, EagerStep, GraphStep, LossFn, place_steps
 from nas.training.recipe import TrainConfig
 
-__all__ = ["Batch", "Loop", "RunState", "StepFn", "batches", "check_finite", "cpu_copy", "make_step", "restore",
-           "run_steps", "set_up", "take_step"]
+__all__ = ["Batch", "Loop", "RunState", "StepFn", "batches", "batches_per_pass", "check_finite", "cpu_copy",
+           "make_step", "restore", "run_steps", "set_up", "take_step"]
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # images, keypoints, visibility
 StepFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # one optimisation step -> its loss
@@ -89,6 +89,12 @@ def cpu_copy(state: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else v for k, v in state.items()}
 
 
+def batches_per_pass(config: TrainConfig, n: int) -> int:
+    """Batches in one pass over `n` training images: the ragged last batch is dropped (BatchNorm needs
+    more than one sample), at least 1."""
+    return max(1, n // min(config.batch_size, n))
+
+
 def set_up(model: nn.Module, config: TrainConfig, device: torch.device, n: int, memory_format: str,
            total_steps: int | None = None, capturable: bool = False) -> Loop:
     """The loop of a run on `n` training images: the model on `device` in `memory_format` (before Adam
@@ -96,7 +102,7 @@ def set_up(model: nn.Module, config: TrainConfig, device: torch.device, n: int, 
     over `total_steps` (default: `config.epochs` epochs), a generator seeded with `config.seed`."""
     model = to_memory_format(model.to(device), memory_format)
     batch = min(config.batch_size, n)
-    steps_per_pass = max(1, n // batch)  # drop the ragged last batch (BatchNorm needs > 1 sample)
+    steps_per_pass = batches_per_pass(config, n)
     steps_per_epoch = config.aug_multiplier * steps_per_pass
     total = total_steps if total_steps is not None else steps_per_epoch * config.epochs
     # foreach: the arithmetic of the per-parameter loop PyTorch runs by default on the CPU (bitwise

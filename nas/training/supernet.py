@@ -29,7 +29,7 @@ from nas.model.network import HEATMAP_STRIDE
 from nas.model.slicing import child_template, child_tensors, named_tensors
 from nas.training.device import flush_denormals, memory_format_of, to_memory_format
 from nas.training.evaluation import to_input
-from nas.training.loop import Loop, RunState, restore, run_steps, set_up
+from nas.training.loop import Loop, RunState, batches_per_pass, restore, run_steps, set_up
 from nas.training.recipe import TrainConfig
 
 __all__ = ["SupernetState", "SupernetResult", "train_supernet", "epoch_steps", "recalibrate_bn", "ChildSampler"]
@@ -103,7 +103,7 @@ class _Sandwich:
 
 def epoch_steps(config: TrainConfig, images: int, epochs: float) -> int:
     """Optimizer steps in `epochs` (fractional) epochs of `images` at the config's batch size, at least 1."""
-    return max(1, round(epochs * config.aug_multiplier * max(1, images // min(config.batch_size, images))))
+    return max(1, round(epochs * config.aug_multiplier * batches_per_pass(config, images)))
 
 
 def train_supernet(
