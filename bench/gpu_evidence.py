@@ -3,6 +3,7 @@ trivial baselines with one shared recipe, and how well the proxy ranked them.
 
     .venv/bin/python bench/gpu_evidence.py --device cuda --save      # one H200: <= 9 minutes
     .venv/bin/python bench/gpu_evidence.py --size smoke --device cpu  # the same code path, < 3 min on 2 cores
+    .venv/bin/python bench/gpu_evidence.py --size cpu224 --device cpu --save  # 224 px on 2 CPU cores, ~80 min
 
 Steps (--steps, default all three, in this order; each bounded, each line written as it is measured):
   study     `handkp-search study` over default.yaml's space (cost at its input size) with the size's
@@ -20,7 +21,8 @@ Steps (--steps, default all three, in this order; each bounded, each line writte
             ranking by cost alone beside it.
 Goals at 224 px: the pick's mean retrained score below the cheapest's, each random one's and the
 course report's; tau on error >= 0.6 and above cost-only. With --save the lines are appended to
-docs/results/gpu-evidence.jsonl (smoke: reports/gpu-evidence-smoke.jsonl); --out names another file.
+docs/results/gpu-evidence.jsonl (size cpu224: evidence-224-cpu.jsonl; the other sizes are never saved);
+without it to reports/gpu-evidence-<size>.jsonl; --out names another file.
 """
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 STEPS = ("study", "retrain", "fidelity")
 STUDY = "gpu-evidence"
+SAVED = {"gpu": "gpu-evidence.jsonl", "cpu224": "evidence-224-cpu.jsonl"}  # sizes --save keeps, in docs/results/
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,13 @@ SIZES = {
                 dict(prune_warmup_epochs=1, checks_per_epoch=4, check_images=256, startup_trials=10),
                 trials=64, study_timeout_s=80, workers=8, retrain=(8000, 1000, 1000),
                 recipe=dict(epochs=2, aug_multiplier=1, batch_size=64), retrain_workers=6),
+    # 224 px on 2 CPU cores in about 80 minutes: batch 32 (the first GPU study's ~94 steps per trial from
+    # 1,500 images x 2 epochs), 2 workers of one thread each, no trial starts after 20 minutes; retrains
+    # 4x the proxy's images (6,000), 2 epochs, batch 32, 2 processes
+    "cpu224": Size(224, dict(train_size=224, epochs=2, train_images=1500, val_images=500, batch_size=32),
+                   dict(prune_warmup_epochs=1, checks_per_epoch=4, check_images=128, startup_trials=8),
+                   trials=16, study_timeout_s=1200, workers=2, retrain=(6000, 500, 500),
+                   recipe=dict(epochs=2, aug_multiplier=1, batch_size=32), retrain_workers=2),
     # the same code path on 2 cores in under 3 minutes: 64 px everywhere, figures meaningless
     "smoke": Size(64, dict(train_size=64, epochs=2, train_images=64, val_images=32, batch_size=16),
                   dict(prune_warmup_epochs=1, checks_per_epoch=4, check_images=16, startup_trials=4),
@@ -264,20 +274,22 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--size", choices=sorted(SIZES), default="gpu")
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     ap.add_argument("--steps", default=",".join(STEPS), help="comma-separated, of " + ", ".join(STEPS))
-    ap.add_argument("--save", action="store_true", help="append to docs/results/gpu-evidence.jsonl (sizes gpu)")
+    ap.add_argument("--save", action="store_true", help="append to docs/results/ (sizes " + ", ".join(SAVED) + ")")
     ap.add_argument("--out", type=Path, default=None, help="JSON lines file to append to")
     ap.add_argument("--work", type=Path, default=None, help="work folder (default reports/gpu-evidence/<size>)")
     args = ap.parse_args()
     bad = set(args.steps.split(",")) - set(STEPS)
     if bad:
         ap.error(f"--steps: unknown step(s) {', '.join(sorted(bad))}; expected some of {', '.join(STEPS)}")
+    if args.save and args.size not in SAVED:
+        ap.error(f"--save: size {args.size!r} is never saved (figures meaningless); sizes saved: {', '.join(SAVED)}")
     return args
 
 
 def main() -> None:
     args = parse_args()
     steps = args.steps.split(",")
-    out = args.out or (ROOT / "docs" / "results" / "gpu-evidence.jsonl" if args.save
+    out = args.out or (ROOT / "docs" / "results" / SAVED[args.size] if args.save
                        else ROOT / "reports" / f"gpu-evidence-{args.size}.jsonl")
     work = args.work or ROOT / "reports" / "gpu-evidence" / args.size
     if "study" in steps:
