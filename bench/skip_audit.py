@@ -7,8 +7,9 @@ random orders and over 1 and 8 workers, baselines included (the arithmetic: benc
 
 Recorded studies are the `trial` lines of docs/results/skip-audit-study-cpu.jsonl (`record`: the
 default space's architectures and cost at 224 px, proxies at 64 px on this CPU, no skip and no
-pruning, so every trial has its error) and of docs/results/gpu-evidence.jsonl (the 224 px GPU study of
-bench/gpu_evidence.py, which ran with the skip and pruning: its complete trials are replayed).
+pruning, so every trial has its error) and of docs/results/gpu-evidence.jsonl and evidence-224-cpu.jsonl
+(bench/gpu_evidence.py's 224 px studies, on a GPU and on this CPU, which ran with the skip and pruning:
+their complete trials are replayed).
 Each study is replayed under two rules: `sound` (nas.search.skip, what studies run) and `first` (its
 first form, the lowest error of any complete trial as evidence for every candidate), so the lines
 show whether an order could have caught a false skip at all.
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "docs" / "results"
 RECORDED = RESULTS / "skip-audit-study-cpu.jsonl"
-SOURCES = (RECORDED, RESULTS / "gpu-evidence.jsonl")
+SOURCES = (RECORDED, RESULTS / "gpu-evidence.jsonl", RESULTS / "evidence-224-cpu.jsonl")
 SIZES = {  # the recorded CPU study: trials, and the proxy's keys changed from default.yaml's
     "cpu": dict(trials=44, proxy=dict(train_size=64, epochs=3, train_images=1000, val_images=300, batch_size=32),
                 aug=(1, 2)),
@@ -116,7 +117,7 @@ def main() -> None:
     ap.add_argument("--save", action="store_true", help="append the lines to docs/results/ (else print only)")
     ap.add_argument("--source", type=Path, action="append", default=None,
                     help="a JSON lines file of recorded trials to replay (repeatable; default: the recorded CPU study "
-                         "and docs/results/gpu-evidence.jsonl)")
+                         "and bench/gpu_evidence.py's saved studies)")
     args = ap.parse_args()
     steps = set(args.steps.split(","))
     if not steps <= {"record", "replay"} or args.orders < 1:

@@ -87,13 +87,20 @@ SUITE_PROXY, SUITE_RETRAIN = "64 px CPU proxies (300 images x 2 epochs)", "retra
 SUITE = f"{SUITE_PROXY}, 10 trials x 5 seeds; {SUITE_RETRAIN}"
 
 
+EVIDENCE = ("gpu-evidence", "evidence-224-cpu")  # bench/gpu_evidence.py's saved sizes (gpu, cpu224)
+
+
+def _evidence_scope(line: Line) -> str:
+    return f"{_machine(line)}, {line.get('input_px', 224)} px, bench/gpu_evidence.py --size {line['size']}"
+
+
 @question("Does the pick beat the cheapest, a random architecture and the course report's model?")
 def pick_vs_trivial(r: Results) -> list[Row]:
     rows = []
-    for goal in _latest(r.get("gpu-evidence", []), figure="trivial_goal"):
-        verdict = "yes" if goal["met"] else f"no: not below {', '.join(goal['not_beaten'])}"
-        rows.append((verdict, f"{_machine(goal)}, 224 px, bench/gpu_evidence.py --size {goal['size']}, "
-                     f"{str(goal['date'])[:10]}{_flags(goal)}", _src("gpu-evidence", "trivial_goal")))
+    for stem in EVIDENCE:
+        for goal in _latest(r.get(stem, []), figure="trivial_goal"):
+            rows.append((_goal_text(goal), f"{_evidence_scope(goal)}, {str(goal['date'])[:10]}{_flags(goal)}",
+                         _src(stem, "trivial_goal")))
     runs = [("suite-small", "small", SUITE), *(("supernet-study", size, text) for size, text in SUPERNET.items())]
     for stem, size, scope in runs:
         for goal in _latest(r.get(stem, []), figure="trivial_goal", size=size):
@@ -139,10 +146,11 @@ def tpe_vs_random(r: Results) -> list[Row]:
 @question("How much training does pruning save?")
 def pruning_saves(r: Results) -> list[Row]:
     rows = []
-    for s in _latest(r.get("gpu-evidence", []), figure="study"):
-        rows.append((f"{_saved_text(s)}; {s['pruned']} pruned, {s['skipped']} skipped",
-                     f"{_machine(s)}, {s['size_px']} px, proxy {s['proxy']['train_images']} images x "
-                     f"{s['proxy']['epochs']} epochs, {str(s['date'])[:10]}{_flags(s)}", _src("gpu-evidence", "study")))
+    for stem in EVIDENCE:
+        for s in _latest(r.get(stem, []), figure="study"):
+            rows.append((f"{_saved_text(s)}; {s['pruned']} pruned, {s['skipped']} skipped",
+                         f"{_machine(s)}, {s['size_px']} px, proxy {s['proxy']['train_images']} images x "
+                         f"{s['proxy']['epochs']} epochs, {str(s['date'])[:10]}{_flags(s)}", _src(stem, "study")))
     for p in _latest(r.get("suite-small", []), figure="pruning"):
         wall = f"{_f(100 * float(p['saved_share_median']), 0)}% of the wall time (median of 5, with the skip)"
         checks = (f"checks {p['checks_per_epoch']} per epoch" if "checks_per_epoch" in p
@@ -197,8 +205,9 @@ def _replay_text(sound: list[Line], first_form: list[Line]) -> str:
 @question("How well does the proxy rank architectures?")
 def proxy_rank(r: Results) -> list[Row]:
     rows = []
-    for stem, scope in (("gpu-evidence", "224 px GPU proxies"), ("suite-small", SUITE)):
+    for stem in (*EVIDENCE, "suite-small"):
         for f in _latest(r.get(stem, []), figure="fidelity"):
+            scope = SUITE if stem == "suite-small" else _evidence_scope(f)
             ci = f.get("kendall_tau_error_ci", ["?", "?"])
             cost_only = _f(f["cost_only_kendall_tau_error"])
             score = (f"{_f(f.get('kendall_tau_score'))} beside cost alone's "

@@ -177,3 +177,25 @@ def test_every_flagged_line_is_marked_in_its_table_and_listed_with_who_cites_it(
            "nothing |" in flagged
     assert "answers: Is TPE faster than random search?" in flagged  # cited by the answers table
     assert "(1 line(s), 1 flagged)" in page
+
+
+def test_the_224_px_evidence_is_answered_per_device_each_scoped_by_its_own_lines():
+    from common.answers import pick_vs_trivial, proxy_rank
+
+    def line(stem_device, figure, **more):
+        machine = {"gpu": "NVIDIA H200"} if stem_device == "cuda" else {"cores": 2}
+        return {"bench": "gpu_evidence", "date": "2026-12-05", "machine": machine, "commit": "abc", "command": "x",
+                "device": stem_device, "size": "gpu" if stem_device == "cuda" else "cpu224", "input_px": 224,
+                "size_px": 224, "figure": figure, **more}
+
+    goal = {"met": False, "beaten": ["random1"], "not_beaten": ["cheapest"]}
+    fid = {"kendall_tau_error": 0.5, "kendall_tau_error_ci": [0.1, 0.9], "cost_only_kendall_tau_error": 0.2, "n": 6}
+    r = {"gpu-evidence": [line("cuda", "trivial_goal", **goal), line("cuda", "fidelity", **fid)],
+         "evidence-224-cpu": [line("cpu", "trivial_goal", **{**goal, "met": True, "not_beaten": []}),
+                              line("cpu", "fidelity", **fid)]}
+    gpu, cpu = pick_vs_trivial(r)[:2]
+    assert gpu[0] == "no: below random1; not below cheapest"
+    assert "NVIDIA H200, 224 px" in gpu[1] and "--size gpu" in gpu[1]
+    assert cpu[0].startswith("yes") and "2-core CPU, 224 px" in cpu[1] and "evidence-224-cpu.jsonl" in cpu[2]
+    gpu, cpu = proxy_rank(r)
+    assert "--size gpu" in gpu[1] and "--size cpu224" in cpu[1] and gpu[0].startswith("Kendall tau on error 0.50")
