@@ -8,7 +8,8 @@ trivial baselines with one shared recipe, and how well the proxy ranked them.
 Steps (--steps, default all three, in this order; each bounded, each line written as it is measured):
   study     `handkp-search study` over default.yaml's space (cost at its input size) with the size's
             proxy, the baselines enqueued first, TPE + pruning (checks within epochs) + the skip, and
-            several workers sharing the device. One `trial` line per trial (cost, error, training
+            several workers sharing the device, stopped at the size's hard limit if still running (its
+            running trials lost, its finished ones kept). One `trial` line per trial (cost, error, training
             seconds, state: what bench/skip_audit.py replays) and one `study` line (pick, counts,
             the training pruning and the skip saved).
   retrain   the trivial baselines: the study's pick, the space's cheapest, the course report's final
@@ -27,8 +28,11 @@ without it to reports/gpu-evidence-<size>.jsonl; --out names another file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -68,6 +72,7 @@ class Size:
     search: dict[str, Any]  # default.yaml's search keys changed
     trials: int  # the study's trial budget (finished trials)
     study_timeout_s: int  # no new trial starts after this
+    study_stop_s: int  # the study is stopped here, its running trials lost, its finished ones kept
     workers: int  # study workers sharing the device
     retrain: tuple[int, int, int]  # train / val / test images of each retrain
     recipe: dict[str, Any]  # full_recipe() fields changed: the shared retrain recipe
@@ -83,7 +88,7 @@ SIZES = {
     # the proxy's images (8,000), 2 epochs, aug 1, batch 64, in 6 processes sharing the GPU
     "gpu": Size(224, dict(train_size=224, epochs=2, train_images=2000, val_images=1000, batch_size=64),
                 dict(prune_warmup_epochs=1, checks_per_epoch=4, check_images=256, startup_trials=10),
-                trials=64, study_timeout_s=80, workers=8, retrain=(8000, 1000, 1000),
+                trials=64, study_timeout_s=80, study_stop_s=110, workers=8, retrain=(8000, 1000, 1000),
                 recipe=dict(epochs=2, aug_multiplier=1, batch_size=64), retrain_workers=6),
     # 224 px on 2 CPU cores in about 90 minutes: proxy 1,000 images x 2 epochs at batch 32 (62 steps per
     # augmented pass), the multiplier searched over 1-2 only (the course report's baselines keep their 7:
@@ -91,18 +96,18 @@ SIZES = {
     # after 25 minutes; retrains 4x the proxy's images (4,000), 2 epochs, batch 32, 2 processes
     "cpu224": Size(224, dict(train_size=224, epochs=2, train_images=1000, val_images=400, batch_size=32),
                    dict(prune_warmup_epochs=1, checks_per_epoch=4, check_images=128, startup_trials=8),
-                   trials=14, study_timeout_s=1500, workers=2, retrain=(4000, 400, 400),
+                   trials=14, study_timeout_s=1500, study_stop_s=2700, workers=2, retrain=(4000, 400, 400),
                    recipe=dict(epochs=2, aug_multiplier=1, batch_size=32), retrain_workers=2,
                    space=dict(aug_multiplier=dict(low=1, high=2))),
     # the same code path on 2 cores in under 3 minutes: 64 px everywhere, figures meaningless
     "smoke": Size(64, dict(train_size=64, epochs=2, train_images=64, val_images=32, batch_size=16),
                   dict(prune_warmup_epochs=1, checks_per_epoch=4, check_images=16, startup_trials=4),
-                  trials=8, study_timeout_s=60, workers=2, retrain=(256, 32, 32),
+                  trials=8, study_timeout_s=60, study_stop_s=150, workers=2, retrain=(256, 32, 32),
                   recipe=dict(epochs=1, aug_multiplier=1, batch_size=32), retrain_workers=2),
     # what the test suite runs: the smallest run that goes through every step
     "tiny": Size(64, dict(train_size=64, epochs=1, train_images=32, val_images=16, batch_size=16),
                  dict(prune_warmup_epochs=0, checks_per_epoch=2, check_images=16, startup_trials=2),
-                 trials=4, study_timeout_s=300, workers=1, retrain=(32, 16, 16),
+                 trials=4, study_timeout_s=300, study_stop_s=600, workers=1, retrain=(32, 16, 16),
                  recipe=dict(epochs=1, aug_multiplier=1, batch_size=16), seeds=2, retrain_workers=1, randoms=1),
 }
 
@@ -145,12 +150,13 @@ class Evidence:
                "--timeout", str(self.cfg.study_timeout_s), "--workers", str(self.cfg.workers),
                "--device", self.device, "--report", str(self.work / "report.html")]
         t0 = time.perf_counter()
-        done = subprocess.run(cmd, cwd=ROOT)
+        returncode, stopped = run_bounded(cmd, self.cfg.study_stop_s)
         seconds = round(time.perf_counter() - t0, 1)
         study = self.load()
         for line in trial_lines(study):
             self.emit(line.pop("figure"), margin_px=self.space.search.pre_train_margin_px, **line)
-        self.emit("study", seconds=seconds, returncode=done.returncode, study_command=" ".join(cmd[1:]),
+        self.emit("study", seconds=seconds, returncode=returncode, stopped_at_s=stopped,
+                  study_command=" ".join(cmd[1:]),
                   proxy=self.cfg.proxy, search=self.cfg.search, space=self.cfg.space, **study_summary(study))
 
     def load(self) -> optuna.Study:
@@ -243,6 +249,24 @@ class Evidence:
                 found[a] = proxy_errors(ArchConfig.from_dict(json.loads(a)), self.space, 1, [0], data,
                                         self.device)[0]
         return found
+
+
+def run_bounded(cmd: list[str], stop_s: float) -> tuple[int, float | None]:
+    """Run `cmd` (and the worker processes it starts) for at most `stop_s` seconds: its return code,
+    and `stop_s` when it had to be stopped (SIGTERM to its process group, SIGKILL 5 s later), else None.
+    The study's storage keeps every trial finished before the stop."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+    try:
+        return proc.wait(timeout=stop_s), None
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # a worker that outlived the CLI
+            os.killpg(proc.pid, signal.SIGKILL)
+        return proc.wait(), stop_s
 
 
 def study_summary(study: optuna.Study) -> dict[str, Any]:

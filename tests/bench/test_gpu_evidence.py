@@ -4,10 +4,12 @@ lines a skip audit can replay."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 
-from gpu_evidence import SIZES, pick_goal
+from gpu_evidence import SIZES, pick_goal, run_bounded
 from skip_audit import recorded_studies
 
 from nas.model.arch import ArchConfig
@@ -48,3 +50,22 @@ def test_the_goal_is_missed_by_a_tie_and_met_only_below_every_other_role():
     roles["pick"] = ArchConfig("mobilenetv3_small", 0.5, 1, 0.25)
     won = pick_goal({"pick": 4.0, "cheapest": 5.0, "course_report": 9.0}, roles)
     assert won["met"] and won["beaten"] == ["cheapest", "course_report"]
+
+
+def test_a_study_past_its_hard_limit_is_stopped_with_the_processes_it_started(tmp_path):
+    """The device check bounds each step; a study still running at its limit must leave the step time
+    to write its finished trials, so the command and its worker processes are stopped."""
+    pid_file = tmp_path / "child.pid"
+    child = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    parent = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child!r}]); time.sleep(60)"
+    returncode, stopped = run_bounded([sys.executable, "-c", parent], 2)
+    assert stopped == 2 and returncode != 0
+    for _ in range(50):  # the child is gone (reaped by init) within moments of the SIGTERM
+        try:
+            os.kill(int(pid_file.read_text()), 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the study's worker process outlived the stop")
+    assert run_bounded([sys.executable, "-c", "pass"], 5) == (0, None)
