@@ -252,21 +252,34 @@ class Evidence:
 
 
 def run_bounded(cmd: list[str], stop_s: float) -> tuple[int, float | None]:
-    """Run `cmd` (and the worker processes it starts) for at most `stop_s` seconds: its return code,
-    and `stop_s` when it had to be stopped (SIGTERM to its process group, SIGKILL 5 s later), else None.
-    The study's storage keeps every trial finished before the stop."""
+    """Run `cmd` (and the worker processes it starts, in a process group of their own) for at most
+    `stop_s` seconds: its return code, and `stop_s` when it had to be stopped, else None. The study's
+    storage keeps every trial finished before the stop. Stopped from outside (SIGTERM: the device
+    check's step limit; Ctrl-C), this script stops the group before it exits."""
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+
+    def on_term(*_: Any) -> None:
+        raise SystemExit(128 + signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     try:
         return proc.wait(timeout=stop_s), None
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(ProcessLookupError):  # a worker that outlived the CLI
-            os.killpg(proc.pid, signal.SIGKILL)
-        return proc.wait(), stop_s
+        return _stop_group(proc), stop_s
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if proc.poll() is None:
+            _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> int:
+    """SIGTERM to `proc`'s process group, SIGKILL to what is left of it 5 s later; its return code."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+    with contextlib.suppress(ProcessLookupError):  # workers that outlived the CLI
+        os.killpg(proc.pid, signal.SIGKILL)
+    return proc.wait()
 
 
 def study_summary(study: optuna.Study) -> dict[str, Any]:
