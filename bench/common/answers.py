@@ -130,6 +130,33 @@ def _goal_text(goal: Line) -> str:
     return text
 
 
+@question("In a proxy study, does the cheapest architecture come first, or does the error decide?")
+def cost_or_error(r: Results) -> list[Row]:
+    """Per recorded study (its latest run): the best complete trial against the space's cheapest, and
+    the spread of the errors, so the claim "the cheapest is the right pick" reads with its scope."""
+    rows = []
+    for stem in (*EVIDENCE, "skip-audit-study-cpu"):
+        trials = [x for x in _latest(r.get(stem, []), figure="trial")
+                  if x.get("state") == "COMPLETE" and x.get("score") is not None and not x.get("repeat")]
+        cheapest = [x for x in trials if x.get("baseline") == "space_cheapest"]
+        if not cheapest:
+            continue
+        best, errors = min(trials, key=lambda x: float(x["score"])), [float(x["px_error"]) for x in trials]
+        c = cheapest[0]
+        who = "the cheapest" if best is c else f"{best['arch']} ({_as_baseline(best)}aug {best.get('aug')})"
+        text = (f"{'cost' if best is c else 'error'}: {who} scored best; the cheapest "
+                f"(aug {c.get('aug')}) {float(c['score']) / float(best['score']):.3g}x the best's score at "
+                f"{float(c['px_error']):.1f} px; errors {min(errors):.1f}-{max(errors):.1f} px")
+        rows.append((text, f"{_machine(best)}, {best.get('size_px')} px proxies (errors at {best.get('input_px', 224)} "
+                     f"px), {len(trials)} complete trials of one study, {str(best['date'])[:10]}{_flags(best)}",
+                     _src(stem, "trial")))
+    return rows
+
+
+def _as_baseline(line: Line) -> str:
+    return f"the baseline {line['baseline']}, " if line.get("baseline") else ""
+
+
 @question("Is TPE faster than random search?")
 def tpe_vs_random(r: Results) -> list[Row]:
     arm = _latest(r.get("suite-small", []), figure="four_arms", arm="tpe_prune")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,23 @@ def test_the_224_px_evidence_is_answered_per_device_each_scoped_by_its_own_lines
     assert cpu[0].startswith("yes") and "2-core CPU, 224 px" in cpu[1] and "evidence-224-cpu.jsonl" in cpu[2]
     gpu, cpu = proxy_rank(r)
     assert "--size gpu" in gpu[1] and "--size cpu224" in cpu[1] and gpu[0].startswith("Kendall tau on error 0.50")
+
+
+def test_the_cost_or_error_answer_names_the_winner_of_each_studys_latest_run():
+    from common.answers import cost_or_error
+
+    def trial(date, baseline, arch, aug, cost, px, **more):
+        return {"bench": "gpu_evidence", "date": date, "machine": {"cores": 2}, "commit": "abc", "command": "x",
+                "figure": "trial", "size_px": 64, "input_px": 224, "state": "COMPLETE", "baseline": baseline,
+                "arch": arch, "aug": aug, "cost": cost, "px_error": px, "score": cost * math.exp(px), **more}
+
+    old = [trial("2026-12-01", "space_cheapest", "tiny", 1, 0.001, 10.0), trial("2026-12-01", "", "big", 1, 1.0, 9.0)]
+    new = [trial("2026-12-05", "space_cheapest", "tiny", 1, 0.001, 50.0),
+           trial("2026-12-05", "seed_x", "big", 7, 1.0, 30.0),
+           trial("2026-12-05", "", "pruned", 1, 0.01, 1.0, state="PRUNED")]  # not complete: never the winner
+    (row,) = cost_or_error({"evidence-224-cpu": old})
+    assert row[0].startswith("cost: the cheapest scored best") and "errors 9.0-10.0 px" in row[0]
+    (row,) = cost_or_error({"evidence-224-cpu": old + new})
+    assert row[0].startswith("error: big (the baseline seed_x, aug 7) scored best; the cheapest (aug 1) 4.85e+05x")
+    assert "errors 30.0-50.0 px" in row[0] and "2 complete trials" in row[1] and "64 px proxies" in row[1]
+    assert cost_or_error({"evidence-224-cpu": new[1:]}) == []  # no cheapest baseline: nothing to compare
