@@ -91,6 +91,9 @@ def recorded_studies(paths) -> dict[str, tuple[list[Recorded], float, dict]]:
 def replay_all(paths, out: Path | None, orders: int) -> None:
     context = {"bench": "skip_audit", **run_info("bench/skip_audit.py")}
     for key, (trials, margin, first) in recorded_studies(paths).items():
+        if all(t.baseline for t in trials):  # baselines are never skipped: a replay would decide nothing
+            print(f"{key}: not replayed, only baselines completed", file=sys.stderr)
+            continue
         scope = {"study": key, "device": first.get("device"), "size_px": first.get("size_px")}
         rows = replay_rows(trials, margin, orders)
         _write(out, [{**context, "figure": "skip_replay", **scope, **row} for row in rows])

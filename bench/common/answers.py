@@ -91,7 +91,7 @@ EVIDENCE = ("gpu-evidence", "evidence-224-cpu")  # bench/gpu_evidence.py's saved
 
 
 def _evidence_scope(line: Line) -> str:
-    return f"{_machine(line)}, {line.get('input_px', 224)} px, bench/gpu_evidence.py --size {line['size']}"
+    return f"{line.get('input_px', 224)} px, bench/gpu_evidence.py --size {line['size']}"
 
 
 @question("Does the pick beat the cheapest, a random architecture and the course report's model?")
@@ -99,7 +99,8 @@ def pick_vs_trivial(r: Results) -> list[Row]:
     rows = []
     for stem in EVIDENCE:
         for goal in _latest(r.get(stem, []), figure="trivial_goal"):
-            rows.append((_goal_text(goal), f"{_evidence_scope(goal)}, {str(goal['date'])[:10]}{_flags(goal)}",
+            rows.append((_goal_text(goal), f"{_machine(goal)}, {_evidence_scope(goal)}, {str(goal['date'])[:10]}"
+                         f"{_flags(goal)}",
                          _src(stem, "trivial_goal")))
     runs = [("suite-small", "small", SUITE), *(("supernet-study", size, text) for size, text in SUPERNET.items())]
     for stem, size, scope in runs:
@@ -125,6 +126,7 @@ def _goal_text(goal: Line) -> str:
     beaten, missed = goal.get("beaten") or [], goal.get("not_beaten") or []
     text = ("yes" if goal.get("met") else "no") + f": below {', '.join(beaten) or 'none'}"
     text += f"; not below {', '.join(missed)}" if missed else ""
+    text += f" (the pick is {' and '.join(goal['pick_is'])}'s architecture)" if goal.get("pick_is") else ""
     if "pick_over_course_report" in goal:
         text += f"; pick / course report's model = {goal['pick_over_course_report']}"
     return text
@@ -302,6 +304,8 @@ def seed_noise(r: Results) -> list[Row]:
                      f"{_machine(noise[0])}, {SUITE_RETRAIN}, {len(groups)} architectures x {_seeds(groups)} "
                      f"seeds, {str(noise[0]['date'])[:10]}{_flags(noise[0], *retrains)}",
                      _src("suite-small", "retrain_noise")))
+    for stem in EVIDENCE:
+        rows += [_evidence_noise(r, stem, noise) for noise in _latest(r.get(stem, []), figure="retrain_noise")]
     for size, scope in SUPERNET.items():
         trivial = _latest(r.get("supernet-study", []), figure="trivial", size=size)
         noise = _latest(r.get("supernet-study", []), figure="retrain_noise", size=size)
@@ -312,6 +316,18 @@ def seed_noise(r: Results) -> list[Row]:
                          f"{_seeds(groups)} seeds, {str(noise[0]['date'])[:10]}{_flags(noise[0], *trivial)}",
                          _src("supernet-study", "retrain_noise")))
     return rows
+
+
+def _evidence_noise(r: Results, stem: str, noise: Line) -> Row:
+    """gpu_evidence.py's retrain recipe: its seed groups from the run's `retrain` lines."""
+    retrains = _latest(r.get(stem, []), figure="retrain", date=noise["date"])
+    groups = _by_arch((x["arch"], x["seed"], x["px_error"]) for x in retrains)
+    images, epochs = (retrains[0]["images"][0], retrains[0]["recipe"]["epochs"]) if retrains else ("?", "?")
+    return ("retrain recipe: " + _icc_text(groups, noise.get("snr")),
+            f"{_machine(noise)}, {_evidence_scope(noise)}: retrains {images} images x {epochs} epochs, "
+            f"{len(groups)} architectures x {_seeds(groups)} seeds, {str(noise['date'])[:10]}"
+            f"{_flags(noise, *retrains)}",
+            _src(stem, "retrain_noise"))
 
 
 def _by_arch(cells: Iterable[tuple[str, Any, float]]) -> dict[str, list[float]]:

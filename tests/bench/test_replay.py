@@ -62,3 +62,25 @@ def test_rows_cover_both_rules_worker_counts_and_orders():
     recs = [TrialRecord(end_s=5.0, start_s=1.0, state="COMPLETE", score=1.0, cost=2.0, px_error=3.0),
             TrialRecord(end_s=6.0, state="PRUNED", score=None)]
     assert from_records(recs) == [Recorded(2.0, 3.0, 4.0)]
+
+
+def test_a_study_where_only_baselines_completed_is_not_replayed(tmp_path):
+    """Baselines are never skipped, so such a replay has no decision that could catch a false skip;
+    it writes no line claiming a clean audit."""
+    import json
+
+    from skip_audit import replay_all
+
+    def line(study, number, baseline, cost, px):
+        return {"figure": "trial", "study": study, "date": "2026-12-05", "number": number, "state": "COMPLETE",
+                "arch": f"a{number}", "aug": 1, "baseline": baseline, "cost": cost, "px_error": px,
+                "train_seconds": 10.0, "device": "cpu", "size_px": 224}
+
+    src = tmp_path / "trials.jsonl"
+    lines = [line("only-baselines", 0, "space_cheapest", 0.01, 55.0), line("only-baselines", 1, "seed_x", 1.0, 34.0),
+             line("mixed", 0, "space_cheapest", 0.01, 55.0), line("mixed", 1, "", 1.0, 34.0)]
+    src.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out = tmp_path / "audit.jsonl"
+    replay_all([src], out, orders=3)
+    studies = {json.loads(x)["study"] for x in out.read_text().splitlines()}
+    assert studies == {"trials.jsonl:mixed:2026-12-05"}
