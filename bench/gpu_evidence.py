@@ -28,13 +28,9 @@ without it to reports/gpu-evidence-<size>.jsonl; --out names another file.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -45,6 +41,7 @@ import optuna
 import yaml
 from common.arguments import doc_parser
 from common.benchmarks import noise_fields, pick_below, training_saved
+from common.bounded import run_bounded
 from common.evidence import RetrainJob, proxy_errors, records, retrain_many, trial_lines, trivial_roles
 from common.run_info import run_info
 
@@ -150,7 +147,7 @@ class Evidence:
                "--timeout", str(self.cfg.study_timeout_s), "--workers", str(self.cfg.workers),
                "--device", self.device, "--report", str(self.work / "report.html")]
         t0 = time.perf_counter()
-        returncode, stopped = run_bounded(cmd, self.cfg.study_stop_s)
+        returncode, stopped = run_bounded(cmd, self.cfg.study_stop_s, cwd=ROOT)
         seconds = round(time.perf_counter() - t0, 1)
         study = self.load()
         for line in trial_lines(study):
@@ -249,37 +246,6 @@ class Evidence:
                 found[a] = proxy_errors(ArchConfig.from_dict(json.loads(a)), self.space, 1, [0], data,
                                         self.device)[0]
         return found
-
-
-def run_bounded(cmd: list[str], stop_s: float) -> tuple[int, float | None]:
-    """Run `cmd` (and the worker processes it starts, in a process group of their own) for at most
-    `stop_s` seconds: its return code, and `stop_s` when it had to be stopped, else None. The study's
-    storage keeps every trial finished before the stop. Stopped from outside (SIGTERM: the device
-    check's step limit; Ctrl-C), this script stops the group before it exits."""
-    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
-
-    def on_term(*_: Any) -> None:
-        raise SystemExit(128 + signal.SIGTERM)
-
-    previous = signal.signal(signal.SIGTERM, on_term)
-    try:
-        return proc.wait(timeout=stop_s), None
-    except subprocess.TimeoutExpired:
-        return _stop_group(proc), stop_s
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        if proc.poll() is None:
-            _stop_group(proc)
-
-
-def _stop_group(proc: subprocess.Popen) -> int:
-    """SIGTERM to `proc`'s process group, SIGKILL to what is left of it 5 s later; its return code."""
-    os.killpg(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
-    with contextlib.suppress(ProcessLookupError):  # workers that outlived the CLI
-        os.killpg(proc.pid, signal.SIGKILL)
-    return proc.wait()
 
 
 def study_summary(study: optuna.Study) -> dict[str, Any]:

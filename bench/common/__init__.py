@@ -2,4 +2,4 @@
 each): their command-line parsing (`arguments`), the provenance every result line carries
 (`run_info`), the records and goal arithmetic of the evidence suite (`benchmarks`), training and
 retraining many architectures (`evidence`), the skip audit's replay of recorded studies (`replay`),
-and the results page's answers table (`answers`)."""
+the results page's answers table (`answers`), and a command bounded in time with its workers (`bounded`)."""
