@@ -3,7 +3,7 @@ trivial baselines with one shared recipe, and how well the proxy ranked them.
 
     .venv/bin/python bench/gpu_evidence.py --device cuda --save      # one H200: <= 9 minutes
     .venv/bin/python bench/gpu_evidence.py --size smoke --device cpu  # the same code path, < 3 min on 2 cores
-    .venv/bin/python bench/gpu_evidence.py --size cpu224 --device cpu --save  # 224 px on 2 CPU cores, ~90 min
+    .venv/bin/python bench/gpu_evidence.py --size cpu224 --device cpu --save  # 224 px on 2 CPU cores, ~80 min
 
 Steps (--steps, default all three, in this order; each bounded, each line written as it is measured):
   study     `handkp-search study` over default.yaml's space (cost at its input size) with the size's
@@ -87,7 +87,7 @@ SIZES = {
                 dict(prune_warmup_epochs=1, checks_per_epoch=4, check_images=256, startup_trials=10),
                 trials=64, study_timeout_s=80, study_stop_s=110, workers=8, retrain=(8000, 1000, 1000),
                 recipe=dict(epochs=2, aug_multiplier=1, batch_size=64), retrain_workers=6),
-    # 224 px on 2 CPU cores in about 90 minutes: proxy 1,000 images x 2 epochs at batch 32 (62 steps per
+    # 224 px on 2 CPU cores in about 80 minutes: proxy 1,000 images x 2 epochs at batch 32 (62 steps per
     # augmented pass), the multiplier searched over 1-2 only (the course report's baselines keep their 7:
     # the MobileNetV2 one alone trains ~30 min on one core), 2 workers of one thread each, no trial starts
     # after 25 minutes; retrains 4x the proxy's images (4,000), 2 epochs, batch 32, 2 processes
