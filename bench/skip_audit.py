@@ -25,6 +25,7 @@ from pathlib import Path
 
 import optuna
 import yaml
+from common.answers import EVIDENCE
 from common.arguments import doc_parser
 from common.evidence import trial_lines
 from common.replay import ORDERS, Recorded, replay_rows
@@ -39,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "docs" / "results"
 RECORDED = RESULTS / "skip-audit-study-cpu.jsonl"
-SOURCES = (RECORDED, RESULTS / "gpu-evidence.jsonl", RESULTS / "evidence-224-cpu.jsonl")
+SOURCES = (RECORDED, *(RESULTS / f"{stem}.jsonl" for stem in EVIDENCE))  # and gpu_evidence.py's saved studies
 SIZES = {  # the recorded CPU study: trials, and the proxy's keys changed from default.yaml's
     "cpu": dict(trials=44, proxy=dict(train_size=64, epochs=3, train_images=1000, val_images=300, batch_size=32),
                 aug=(1, 2)),

@@ -295,17 +295,10 @@ def seed_noise(r: Results) -> list[Row]:
         rows.append(("proxy: " + _icc_text(groups, line.get("snr")),
                      f"{_machine(line)}, {SUITE_PROXY}, {len(groups)} architectures x {_seeds(groups)} "
                      f"seeds, {str(line['date'])[:10]}{_flags(line)}", _src("suite-small", "proxy_noise")))
-    noise = _latest(r.get("suite-small", []), figure="retrain_noise")
-    if noise:
-        retrains = [x for x in _latest(r.get("suite-small", []), figure="retrain", date=noise[0]["date"])
-                    if not str(x.get("role", "")).startswith("fidelity")]
-        groups = _by_arch((x["arch"], x["seed"], x["px_error"]) for x in retrains)
-        rows.append(("retrain recipe: " + _icc_text(groups, noise[0].get("snr")),
-                     f"{_machine(noise[0])}, {SUITE_RETRAIN}, {len(groups)} architectures x {_seeds(groups)} "
-                     f"seeds, {str(noise[0]['date'])[:10]}{_flags(noise[0], *retrains)}",
-                     _src("suite-small", "retrain_noise")))
+    noise = _latest(r.get("suite-small", []), figure="retrain_noise")[:1]
+    rows += [_retrain_noise(r, "suite-small", line, SUITE_RETRAIN) for line in noise]
     for stem in EVIDENCE:
-        rows += [_evidence_noise(r, stem, noise) for noise in _latest(r.get(stem, []), figure="retrain_noise")]
+        rows += [_retrain_noise(r, stem, line) for line in _latest(r.get(stem, []), figure="retrain_noise")]
     for size, scope in SUPERNET.items():
         trivial = _latest(r.get("supernet-study", []), figure="trivial", size=size)
         noise = _latest(r.get("supernet-study", []), figure="retrain_noise", size=size)
@@ -318,16 +311,18 @@ def seed_noise(r: Results) -> list[Row]:
     return rows
 
 
-def _evidence_noise(r: Results, stem: str, noise: Line) -> Row:
-    """gpu_evidence.py's retrain recipe: its seed groups from the run's `retrain` lines."""
-    retrains = _latest(r.get(stem, []), figure="retrain", date=noise["date"])
+def _retrain_noise(r: Results, stem: str, noise: Line, scope: str | None = None) -> Row:
+    """A retrain recipe's seed noise, its groups from the run's `retrain` lines (the fidelity step's
+    own retrains left out); `scope` names the recipe, else the run's lines do (gpu_evidence.py's)."""
+    retrains = [x for x in _latest(r.get(stem, []), figure="retrain", date=noise["date"])
+                if not str(x.get("role", "")).startswith("fidelity")]
     groups = _by_arch((x["arch"], x["seed"], x["px_error"]) for x in retrains)
-    images, epochs = (retrains[0]["images"][0], retrains[0]["recipe"]["epochs"]) if retrains else ("?", "?")
+    if scope is None:
+        images, epochs = (retrains[0]["images"][0], retrains[0]["recipe"]["epochs"]) if retrains else ("?", "?")
+        scope = f"{_evidence_scope(noise)}: retrains {images} images x {epochs} epochs"
     return ("retrain recipe: " + _icc_text(groups, noise.get("snr")),
-            f"{_machine(noise)}, {_evidence_scope(noise)}: retrains {images} images x {epochs} epochs, "
-            f"{len(groups)} architectures x {_seeds(groups)} seeds, {str(noise['date'])[:10]}"
-            f"{_flags(noise, *retrains)}",
-            _src(stem, "retrain_noise"))
+            f"{_machine(noise)}, {scope}, {len(groups)} architectures x {_seeds(groups)} seeds, "
+            f"{str(noise['date'])[:10]}{_flags(noise, *retrains)}", _src(stem, "retrain_noise"))
 
 
 def _by_arch(cells: Iterable[tuple[str, Any, float]]) -> dict[str, list[float]]:
