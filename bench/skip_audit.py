@@ -2,14 +2,16 @@
 random orders and over 1 and 8 workers, baselines included (the arithmetic: bench/common/replay.py).
 
     .venv/bin/python bench/skip_audit.py --steps record --save   # a CPU study that trains every trial
+    .venv/bin/python bench/skip_audit.py --steps record --size cpu224 --save   # the same, proxies at 224 px
     .venv/bin/python bench/skip_audit.py --save                  # replay every recorded study
     .venv/bin/python bench/skip_audit.py --steps record,replay --size smoke   # a pipeline check
 
-Recorded studies are the `trial` lines of docs/results/skip-audit-study-cpu.jsonl (`record`: the
-default space's architectures and cost at 224 px, proxies at 64 px on this CPU, no skip and no
-pruning, so every trial has its error) and of docs/results/gpu-evidence.jsonl and evidence-224-cpu.jsonl
-(bench/gpu_evidence.py's 224 px studies, on a GPU and on this CPU, which ran with the skip and pruning:
-their complete trials are replayed).
+Recorded studies are the `trial` lines of docs/results/skip-audit-study-<size>.jsonl (`record`: the
+default space's architectures and cost at 224 px, proxies at 64 px (`cpu`) or at 224 px (`cpu224`,
+the size at which the skip's first form threw candidates away on a GPU) on this CPU, no skip and no
+pruning, so every trial has its error) and of docs/results/gpu-evidence.jsonl and
+evidence-224-cpu.jsonl (bench/gpu_evidence.py's 224 px studies, on a GPU and on this CPU, which ran
+with the skip and pruning: their complete trials are replayed).
 Each study is replayed under two rules: `sound` (nas.search.skip, what studies run) and `first` (its
 first form, the lowest error of any complete trial as evidence for every candidate), so the lines
 show whether an order could have caught a false skip at all.
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import optuna
 import yaml
-from common.answers import EVIDENCE
+from common.answers import AUDIT_STUDIES, EVIDENCE
 from common.arguments import doc_parser
 from common.evidence import trial_lines
 from common.replay import ORDERS, Recorded, replay_rows
@@ -39,14 +41,17 @@ from nas.search.space import parse_space
 ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "docs" / "results"
-RECORDED = RESULTS / "skip-audit-study-cpu.jsonl"
-SOURCES = (RECORDED, *(RESULTS / f"{stem}.jsonl" for stem in EVIDENCE))  # and gpu_evidence.py's saved studies
-SIZES = {  # the recorded CPU study: trials, and the proxy's keys changed from default.yaml's
+SIZES = {  # a recorded CPU study: trials (or fewer when the timeout comes first), the proxy's keys changed
+    # from default.yaml's, the candidates' multipliers (the course report's baselines keep their 7)
     "cpu": dict(trials=44, proxy=dict(train_size=64, epochs=3, train_images=1000, val_images=300, batch_size=32),
                 aug=(1, 2)),
+    "cpu224": dict(trials=44, timeout_s=3600,
+                   proxy=dict(train_size=224, epochs=2, train_images=800, val_images=150, batch_size=32), aug=(1, 3)),
     "smoke": dict(trials=6, proxy=dict(train_size=64, epochs=1, train_images=32, val_images=16, batch_size=16),
                   aug=(1, 1)),
 }
+SAVED = {size: RESULTS / f"{stem}.jsonl" for size, stem in AUDIT_STUDIES.items()}  # where --save records a size
+SOURCES = (*SAVED.values(), *(RESULTS / f"{stem}.jsonl" for stem in EVIDENCE))  # and gpu_evidence.py's studies
 
 
 def record(size: str, out: Path, device: str) -> None:
@@ -61,7 +66,8 @@ def record(size: str, out: Path, device: str) -> None:
     study = optuna.create_study(study_name=f"skip-audit-{size}", sampler=make_sampler(space, 0),
                                 pruner=optuna.pruners.NopPruner())
     study.set_user_attr("objective", "score")
-    run_study(study, space, *data, trials=cfg["trials"], device=device, skip_hopeless=False)
+    run_study(study, space, *data, trials=cfg["trials"], timeout=cfg.get("timeout_s"), device=device,
+              skip_hopeless=False)
     context = {"bench": "skip_audit_study", **run_info("bench/skip_audit.py"), "size": size,
                "size_px": p.train_size, "input_px": space.input_size, "device": device,
                "margin_px": space.search.pre_train_margin_px, "proxy": cfg["proxy"], "aug": list(cfg["aug"])}
@@ -128,7 +134,9 @@ def main() -> None:
         ap.error(f"--steps takes record and/or replay, --orders at least 1; got {args.steps!r}, {args.orders}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     smoke_out = ROOT / "reports" / "skip-audit-smoke.jsonl"
-    recorded = RECORDED if args.save else smoke_out
+    if args.save and "record" in steps and args.size not in SAVED:
+        ap.error(f"--save records only the sizes {', '.join(sorted(SAVED))}; --size {args.size} is a pipeline check")
+    recorded = SAVED[args.size] if args.save else smoke_out
     t0 = time.perf_counter()
     if "record" in steps:
         record(args.size, recorded, args.device)

@@ -88,6 +88,8 @@ SUITE = f"{SUITE_PROXY}, 10 trials x 5 seeds; {SUITE_RETRAIN}"
 
 
 EVIDENCE = ("gpu-evidence", "evidence-224-cpu")  # bench/gpu_evidence.py's saved sizes (gpu, cpu224)
+# bench/skip_audit.py's recorded studies that train every trial, by the --size that records them
+AUDIT_STUDIES = {"cpu": "skip-audit-study-cpu", "cpu224": "skip-audit-study-cpu224"}
 
 
 def _evidence_scope(line: Line) -> str:
@@ -137,7 +139,7 @@ def cost_or_error(r: Results) -> list[Row]:
     """Per recorded study (its latest run): the best complete trial against the space's cheapest, and
     the spread of the errors, so the claim "the cheapest is the right pick" reads with its scope."""
     rows = []
-    for stem in (*EVIDENCE, "skip-audit-study-cpu"):
+    for stem in (*EVIDENCE, *AUDIT_STUDIES.values()):
         trials = [x for x in _latest(r.get(stem, []), figure="trial")
                   if x.get("state") == "COMPLETE" and x.get("score") is not None and not x.get("repeat")]
         cheapest = [x for x in trials if x.get("baseline") == "space_cheapest"]
