@@ -40,7 +40,7 @@ from typing import Any
 import optuna
 import yaml
 from common.arguments import doc_parser
-from common.benchmarks import noise_fields, pick_below, training_saved
+from common.benchmarks import json_safe, noise_fields, pick_below, training_saved
 from common.bounded import run_bounded
 from common.evidence import RetrainJob, proxy_errors, records, retrain_many, trial_lines, trivial_roles
 from common.run_info import run_info
@@ -213,7 +213,7 @@ class Evidence:
         proxy_px = [proxy[a] for a in archs]
         c = correlations([score_of(k, p) for k, p in zip(cost, proxy_px)],
                          [score_of(k, p) for k, p in zip(cost, full_px)], proxy_px, full_px, cost=cost)
-        self.emit("fidelity", **c, archs=[ArchConfig.from_dict(json.loads(a)).short() for a in archs],
+        self.emit("fidelity", **json_safe(c), archs=[ArchConfig.from_dict(json.loads(a)).short() for a in archs],
                   proxy_px=proxy_px, retrained_px=full_px,
                   goal="kendall_tau_error >= 0.6 and above cost_only_kendall_tau_error (kendall_tau_score is mostly "
                   "cost, read beside cost_only_kendall_tau_score, and judged never)")

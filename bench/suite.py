@@ -55,6 +55,7 @@ from common.benchmarks import (
     evenly_spaced,
     finite,
     four_arms,
+    json_safe,
     noise_fields,
     pruning_measured,
     trivial_goal,
@@ -180,11 +181,11 @@ class Suite:
         for arm, s in four_arms(self.runs).items():
             goal = {"goal": "time_ratio_median <= 0.5"} if arm == "tpe_prune" else {}
             self.emit("four_arms", arm=arm, seeds=self.cfg.seeds, trials=self.cfg.trials,
-                      **{k: _json(v) for k, v in s.items()}, **goal)
+                      **json_safe(s), **goal)
         for sampler in ("tpe", "random"):
             m = pruning_measured(self.runs[f"{sampler}_prune"], self.runs[sampler])
             self.emit("pruning", sampler=sampler, checks_per_epoch=self.space.search.checks_per_epoch,
-                      **{k: _json(v) for k, v in m.items()})
+                      **json_safe(m))
 
     def skips(self) -> None:
         """The skip rule replayed over each run that trained everything (bench/skip_audit.py)."""
@@ -263,7 +264,7 @@ class Suite:
     def fidelity(self, chosen: list[dict[str, Any]], full: list[Retrained]) -> None:
         c = correlations([r["score"] for r in chosen], [f.score for f in full], [r["px"] for r in chosen],
                          [f.px_error for f in full], cost=[f.gflops * f.mparams for f in full])
-        self.emit("fidelity", **{k: _json(v) for k, v in c.items()}, recipe=_recipe(self.shared_recipe()),
+        self.emit("fidelity", **json_safe(c), recipe=_recipe(self.shared_recipe()),
                   goal="kendall_tau_error >= 0.6 and above cost_only_kendall_tau_error (a ranking by cost alone)")
 
     def overheads(self) -> None:
@@ -289,14 +290,6 @@ def _run_fields(recs) -> dict[str, Any]:
     return {"best_score": finite(best_score(recs)), "wall_s": round(wall_time(recs), 1),
             "complete": sum(r.state == "COMPLETE" for r in recs),
             "pruned": sum(r.state == "PRUNED" and not r.skipped for r in recs), "skipped": sum(r.skipped for r in recs)}
-
-
-def _json(v: Any) -> Any:
-    if isinstance(v, float):
-        return finite(v)
-    if isinstance(v, list):
-        return [_json(x) for x in v]
-    return v
 
 
 def _recipe(r) -> dict[str, Any]:

@@ -75,6 +75,9 @@ def _src(stem: str, figure: str) -> str:
 
 
 def _f(x: Any, digits: int = 2) -> str:
+    """A figure to `digits` decimals; null (undefined, e.g. a tau over tied errors) as n/a."""
+    if x is None:
+        return "n/a"
     try:
         return f"{float(x):.{digits}f}"
     except (TypeError, ValueError):

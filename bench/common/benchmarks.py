@@ -22,7 +22,7 @@ from typing import Any
 
 __all__ = ["TrialRecord", "best_curve", "time_to_reach", "best_score", "wall_time", "four_arms",
            "pruning_measured", "ratio", "pick_below",
-           "median_or_inf", "finite", "evenly_spaced"]
+           "median_or_inf", "finite", "json_safe", "evenly_spaced"]
 
 
 @dataclass(frozen=True)
@@ -113,16 +113,18 @@ def noise_fields(summary: Any) -> dict[str, Any]:
     infinity as "inf", numbers rounded (`finite`); None (nothing repeated) as null snr and icc."""
     if summary is None:
         return {"snr": None, "icc": None}
-    return {k: _plain(v) for k, v in dataclasses.asdict(summary).items()}
+    return {k: json_safe(v) for k, v in dataclasses.asdict(summary).items()}
 
 
-def _plain(v: Any) -> Any:
+def json_safe(v: Any) -> Any:
+    """`v` with every float inside it JSON-safe: NaN (an undefined figure) as null, infinity as "inf",
+    the rest rounded (`finite`); lists, tuples and dicts walked."""
     if isinstance(v, float):
         return None if math.isnan(v) else finite(v)
     if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
+        return [json_safe(x) for x in v]
     if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
+        return {k: json_safe(x) for k, x in v.items()}
     return v
 
 

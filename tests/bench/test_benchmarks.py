@@ -1,6 +1,7 @@
 """The evidence suite's arithmetic on fixed inputs (its timings are never tested)."""
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -9,6 +10,7 @@ from common.benchmarks import (
     best_curve,
     evenly_spaced,
     four_arms,
+    json_safe,
     pruning_measured,
     time_to_reach,
     training_saved,
@@ -68,3 +70,10 @@ def test_training_saved_counts_passes_the_pruner_and_the_skip_kept_from_training
     assert out["pruned_at_last_report"] == 1
     assert training_saved([TrialRecord(1, "COMPLETE", 1.0, epochs=3)]) == {
         "pruning_saved_share": 0.0, "skipped_budget_share": 0.0, "pruned_at_last_report": 0}
+
+
+def test_json_safe_writes_undefined_figures_as_null_and_infinity_as_a_string():
+    """What every benchmark line goes through: json.dumps would write NaN and Infinity, which are not JSON."""
+    value = {"tau": math.nan, "ratio": math.inf, "ci": (0.123456, math.nan), "n": 5, "per_seed": [[1 / 3]]}
+    assert json_safe(value) == {"tau": None, "ratio": "inf", "ci": [0.1235, None], "n": 5, "per_seed": [[0.3333]]}
+    json.dumps(json_safe(value), allow_nan=False)
