@@ -13,8 +13,11 @@ pruning, so every trial has its error) and of docs/results/gpu-evidence.jsonl an
 evidence-224-cpu.jsonl (bench/gpu_evidence.py's 224 px studies, on a GPU and on this CPU, which ran
 with the skip and pruning: their complete trials are replayed).
 Each study is replayed under two rules: `sound` (nas.search.skip, what studies run) and `first` (its
-first form, the lowest error of any complete trial as evidence for every candidate), so the lines
-show whether an order could have caught a false skip at all.
+first form, the lowest error of any complete trial as evidence for every candidate), over 1 and 8
+workers, with its baselines first, anywhere, or left out. Each line counts its `decisive` decisions,
+the only ones that could have been false skips (common/replay.py): where a baseline trained longer
+than the candidates is the study's best, the replays with it have none, and only those without
+baselines test the rule.
 Lines (`figure: skip_replay`) go to docs/results/skip-audit.jsonl with --save. Goal: 0 false skips.
 """
 from __future__ import annotations

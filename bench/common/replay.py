@@ -3,7 +3,7 @@ trials, over a number of workers, and count what the rule threw away.
 
 One replay: the recorded complete trials (each with its exact cost, its proxy error and its
 training seconds) are dealt to `workers` workers in a random order (the baselines first, as the
-study enqueues them, or anywhere); each trial's duration is its recorded seconds times a random
+study enqueues them, anywhere, or left out); each trial's duration is its recorded seconds times a random
 factor, so with several workers the completion order differs from the start order too. When a
 trial starts, the rule judges it from the trials complete at that moment (baselines are always
 trained, as in the study); a skipped trial takes no time. At the end:
@@ -11,8 +11,13 @@ trained, as in the study); a skipped trial takes no time. At the end:
 - false skip: a skipped trial whose recorded score beats the best score of the trials the replay
   trained (the rule threw away the study's winner);
 - saved: the skipped trials, as a count and as a share of the training seconds of all trials;
-- at risk (the audit's power): trials that beat the best score complete when they started; only
-  these could have been false skips.
+- decisive (the audit's power): judged trials that beat every other trial the replay trained. Only
+  these decisions could have been false skips: a skipped one is a false skip, a trained one is the
+  replay's winner. Baselines are always trained, so where a baseline is the study's best no decision
+  is decisive and the replay cannot fail; the replays without the baselines (`baselines: none`, a
+  study that enqueued none) test the rule among the candidates alone;
+- at risk: judged trials that beat the best score complete when they started (a looser count: such
+  a trial may still lose to one complete later).
 """
 from __future__ import annotations
 
@@ -25,7 +30,8 @@ from dataclasses import dataclass
 from nas.model.cost import score_of
 from nas.search.skip import Scored, skip_reason
 
-__all__ = ["Recorded", "Replay", "replay", "audit", "from_records", "RULES", "replay_rows", "ORDERS", "WORKERS"]
+__all__ = ["Recorded", "Replay", "replay", "audit", "from_records", "RULES", "replay_rows", "ORDERS", "WORKERS",
+           "BASELINES"]
 
 Rule = Callable[[list[tuple[float, float]], float], bool]  # (complete (cost, px error) pairs, cost) -> skip?
 
@@ -50,20 +56,28 @@ class Replay:
     skipped: int
     false_skips: int
     at_risk: int  # judged trials that beat the best complete at their start
+    decisive: int  # judged trials that beat every other trained trial (module docstring)
     saved_seconds: float
     total_seconds: float
 
 
-def _order(trials: Sequence[Recorded], rng: random.Random, baselines_first: bool) -> list[Recorded]:
-    rest = [t for t in trials if not (baselines_first and t.baseline)]
+BASELINES = ("first", "anywhere", "none")  # where a replay puts the baselines: as the study enqueues them, anywhere
+# in the random order, or nowhere (a study without them)
+
+
+def _order(trials: Sequence[Recorded], rng: random.Random, baselines: str) -> list[Recorded]:
+    if baselines not in BASELINES:
+        raise ValueError(f"baselines: {baselines!r} is not one of {', '.join(BASELINES)}")
+    first = [t for t in trials if t.baseline] if baselines == "first" else []
+    rest = [t for t in trials if not (t.baseline and baselines != "anywhere")]
     rng.shuffle(rest)
-    return [t for t in trials if baselines_first and t.baseline] + rest
+    return first + rest
 
 
 def replay(trials: Sequence[Recorded], rule: Rule, workers: int, rng: random.Random,
-           baselines_first: bool = True, jitter: float = 0.5) -> Replay:
+           baselines: str = "first", jitter: float = 0.5) -> Replay:
     """One replay of `trials` with `rule` active (module docstring)."""
-    queue = _order(trials, rng, baselines_first)
+    queue = _order(trials, rng, baselines)
     running: list[tuple[float, int, Recorded]] = []  # (end time, tie-break, trial)
     done: list[tuple[float, float]] = []
     skipped, trained, at_risk, now, n = [], [], 0, 0.0, 0
@@ -80,22 +94,32 @@ def replay(trials: Sequence[Recorded], rule: Rule, workers: int, rng: random.Ran
         n += 1
         trained.append(trial)
         heapq.heappush(running, (now + trial.seconds * math.exp(rng.gauss(0.0, jitter)), n, trial))
-    best = min(t.score for t in trained)
-    return Replay(judged=sum(not t.baseline for t in queue), skipped=len(skipped),
-                  false_skips=sum(t.score < best for t in skipped), at_risk=at_risk,
+    best = min((t.score for t in trained), default=math.inf)
+    false_skips = sum(t.score < best for t in skipped)
+    return Replay(judged=sum(not t.baseline for t in queue), skipped=len(skipped), false_skips=false_skips,
+                  at_risk=at_risk, decisive=false_skips + _judged_winner(trained),
                   saved_seconds=sum(t.seconds for t in skipped), total_seconds=sum(t.seconds for t in queue))
 
 
+def _judged_winner(trained: Sequence[Recorded]) -> int:
+    """1 when a judged (non-baseline) trial beats every other trained trial, else 0."""
+    ranked = sorted(trained, key=lambda t: t.score)
+    return int(bool(ranked) and not ranked[0].baseline and (len(ranked) == 1 or ranked[0].score < ranked[1].score))
+
+
 def audit(trials: Sequence[Recorded], rule: Rule, workers: int, orders: int, seed: int = 0,
-          baselines_first: bool = True) -> dict[str, float]:
-    """`orders` replays: decisions, skips, false skips (and the replays that had one), trials at
-    risk, and the training saved (skipped trials, and their share of the training seconds)."""
+          baselines: str = "first") -> dict[str, float]:
+    """`orders` replays: decisions, skips, false skips (and the replays that had one), the decisions
+    that could have failed (decisive) and trials at risk, and the training saved (skipped trials, and
+    their share of the training seconds)."""
     rng = random.Random(seed)
-    runs = [replay(trials, rule, workers, rng, baselines_first) for _ in range(orders)]
+    runs = [replay(trials, rule, workers, rng, baselines) for _ in range(orders)]
     total = sum(r.total_seconds for r in runs)
     return {
-        "orders": orders, "workers": workers, "baselines_first": baselines_first, "trials": len(trials),
-        "decisions": sum(r.judged for r in runs), "at_risk": sum(r.at_risk for r in runs),
+        "orders": orders, "workers": workers, "baselines": baselines,
+        "trials": sum(not (t.baseline and baselines == "none") for t in trials),
+        "decisions": sum(r.judged for r in runs), "decisive": sum(r.decisive for r in runs),
+        "at_risk": sum(r.at_risk for r in runs),
         "skipped": sum(r.skipped for r in runs), "false_skips": sum(r.false_skips for r in runs),
         "replays_with_false_skip": sum(r.false_skips > 0 for r in runs),
         "skipped_per_replay": round(sum(r.skipped for r in runs) / orders, 3),
@@ -130,9 +154,10 @@ RULES = {"sound": rule_sound, "first": rule_first}
 
 
 def replay_rows(trials: list[Recorded], margin: float, orders: int = ORDERS) -> list[dict]:
-    """The audit of one recorded study: each rule x 1 and 8 workers x baselines first or anywhere."""
+    """The audit of one recorded study: each rule x 1 and 8 workers x the baselines first, anywhere or
+    left out (a study without baselines: only the last)."""
     errors = [t.px_error for t in trials]
-    scope = {"margin_px": margin, "trials": len(trials),
-             "px_error_range": [round(min(errors), 2), round(max(errors), 2)] if errors else None}
-    return [{**scope, "rule": rule, **audit(trials, RULES[rule](margin), w, orders, seed=0, baselines_first=first_b)}
-            for rule in RULES for w in WORKERS for first_b in (True, False)]
+    scope = {"margin_px": margin, "px_error_range": [round(min(errors), 2), round(max(errors), 2)] if errors else None}
+    settings = BASELINES if any(t.baseline for t in trials) else ("none",)
+    return [{**scope, "rule": rule, **audit(trials, RULES[rule](margin), w, orders, seed=0, baselines=b)}
+            for rule in RULES for w in WORKERS for b in settings]

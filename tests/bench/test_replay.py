@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from common.benchmarks import TrialRecord
-from common.replay import RULES, Recorded, audit, from_records, replay, replay_rows
+from common.replay import BASELINES, RULES, Recorded, audit, from_records, replay, replay_rows
 
 # the baselines (cheapest first to finish, the course report's models slower) and candidates whose
 # errors really differ: the best is a mid-cost model at 25.2 px
@@ -25,11 +25,27 @@ GPU_LIKE = [
 def test_the_first_rule_throws_the_winner_away_and_the_sound_rule_does_not():
     first, sound = RULES["first"](1.0), RULES["sound"](1.0)
     caught = audit(GPU_LIKE, first, workers=8, orders=200)
-    assert caught["false_skips"] > 0 and caught["at_risk"] > 0  # the audit has the power to see it
+    assert caught["false_skips"] > 0 and caught["decisive"] >= caught["false_skips"]  # the power to see it
     for workers in (1, 8):
-        for baselines_first in (True, False):
-            row = audit(GPU_LIKE, sound, workers, orders=200, baselines_first=baselines_first)
+        for baselines in BASELINES:
+            row = audit(GPU_LIKE, sound, workers, orders=200, baselines=baselines)
             assert row["false_skips"] == 0 and row["decisions"] == 200 * 5
+            assert row["decisive"] == 200  # the best candidate beats every baseline: each replay could fail
+
+
+def test_where_a_baseline_is_best_no_decision_could_fail_but_without_baselines_they_can():
+    """The recorded CPU studies' shape: baselines trained longer than the candidates beat them all, so
+    a skip there cannot be a false one (decisive 0, though candidates beat the best of their moment);
+    left out, the candidates' own best is at stake in every replay, and a rule that skips everything
+    dearer than the cheapest is caught."""
+    trials = [Recorded(1.0, 30.0, 5.0, baseline=True), Recorded(0.01, 55.0, 1.0, baseline=True),
+              Recorded(0.5, 40.0, 10.0), Recorded(2.0, 39.0, 20.0), Recorded(0.2, 45.0, 5.0)]
+    greedy = lambda done, cost: bool(done) and cost > min(c for c, _ in done)  # noqa: E731
+    with_them = audit(trials, greedy, workers=1, orders=50, baselines="anywhere")
+    assert with_them["decisive"] == 0 and with_them["at_risk"] > 0 and with_them["false_skips"] == 0
+    without = audit(trials, greedy, workers=1, orders=50, baselines="none")
+    assert without["trials"] == 3 and without["decisions"] == 150 and without["decisive"] >= 50
+    assert without["false_skips"] > 0
 
 
 def test_a_replay_judges_a_trial_by_what_was_complete_when_it_started():
@@ -57,8 +73,10 @@ def test_saved_training_counts_the_skipped_trials_seconds():
 
 def test_rows_cover_both_rules_worker_counts_and_orders():
     rows = replay_rows(GPU_LIKE, 1.0, orders=5)
-    assert {(r["rule"], r["workers"], r["baselines_first"]) for r in rows} == {
-        (rule, w, b) for rule in ("sound", "first") for w in (1, 8) for b in (True, False)}
+    assert {(r["rule"], r["workers"], r["baselines"]) for r in rows} == {
+        (rule, w, b) for rule in ("sound", "first") for w in (1, 8) for b in ("first", "anywhere", "none")}
+    no_baselines = [Recorded(1.0, 3.0, 1.0), Recorded(2.0, 2.0, 1.0)]
+    assert {r["baselines"] for r in replay_rows(no_baselines, 1.0, orders=2)} == {"none"}
     recs = [TrialRecord(end_s=5.0, start_s=1.0, state="COMPLETE", score=1.0, cost=2.0, px_error=3.0),
             TrialRecord(end_s=6.0, state="PRUNED", score=None)]
     assert from_records(recs) == [Recorded(2.0, 3.0, 4.0)]

@@ -159,6 +159,27 @@ def test_the_skip_answer_sums_the_suites_latest_replays_per_rule():
     assert "the suite's 4 runs" in row[1] and "errors [15.0, 16.0] px" in row[1] and "workers 1, 2" in row[1]
 
 
+def test_the_skip_answer_reads_a_studys_replays_with_and_without_its_baselines_apart():
+    """Where a baseline is the study's best, the replays with it have no decision that could fail:
+    the row says so (0 could have failed) instead of mixing them with the replays that could."""
+    from common.answers import skip_safe
+
+    def line(rule, baselines, decisive):
+        return {"bench": "skip_audit", "date": "2026-12-05", "machine": {"cores": 2}, "commit": "abc", "command": "x",
+                "figure": "skip_replay", "study": "s.jsonl:s:1", "device": "cpu", "size_px": 224, "rule": rule,
+                "workers": 1, "baselines": baselines, "trials": 22 if baselines != "none" else 18, "orders": 200,
+                "decisions": 3600, "decisive": decisive, "at_risk": 300, "false_skips": 0,
+                "saved_seconds_share": 0.1, "px_error_range": [35.7, 52.9]}
+
+    lines = [line(rule, b, 0 if b != "none" else 250) for rule in ("sound", "first") for b in ("first", "anywhere",
+                                                                                                   "none")]
+    with_them, without = skip_safe({"skip-audit": lines})
+    assert with_them[0].startswith("0 false skips in 7200 decisions (0 of them could have failed")
+    assert "22 recorded trials with its baselines" in with_them[1]
+    assert without[0].startswith("0 false skips in 3600 decisions (250 of them could have failed")
+    assert "18 recorded trials without baselines" in without[1] and "224 px proxies" in without[1]
+
+
 def test_every_flagged_line_is_marked_in_its_table_and_listed_with_who_cites_it(tmp_path):
     folder = tmp_path / "results"
     folder.mkdir()
