@@ -18,7 +18,8 @@ workers, with its baselines first, anywhere, or left out. Each line counts its `
 the only ones that could have been false skips (common/replay.py): where a baseline trained longer
 than the candidates is the study's best, the replays with it have none, and only those without
 baselines test the rule.
-Lines (`figure: skip_replay`) go to docs/results/skip-audit.jsonl with --save. Goal: 0 false skips.
+`figure: skip_margin` lines sweep the sound rule's margin (1-5 px) on the replays without baselines.
+Lines go to docs/results/skip-audit.jsonl with --save. Goal: 0 false skips.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ import yaml
 from common.answers import AUDIT_STUDIES, EVIDENCE
 from common.arguments import doc_parser
 from common.evidence import trial_lines
-from common.replay import ORDERS, Recorded, replay_rows
+from common.replay import ORDERS, Recorded, margin_rows, replay_rows
 from common.run_info import run_info
 
 from nas.data import DataSpec, load_for_space
@@ -107,6 +108,7 @@ def replay_all(paths, out: Path | None, orders: int) -> None:
         scope = {"study": key, "device": first.get("device"), "size_px": first.get("size_px")}
         rows = replay_rows(trials, margin, orders)
         _write(out, [{**context, "figure": "skip_replay", **scope, **row} for row in rows])
+        _write(out, [{**context, "figure": "skip_margin", **scope, **row} for row in margin_rows(trials, orders)])
 
 
 CONTEXT = ("bench", "date", "machine", "commit", "command", "proxy")

@@ -31,7 +31,7 @@ from nas.model.cost import score_of
 from nas.search.skip import Scored, skip_reason
 
 __all__ = ["Recorded", "Replay", "replay", "audit", "from_records", "RULES", "replay_rows", "ORDERS", "WORKERS",
-           "BASELINES"]
+           "BASELINES", "margin_rows", "MARGINS"]
 
 Rule = Callable[[list[tuple[float, float]], float], bool]  # (complete (cost, px error) pairs, cost) -> skip?
 
@@ -161,3 +161,14 @@ def replay_rows(trials: list[Recorded], margin: float, orders: int = ORDERS) -> 
     settings = BASELINES if any(t.baseline for t in trials) else ("none",)
     return [{**scope, "rule": rule, **audit(trials, RULES[rule](margin), w, orders, seed=0, baselines=b)}
             for rule in RULES for w in WORKERS for b in settings]
+
+
+MARGINS = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0)  # the margin sweep's margins, deployed px
+
+
+def margin_rows(trials: list[Recorded], orders: int = ORDERS, margins: Sequence[float] = MARGINS) -> list[dict]:
+    """The sound rule at each margin, over 1 and 8 workers, without the baselines (where a baseline is
+    the best, the replays with them cannot fail): what margin this study's errors needed for no false
+    skip, and what the skip saves at it."""
+    return [{"rule": "sound", "margin_px": m, **audit(trials, rule_sound(m), w, orders, seed=0, baselines="none")}
+            for m in margins for w in WORKERS]

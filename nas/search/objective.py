@@ -120,7 +120,7 @@ class Objective:
     device: str = "auto"
     seed: int = 0
     hooks: StudyHooks | None = None
-    skip_hopeless: bool = True  # the pre-training skip rule (nas.search.skip)
+    skip_hopeless: bool = True  # the pre-training skip rule (nas.search.skip), where the space has it on
     share: CoreShare | None = None  # this worker's share of the cores (None: leave torch's threads alone)
     proxy: Proxy | None = None  # how a candidate's error is estimated (None: trained from scratch)
     reuse_duplicates: bool = True  # a draw a complete trial already evaluated takes its result
@@ -159,7 +159,7 @@ class Objective:
             if reused is not None:
                 return reused
         contender = self.objective == "score" and baseline is None  # baselines (and repeats): always trained
-        if contender and self.skip_hopeless:
+        if contender and self.skip_hopeless and self.space.search.pre_train_skip:
             self._skip_if_hopeless(trial, done, cost)
         result = self._train(trial, arch, recipe, cost, prune=contender)
         return self._record(trial, cost, result)

@@ -115,7 +115,8 @@ class SearchSettings:
     # `check_images` validation images), so a short proxy can be pruned before its budget is spent
     checks_per_epoch: int = field(default=4, metadata=bounds(1, 100))
     check_images: int = field(default=512, metadata=bounds(1, 1_000_000))
-    # skip training when cost x exp(min error - margin) >= best score
+    # the pre-training skip (nas.search.skip): on, and the margin its bet allows, in deployed pixels
+    pre_train_skip: bool = True
     pre_train_margin_px: float = field(default=1.0, metadata=bounds(0.0, 1000.0))
     # the first N baselines are trained once more with another seed, to measure the proxy's seed noise
     # (the report's "Proxy noise"); repeats count towards --trials and are not ranked as candidates

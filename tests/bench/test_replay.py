@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from common.benchmarks import TrialRecord
-from common.replay import BASELINES, RULES, Recorded, audit, from_records, replay, replay_rows
+from common.replay import BASELINES, RULES, Recorded, audit, from_records, margin_rows, replay, replay_rows
 
 # the baselines (cheapest first to finish, the course report's models slower) and candidates whose
 # errors really differ: the best is a mid-cost model at 25.2 px
@@ -102,3 +102,14 @@ def test_a_study_where_only_baselines_completed_is_not_replayed(tmp_path):
     replay_all([src], out, orders=3)
     studies = {json.loads(x)["study"] for x in out.read_text().splitlines()}
     assert studies == {"trials.jsonl:mixed:2026-12-05"}
+
+
+def test_the_margin_sweep_finds_the_margin_a_studys_errors_need():
+    """A small model 1.65 px below the only dearer one (the 224 px study's shape): a 1 px margin throws
+    it away when it starts last, a 2 px margin does not; the sweep runs without the baselines."""
+    trials = [Recorded(0.4, 38.35, 10.0), Recorded(1.0, 40.0, 10.0), Recorded(0.25, 39.4, 10.0),
+              Recorded(0.01, 55.0, 1.0, baseline=True)]
+    rows = {(r["margin_px"], r["workers"]): r for r in margin_rows(trials, orders=60, margins=(1.0, 2.0))}
+    assert set(rows) == {(1.0, 1), (1.0, 8), (2.0, 1), (2.0, 8)}
+    assert all(r["baselines"] == "none" and r["trials"] == 3 and r["rule"] == "sound" for r in rows.values())
+    assert rows[1.0, 1]["false_skips"] > 0 and rows[2.0, 1]["false_skips"] == rows[2.0, 8]["false_skips"] == 0

@@ -90,6 +90,14 @@ def test_skip_before_training_when_cost_cannot_win(space, storage, tiny_data, mo
     attrs = pruned[0].user_attrs
     assert attrs["skipped"] is True and attrs["reason"].startswith("skipped before training")
     assert "train_seconds" not in attrs and "gflops" in attrs
+    # the same history in a space with the skip off (the 224 px spaces): the candidate trains
+    off = parse_space({**SPACE, "search": {**SPACE.get("search", {}), "pre_train_skip": False}})
+    st_off = open_study("s-off", storage, "score", off)
+    for t in st.get_trials()[:2]:
+        st_off.add_trial(t)
+    run_study(st_off, off, *tiny_data, trials=3, device="cpu")
+    (trained,) = st_off.get_trials()[2:]
+    assert trained.state == TrialState.COMPLETE and not trained.user_attrs.get("skipped")
 
 
 def test_baselines_enqueued_once_and_marked(space, storage):
