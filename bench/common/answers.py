@@ -246,6 +246,35 @@ def _replay_text(sound: list[Line], first_form: list[Line]) -> str:
             f"on the same replays: {sum(int(x['false_skips']) for x in first_form)} false skips")
 
 
+@question("What margin does the skip need, and what does it save there?")
+def skip_margin(r: Results) -> list[Row]:
+    """Per recorded study, the smallest swept margin with no false skip at it or above, at any worker
+    count (replays without baselines), and the training saved there and at the smallest margin."""
+    latest = _latest(r.get("skip-audit", []), figure="skip_margin")
+    rows = []
+    for study in dict.fromkeys(x["study"] for x in latest):
+        by_margin: dict[float, list[Line]] = {}
+        for x in (x for x in latest if x["study"] == study):
+            by_margin.setdefault(float(x["margin_px"]), []).append(x)
+        margins = sorted(by_margin)
+        falls = {m: sum(int(x["false_skips"]) for x in by_margin[m]) for m in margins}
+        safe = next((m for m in margins if not any(falls[n] for n in margins if n >= m)), None)
+        text = ("none of the swept margins" if safe is None else
+                f"{safe:g} px (no false skip at it or above); it saves {_saved_range(by_margin[safe])} there")
+        text += f". At {margins[0]:g} px: {falls[margins[0]]} false skips, {_saved_range(by_margin[margins[0]])} saved"
+        head, workers = by_margin[margins[0]][0], sorted({str(x["workers"]) for x in by_margin[margins[0]]})
+        rows.append((text, f"{head.get('device')}, {head.get('size_px')} px proxies, {head['trials']} recorded trials "
+                     f"without baselines, margins {', '.join(f'{m:g}' for m in margins)} px, {head['orders']} orders "
+                     f"x workers {', '.join(workers)}, {str(head['date'])[:10]}{_flags(*latest)}",
+                     _src("skip-audit", "skip_margin")))
+    return rows
+
+
+def _saved_range(lines: list[Line]) -> str:
+    saved = [100 * float(x["saved_seconds_share"]) for x in lines]
+    return f"{_f(min(saved), 0)}-{_f(max(saved), 0)}% of the training seconds"
+
+
 @question("How well does the proxy rank architectures?")
 def proxy_rank(r: Results) -> list[Row]:
     rows = []

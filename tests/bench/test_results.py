@@ -180,6 +180,27 @@ def test_the_skip_answer_reads_a_studys_replays_with_and_without_its_baselines_a
     assert "18 recorded trials without baselines" in without[1] and "224 px proxies" in without[1]
 
 
+def test_the_margin_answer_is_the_smallest_margin_clean_at_and_above_it():
+    """A clean margin below a failing one does not count: the answer is the margin from which every
+    swept margin had no false skip."""
+    from common.answers import skip_margin
+
+    def line(margin, workers, false_skips, saved):
+        return {"bench": "skip_audit", "date": "2026-12-05", "machine": {"cores": 2}, "commit": "abc", "command": "x",
+                "figure": "skip_margin", "study": "s.jsonl:s:1", "device": "cpu", "size_px": 224, "rule": "sound",
+                "margin_px": margin, "workers": workers, "baselines": "none", "trials": 18, "orders": 200,
+                "false_skips": false_skips, "saved_seconds_share": saved}
+
+    fails = {1.0: 5, 2.0: 0, 3.0: 1, 4.0: 0, 5.0: 0}
+    lines = [line(m, w, f * (w == 8), 0.3 / m / w) for m, f in fails.items() for w in (1, 8)]
+    (row,) = skip_margin({"skip-audit": lines})
+    assert row[0].startswith("4 px (no false skip at it or above); it saves 1-8% of the training seconds there")
+    assert row[0].endswith("At 1 px: 5 false skips, 4-30% of the training seconds saved")
+    assert "18 recorded trials without baselines" in row[1] and "workers 1, 8" in row[1]
+    lines = [line(m, 1, 1, 0.1) for m in fails]
+    assert skip_margin({"skip-audit": lines})[0][0].startswith("none of the swept margins")
+
+
 def test_every_flagged_line_is_marked_in_its_table_and_listed_with_who_cites_it(tmp_path):
     folder = tmp_path / "results"
     folder.mkdir()
