@@ -18,7 +18,9 @@ candidate would need. A cheaper trial's error is never evidence about a dearer c
 
 It is a bet, not a proof: it assumes a model does not end more than `margin` px below every model at
 least its size trained with the same recipe. `bench/skip_audit.py` replays recorded studies under
-random completion orders and worker counts with this rule active and counts the false skips.
+random completion orders and worker counts with this rule active and counts the false skips. Where
+the proxy's errors do not follow size that closely the bet loses, so a space turns the skip on or
+off (`search.pre_train_skip`; docs/design.md says which spaces have it, and why).
 """
 from __future__ import annotations
 
