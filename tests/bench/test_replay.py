@@ -113,3 +113,16 @@ def test_the_margin_sweep_finds_the_margin_a_studys_errors_need():
     assert set(rows) == {(1.0, 1), (1.0, 8), (2.0, 1), (2.0, 8)}
     assert all(r["baselines"] == "none" and r["trials"] == 3 and r["rule"] == "sound" for r in rows.values())
     assert rows[1.0, 1]["false_skips"] > 0 and rows[2.0, 1]["false_skips"] == rows[2.0, 8]["false_skips"] == 0
+
+
+def test_save_refuses_to_record_the_smoke_size_before_any_work(tmp_path, cli_env):
+    """Its figures mean nothing: --save records only the sizes whose files the results page reads."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    r = subprocess.run([sys.executable, str(ROOT / "bench" / "skip_audit.py"), "--steps", "record", "--size", "smoke",
+                        "--save"], env=cli_env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 2 and "--save records only the sizes cpu, cpu224" in r.stderr.splitlines()[-1]
+    assert r.stdout == "" and not (ROOT / "docs" / "results" / "skip-audit-study-smoke.jsonl").exists()
