@@ -40,6 +40,7 @@ from typing import Any
 
 import optuna
 import yaml
+from common.answers import EVIDENCE
 from common.arguments import doc_parser
 from common.benchmarks import json_safe, noise_fields, pick_below, training_saved
 from common.bounded import run_bounded
@@ -60,7 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 STEPS = ("study", "retrain", "fidelity")
 STUDY = "gpu-evidence"
-SAVED = {"gpu": "gpu-evidence.jsonl", "cpu224": "evidence-224-cpu.jsonl"}  # sizes --save keeps, in docs/results/
+SAVED = {size: f"{stem}.jsonl" for size, stem in EVIDENCE.items()}  # sizes --save keeps, in docs/results/
 
 
 @dataclass(frozen=True)

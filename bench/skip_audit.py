@@ -55,7 +55,7 @@ SIZES = {  # a recorded CPU study: trials (or fewer when the timeout comes first
                   aug=(1, 1)),
 }
 SAVED = {size: RESULTS / f"{stem}.jsonl" for size, stem in AUDIT_STUDIES.items()}  # where --save records a size
-SOURCES = (*SAVED.values(), *(RESULTS / f"{stem}.jsonl" for stem in EVIDENCE))  # and gpu_evidence.py's studies
+SOURCES = (*SAVED.values(), *(RESULTS / f"{stem}.jsonl" for stem in EVIDENCE.values()))  # and gpu_evidence.py's studies
 
 
 def record(size: str, out: Path, device: str) -> None:

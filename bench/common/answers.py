@@ -90,7 +90,8 @@ SUITE_PROXY, SUITE_RETRAIN = "64 px CPU proxies (300 images x 2 epochs)", "retra
 SUITE = f"{SUITE_PROXY}, 10 trials x 5 seeds; {SUITE_RETRAIN}"
 
 
-EVIDENCE = ("gpu-evidence", "evidence-224-cpu")  # bench/gpu_evidence.py's saved sizes (gpu, cpu224)
+# bench/gpu_evidence.py's saved studies, by the --size that writes them (docs/results/<stem>.jsonl)
+EVIDENCE = {"gpu": "gpu-evidence", "cpu224": "evidence-224-cpu"}
 # bench/skip_audit.py's recorded studies that train every trial, by the --size that records them
 AUDIT_STUDIES = {"cpu": "skip-audit-study-cpu", "cpu224": "skip-audit-study-cpu224"}
 
@@ -102,7 +103,7 @@ def _evidence_scope(line: Line) -> str:
 @question("Does the pick beat the cheapest, a random architecture and the course report's model?")
 def pick_vs_trivial(r: Results) -> list[Row]:
     rows = []
-    for stem in EVIDENCE:
+    for stem in EVIDENCE.values():
         for goal in _latest(r.get(stem, []), figure="trivial_goal"):
             rows.append((_goal_text(goal), f"{_machine(goal)}, {_evidence_scope(goal)}, {str(goal['date'])[:10]}"
                          f"{_flags(goal)}",
@@ -142,7 +143,7 @@ def cost_or_error(r: Results) -> list[Row]:
     """Per recorded study (its latest run): the best complete trial against the space's cheapest, and
     the spread of the errors, so the claim "the cheapest is the right pick" reads with its scope."""
     rows = []
-    for stem in (*EVIDENCE, *AUDIT_STUDIES.values()):
+    for stem in (*EVIDENCE.values(), *AUDIT_STUDIES.values()):
         trials = [x for x in _latest(r.get(stem, []), figure="trial")
                   if x.get("state") == "COMPLETE" and x.get("score") is not None and not x.get("repeat")]
         cheapest = [x for x in trials if x.get("baseline") == "space_cheapest"]
@@ -180,7 +181,7 @@ def tpe_vs_random(r: Results) -> list[Row]:
 @question("How much training does pruning save?")
 def pruning_saves(r: Results) -> list[Row]:
     rows = []
-    for stem in EVIDENCE:
+    for stem in EVIDENCE.values():
         for s in _latest(r.get(stem, []), figure="study"):
             rows.append((f"{_saved_text(s)}; {s['pruned']} pruned, {s['skipped']} skipped",
                          f"{_machine(s)}, {s['size_px']} px, proxy {s['proxy']['train_images']} images x "
@@ -213,12 +214,8 @@ def skip_safe(r: Results) -> list[Row]:
             sound = [x for x in mine if x["rule"] == "sound"]
             if not sound:
                 continue
-            head = sound[0]
             rows.append((_replay_text(sound, [x for x in mine if x["rule"] == "first"]),
-                         f"{head.get('device')}, {head.get('size_px')} px proxies, {head['trials']} recorded trials "
-                         f"{label} (errors {head.get('px_error_range')} px), {head['orders']} orders x workers "
-                         f"{', '.join(sorted({str(x['workers']) for x in sound}))}, {str(head['date'])[:10]}"
-                         f"{_flags(*sound)}",
+                         _replay_scope(sound, f"{label} (errors {sound[0].get('px_error_range')} px)"),
                          _src("skip-audit", "skip_replay")))
     suite = _latest(r.get("suite-small", []), figure="skip_replay")
     sound = [x for x in suite if x.get("rule") == "sound"]
@@ -233,16 +230,21 @@ def skip_safe(r: Results) -> list[Row]:
     return rows
 
 
+def _replay_scope(lines: list[Line], which: str) -> str:
+    """A recorded study's replay lines' scope: device, proxy size, trials (`which` ones), orders, workers."""
+    head, workers = lines[0], sorted({str(x["workers"]) for x in lines})
+    return (f"{head.get('device')}, {head.get('size_px')} px proxies, {head['trials']} recorded trials {which}, "
+            f"{head['orders']} orders x workers {', '.join(workers)}, {str(head['date'])[:10]}{_flags(*lines)}")
+
+
 def _replay_text(sound: list[Line], first_form: list[Line]) -> str:
-    saved = [float(x["saved_seconds_share"]) for x in sound]
     if all("decisive" in x for x in sound):
         power = (f"{sum(int(x['decisive']) for x in sound)} of them could have failed: the trial beat every "
                  "other one the replay trained")
     else:  # lines written before the decisive count: the looser one
         power = f"{sum(int(x['at_risk']) for x in sound)} trials at risk"
     return (f"{sum(int(x['false_skips']) for x in sound)} false skips in {sum(int(x['decisions']) for x in sound)} "
-            f"decisions ({power}); it saved "
-            f"{_f(100 * min(saved), 0)}-{_f(100 * max(saved), 0)}% of the training seconds. The rule's first form "
+            f"decisions ({power}); it saved {_saved_range(sound)}. The rule's first form "
             f"on the same replays: {sum(int(x['false_skips']) for x in first_form)} false skips")
 
 
@@ -262,10 +264,8 @@ def skip_margin(r: Results) -> list[Row]:
         text = ("none of the swept margins" if safe is None else
                 f"{safe:g} px (no false skip at it or above); it saves {_saved_range(by_margin[safe])} there")
         text += f". At {margins[0]:g} px: {falls[margins[0]]} false skips, {_saved_range(by_margin[margins[0]])} saved"
-        head, workers = by_margin[margins[0]][0], sorted({str(x["workers"]) for x in by_margin[margins[0]]})
-        rows.append((text, f"{head.get('device')}, {head.get('size_px')} px proxies, {head['trials']} recorded trials "
-                     f"without baselines, margins {', '.join(f'{m:g}' for m in margins)} px, {head['orders']} orders "
-                     f"x workers {', '.join(workers)}, {str(head['date'])[:10]}{_flags(*latest)}",
+        which = f"without baselines, margins {', '.join(f'{m:g}' for m in margins)} px"
+        rows.append((text, _replay_scope([x for m in margins for x in by_margin[m]], which),
                      _src("skip-audit", "skip_margin")))
     return rows
 
@@ -278,7 +278,7 @@ def _saved_range(lines: list[Line]) -> str:
 @question("How well does the proxy rank architectures?")
 def proxy_rank(r: Results) -> list[Row]:
     rows = []
-    for stem in (*EVIDENCE, "suite-small"):
+    for stem in (*EVIDENCE.values(), "suite-small"):
         for f in _latest(r.get(stem, []), figure="fidelity"):
             scope = SUITE if stem == "suite-small" else _evidence_scope(f)
             ci = f.get("kendall_tau_error_ci", ["?", "?"])
@@ -341,7 +341,7 @@ def seed_noise(r: Results) -> list[Row]:
                      f"seeds, {str(line['date'])[:10]}{_flags(line)}", _src("suite-small", "proxy_noise")))
     noise = _latest(r.get("suite-small", []), figure="retrain_noise")[:1]
     rows += [_retrain_noise(r, "suite-small", line, SUITE_RETRAIN) for line in noise]
-    for stem in EVIDENCE:
+    for stem in EVIDENCE.values():
         rows += [_retrain_noise(r, stem, line) for line in _latest(r.get(stem, []), figure="retrain_noise")]
     for size, scope in SUPERNET.items():
         trivial = _latest(r.get("supernet-study", []), figure="trivial", size=size)

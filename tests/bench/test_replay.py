@@ -2,10 +2,15 @@
 the first form of the rule throwing the winner away, and find no false skip of the sound rule."""
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 
 from common.benchmarks import TrialRecord
 from common.replay import BASELINES, RULES, Recorded, audit, from_records, margin_rows, replay, replay_rows
+
+from tests.conftest import ROOT
 
 # the baselines (cheapest first to finish, the course report's models slower) and candidates whose
 # errors really differ: the best is a mid-cost model at 25.2 px
@@ -85,8 +90,6 @@ def test_rows_cover_both_rules_worker_counts_and_orders():
 def test_a_study_where_only_baselines_completed_is_not_replayed(tmp_path):
     """Baselines are never skipped, so such a replay has no decision that could catch a false skip;
     it writes no line claiming a clean audit."""
-    import json
-
     from skip_audit import replay_all
 
     def line(study, number, baseline, cost, px):
@@ -117,11 +120,6 @@ def test_the_margin_sweep_finds_the_margin_a_studys_errors_need():
 
 def test_save_refuses_to_record_the_smoke_size_before_any_work(tmp_path, cli_env):
     """Its figures mean nothing: --save records only the sizes whose files the results page reads."""
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
     r = subprocess.run([sys.executable, str(ROOT / "bench" / "skip_audit.py"), "--steps", "record", "--size", "smoke",
                         "--save"], env=cli_env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 2 and "--save records only the sizes cpu, cpu224" in r.stderr.splitlines()[-1]
