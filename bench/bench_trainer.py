@@ -21,6 +21,16 @@ the median of the repeats is reported, per model, input size and batch:
   bf16_channels_last_graph   on CUDA with bfloat16 only: channels_last_amp with the whole step (forward,
                   loss, backward, Adam with capturable=True) captured as one CUDA graph and replayed on
                   static batch buffers (3 eager warm-up steps and the capture excluded from the timing)
+Evaluation, measured beside them on the same images (`eval_*_images_per_s`; the trainer's evaluation
+batch, the model in the trainer's memory format), since a proxy trial validates too:
+  eval            `keypoint_distances()` as the trainer calls it: float32 forward, decoding, distances
+  eval_bf16       the same in bfloat16 autocast (CUDA only)
+  eval_bf16_graph  on CUDA with bfloat16: forward and decoding captured as one CUDA graph per batch
+                  and replayed on a static batch buffer, the distances eager
+and `eval_share_estimate`: the share of a gpu.yaml trial at multiplier 1 (its most evaluation per
+training image: validation + the within-epoch checks against one pass) that evaluation would take at
+this line's images/s, an estimate; `eval_graph_saves_estimate` the share of that trial capturing it
+would save. They decide whether evaluation is worth capturing in the trainer.
 The trainer also augments every batch on the device (rotation and flip), which the loops do not
 ("trainer_extra" in the output); its Adam runs `foreach` (the same arithmetic as the per-parameter
 loop the plain loops get by default on the CPU, in fewer calls). Goals: trainer / eager >= 1.2;
@@ -42,8 +52,10 @@ from common.run_info import run_info
 
 from nas.data import DataSpec, KeypointDataset, load_for_space
 from nas.keypoints.losses import heatmap_loss
+from nas.keypoints.metrics import keypoint_errors
 from nas.model.arch import ArchConfig
 from nas.model.network import HEATMAP_STRIDE, build_model
+from nas.search.space import load_space
 from nas.training.device import (
     amp_dtype,
     flush_denormals,
@@ -52,12 +64,14 @@ from nas.training.device import (
     resolve_recipe,
     to_memory_format,
 )
+from nas.training.evaluation import keypoint_distances, predict_keypoints
 from nas.training.recipe import TrainConfig
 from nas.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "docs" / "results" / "trainer-format.jsonl"
+GPU_SPACE = ROOT / "search_spaces" / "gpu.yaml"  # whose trials the evaluation share is estimated for
 # model name -> (backbone, width, head depth, head width)
 MODELS = {
     "mobilenetv3_small": ("mobilenetv3_small", 0.75, 2, 0.75),
@@ -154,6 +168,83 @@ def _captured_step(model: torch.nn.Module, opt: torch.optim.Optimizer, static: l
     return graph
 
 
+def eval_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, amp: bool = False,
+              captured: bool = False) -> float:
+    """Images/s of evaluating `data` as the trainer does (its evaluation batch and memory format), in
+    float32 or bfloat16 autocast, optionally with forward and decoding captured as one CUDA graph."""
+    cfg = resolve_recipe(TrainConfig(device=str(device)))
+    model = to_memory_format(build_model(arch).to(device).eval(), cfg.memory_format)
+    data, b = data.to(device), min(cfg.eval_batch_size, len(data))
+    n = len(data) // b * b
+    if captured:
+        predict = _captured_predict(model, data.images[:b].clone())
+        def run() -> None:
+            for i in range(0, n, b):
+                keypoint_errors(predict(data.images[i : i + b]), data.keypoints[i : i + b], data.visibility[i : i + b])
+    else:
+        def run() -> None:
+            with torch.autocast(device.type, dtype=amp_dtype(device), enabled=amp, cache_enabled=False):
+                keypoint_distances(model, data.subset(slice(0, n)), "dsnt", b)
+    run()  # warm-up: kernel choice, allocator
+    seconds = []
+    for _ in range(3):  # the median of three passes: one pass is a fraction of a second on a GPU
+        _sync(device)
+        t0 = time.perf_counter()
+        run()
+        _sync(device)
+        seconds.append(time.perf_counter() - t0)
+    return n / statistics.median(seconds)
+
+
+def _captured_predict(model: torch.nn.Module, static: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`predict_keypoints` in bfloat16 autocast captured on the uint8 batch buffer `static` (3 warm-up
+    calls on a side stream first); the callable copies its batch in, replays, returns the static output."""
+    def body() -> torch.Tensor:
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
+            return predict_keypoints(model, static, "dsnt")
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            body()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = body()
+
+    def predict(images: torch.Tensor) -> torch.Tensor:
+        static.copy_(images)
+        graph.replay()
+        return out
+    return predict
+
+
+def eval_arms(arch: ArchConfig, data: KeypointDataset, device: torch.device) -> dict[str, float]:
+    """Evaluation images/s by arm (`eval`, and on CUDA `eval_bf16`, `eval_bf16_graph`) on `data`."""
+    arms = {"eval": eval_loop(arch, data, device)}
+    if device.type == "cuda":
+        arms["eval_bf16"] = eval_loop(arch, data, device, amp=True)
+        if amp_dtype(device) == torch.bfloat16:
+            arms["eval_bf16_graph"] = eval_loop(arch, data, device, amp=True, captured=True)
+    return arms
+
+
+def eval_share(trainer_ips: float, evals: dict[str, float]) -> dict[str, float]:
+    """The share of a gpu.yaml trial at multiplier 1 that evaluation takes at `evals["eval"]` images/s
+    against training at `trainer_ips` (an estimate from this run's figures), and the share of the
+    trial that evaluation at the captured arm's speed would save."""
+    space = load_space(GPU_SPACE)
+    proxy, search = space.proxy, space.search
+    evaluated = proxy.val_images + (search.checks_per_epoch - 1) * min(search.check_images, proxy.val_images)
+    t_eval, t_train = evaluated / evals["eval"], proxy.train_images / trainer_ips
+    out = {"eval_share_estimate": round(t_eval / (t_eval + t_train), 3)}
+    if "eval_bf16_graph" in evals:
+        saved = t_eval - evaluated / evals["eval_bf16_graph"]
+        out["eval_graph_saves_estimate"] = round(saved / (t_eval + t_train), 3)
+    return out
+
+
 def trainer(arch: ArchConfig, data: KeypointDataset, val: KeypointDataset, device: torch.device, batch: int
             ) -> float:
     """Images/s of the last epoch of `train()` with the default recipe (`_recipe`)."""
@@ -204,8 +295,10 @@ def measure(arch: ArchConfig, data: KeypointDataset, val: KeypointDataset, devic
     med = {k: statistics.median(v) for k, v in ips.items()}
     best = max((k for k in med if k != "trainer"), key=med.get)
     ran = resolve_recipe(_recipe(device, batch))
+    evals = eval_arms(arch, data, device)
     return {
-        **{f"{k}_images_per_s": round(v, 1) for k, v in med.items()},
+        **{f"{k}_images_per_s": round(v, 1) for k, v in {**med, **evals}.items()},
+        **eval_share(med["trainer"], evals),
         "trainer_memory_format": ran.memory_format, "trainer_amp": ran.amp, "trainer_cuda_graph": ran.cuda_graph,
         "trainer_extra": "augmentation per batch",
         "trainer_vs_eager": round(med["trainer"] / med["eager"], 3), "goal_vs_eager": GOAL_VS_EAGER,
@@ -264,8 +357,11 @@ def _plan(args: argparse.Namespace, device: torch.device) -> tuple[list[str], li
 
 def _goal_line(line: dict) -> str:
     ok = "meets" if line["trainer_vs_best"] >= line["goal_vs_best"] else "MISSES"
+    saves = line.get("eval_graph_saves_estimate")
     return (f"# {line['model']} {line['size_px']} px batch {line['batch_size']}: trainer / best loop "
-            f"({line['best_loop']}) = {line['trainer_vs_best']} {ok} the goal >= {line['goal_vs_best']}")
+            f"({line['best_loop']}) = {line['trainer_vs_best']} {ok} the goal >= {line['goal_vs_best']}; evaluation "
+            f"~{line['eval_share_estimate']:.0%} of a gpu.yaml trial at multiplier 1 (estimate)"
+            + (f", capturing it would save ~{saves:.0%}" if saves is not None else ""))
 
 
 def main() -> None:

@@ -416,6 +416,23 @@ def trainer_speed(r: Results) -> list[Row]:
     return rows
 
 
+@question("Does evaluation pay to capture as a CUDA graph?")
+def evaluation_share(r: Results) -> list[Row]:
+    """From the trainer benchmark's evaluation arms: evaluation's share of a gpu.yaml trial at
+    multiplier 1 and what capturing it would save, both estimates from measured images/s."""
+    rows = []
+    lines = [x for x in r.get("trainer-format", []) if "eval_share_estimate" in x]
+    for device in dict.fromkeys(str(x.get("device", "cpu")).split(":")[0] for x in lines):
+        last = _latest([x for x in lines if str(x.get("device", "cpu")).startswith(device)])
+        parts = [f"{x['model']} b{x['batch_size']}: {x['eval_share_estimate']:.0%}"
+                 + (f" (captured saves {x['eval_graph_saves_estimate']:.0%})" if "eval_graph_saves_estimate" in x
+                    else "") for x in last]
+        rows.append(("evaluation's share of a gpu.yaml trial at multiplier 1 (estimate): " + "; ".join(parts),
+                     f"{_machine(last[0])}, {last[0]['size_px']} px, {str(last[0]['date'])[:10]}{_flags(*last)}",
+                     _src("trainer-format", "trainer_format")))
+    return rows
+
+
 @question("How do workers scale?")
 def workers_scale(r: Results) -> list[Row]:
     rows = []

@@ -262,3 +262,20 @@ def test_the_cost_or_error_answer_names_the_winner_of_each_studys_latest_run():
     assert row[0].startswith("error: big (the baseline seed_x, aug 7) scored best; the cheapest (aug 1) 4.85e+05x")
     assert "errors 30.0-50.0 px" in row[0] and "2 complete trials" in row[1] and "64 px proxies" in row[1]
     assert cost_or_error({"evidence-224-cpu": new[1:]}) == []  # no cheapest baseline: nothing to compare
+
+
+def test_the_evaluation_answer_reads_each_devices_latest_trainer_run_and_the_capture_only_where_measured():
+    from common.answers import evaluation_share
+
+    def line(device, date, share, **more):
+        machine = {"gpu": "NVIDIA H200"} if device == "cuda" else {"cores": 2}
+        return {"bench": "trainer_format", "date": date, "machine": machine, "commit": "abc", "command": "x",
+                "device": device, "model": "m", "size_px": 224, "batch_size": 64, "eval_share_estimate": share, **more}
+
+    older = line("cuda:0", "2026-12-01", 0.9, eval_graph_saves_estimate=0.5)
+    before_arms = {k: v for k, v in older.items() if not k.startswith("eval")} | {"date": "2026-12-07"}
+    r = {"trainer-format": [older, line("cuda:0", "2026-12-06", 0.12, eval_graph_saves_estimate=0.04),
+                            line("cpu", "2026-12-05", 0.2), before_arms]}  # a line without the arms: left out
+    cuda, cpu = evaluation_share(r)
+    assert cuda[0].endswith("m b64: 12% (captured saves 4%)") and "2026-12-06" in cuda[1]
+    assert cpu[0].endswith("m b64: 20%") and "2-core CPU" in cpu[1]
