@@ -21,8 +21,9 @@ the median of the repeats is reported, per model, input size and batch:
   bf16_channels_last_graph   on CUDA with bfloat16 only: channels_last_amp with the whole step (forward,
                   loss, backward, Adam with capturable=True) captured as one CUDA graph and replayed on
                   static batch buffers (3 eager warm-up steps and the capture excluded from the timing)
-Evaluation, measured beside them on the same images (`eval_*_images_per_s`; the trainer's evaluation
-batch, the model in the trainer's memory format), since a proxy trial validates too:
+Evaluation, measured beside them on the same images at the first batch size of each model
+(`eval_*_images_per_s`; the trainer's evaluation batch, the model in the trainer's memory format),
+since a proxy trial validates too:
   eval            `keypoint_distances()` as the trainer calls it: float32 forward, decoding, distances
   eval_bf16       the same in bfloat16 autocast (CUDA only)
   eval_bf16_graph  on CUDA with bfloat16: forward and decoding captured as one CUDA graph per batch
@@ -281,9 +282,10 @@ def _arms(arch: ArchConfig, val: KeypointDataset, device: torch.device, batch: i
 
 
 def measure(arch: ArchConfig, data: KeypointDataset, val: KeypointDataset, device: torch.device, batch: int,
-            repeats: int, compiled: bool) -> dict:
+            repeats: int, compiled: bool, evals: bool = True) -> dict:
     """Median images/s per arm over `repeats` rounds, each arm warmed up first and the order rotated
-    every round, so neither kernel set-up nor a drift in machine load favours one arm."""
+    every round, so neither kernel set-up nor a drift in machine load favours one arm; with `evals`,
+    the evaluation arms and shares too (they do not depend on the training batch)."""
     arms = _arms(arch, val, device, batch, compiled)
     names, ips = list(arms), {name: [] for name in arms}
     for name in names:
@@ -295,10 +297,10 @@ def measure(arch: ArchConfig, data: KeypointDataset, val: KeypointDataset, devic
     med = {k: statistics.median(v) for k, v in ips.items()}
     best = max((k for k in med if k != "trainer"), key=med.get)
     ran = resolve_recipe(_recipe(device, batch))
-    evals = eval_arms(arch, data, device)
+    evals = eval_arms(arch, data, device) if evals else {}
     return {
         **{f"{k}_images_per_s": round(v, 1) for k, v in {**med, **evals}.items()},
-        **eval_share(med["trainer"], evals),
+        **(eval_share(med["trainer"], evals) if evals else {}),
         "trainer_memory_format": ran.memory_format, "trainer_amp": ran.amp, "trainer_cuda_graph": ran.cuda_graph,
         "trainer_extra": "augmentation per batch",
         "trainer_vs_eager": round(med["trainer"] / med["eager"], 3), "goal_vs_eager": GOAL_VS_EAGER,
@@ -357,10 +359,10 @@ def _plan(args: argparse.Namespace, device: torch.device) -> tuple[list[str], li
 
 def _goal_line(line: dict) -> str:
     ok = "meets" if line["trainer_vs_best"] >= line["goal_vs_best"] else "MISSES"
-    saves = line.get("eval_graph_saves_estimate")
+    share, saves = line.get("eval_share_estimate"), line.get("eval_graph_saves_estimate")
     return (f"# {line['model']} {line['size_px']} px batch {line['batch_size']}: trainer / best loop "
-            f"({line['best_loop']}) = {line['trainer_vs_best']} {ok} the goal >= {line['goal_vs_best']}; evaluation "
-            f"~{line['eval_share_estimate']:.0%} of a gpu.yaml trial at multiplier 1 (estimate)"
+            f"({line['best_loop']}) = {line['trainer_vs_best']} {ok} the goal >= {line['goal_vs_best']}"
+            + (f"; evaluation ~{share:.0%} of a gpu.yaml trial at multiplier 1 (estimate)" if share is not None else "")
             + (f", capturing it would save ~{saves:.0%}" if saves is not None else ""))
 
 
@@ -380,7 +382,8 @@ def main() -> None:
                 arch = ArchConfig(*MODELS[model], input_size=size)
                 sizes_ = {"model": arch.short(), "model_name": model, "size_px": size, "batch_size": batch,
                           "images": images, "repeats": repeats}
-                line = {**context, **sizes_, **measure(arch, data, val, device, batch, repeats, args.compile)}
+                line = {**context, **sizes_,
+                        **measure(arch, data, val, device, batch, repeats, args.compile, evals=batch == batches[0])}
                 print(json.dumps(line), flush=True)
                 print(_goal_line(line), flush=True)
                 if out is not None:  # each line as it is measured: a run cut short keeps the earlier ones
