@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 study: setup
-	$(VENV)/bin/handkp-search study --space auto --trials 100
+	$(VENV)/bin/handkp-search study --space auto --trials 100 --timeout 600
 
 test: setup
 	$(PY) -m pytest -q

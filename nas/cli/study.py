@@ -87,7 +87,8 @@ def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyD
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     here = _set_up(options)  # also fills the data cache the worker processes read
     done = search.finished_count(here.study)
-    console.print(f"study [bold]{options.study_name}[/] in {shared}: {done} finished trial(s), target {trials}")
+    console.print(f"study [bold]{options.study_name}[/] in {shared}: {done} finished trial(s), target {trials}"
+                  + (f", no new trial after {timeout:g} s" if timeout is not None else ""))
     if here.space.aug_range() != here.space.choices.aug_multiplier:  # only where the proxy cannot see it
         console.print(f"aug_multiplier: not searched (a supernet proxy without fine-tuning does not see it); "
                       f"every trial takes {here.space.aug_range().low}")

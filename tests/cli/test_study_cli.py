@@ -58,10 +58,12 @@ def test_study_runs_stores_attributes_and_writes_report(tiny_study):
     rows = list(csv.DictReader((tmp / "reports" / "tiny.csv").open()))
     assert len(rows) == len(study.trials)
 
-    # a rerun of the same command with a higher target resumes: earlier trials kept, one more run
+    # a rerun of the same command with a higher target resumes: earlier trials kept, one more run; a
+    # time budget is said on the study's line (as `make study` passes one)
     r2 = run(["study", "--space", str(space), "--trials", "4", "--storage", storage, "--device", "cpu",
-              "--study-name", "tiny"], env, tmp)
+              "--study-name", "tiny", "--timeout", "600"], env, tmp)
     assert r2.returncode == 0, r2.stderr
+    assert "target 4, no new trial after 600 s" in " ".join(r2.stdout.split()) and "no new trial" not in r.stdout
     study = optuna.load_study(study_name="tiny", storage=storage)
     states = [t.state for t in study.trials]
     assert sum(s in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for s in states) == 4
