@@ -85,19 +85,21 @@ class _Sandwich:
     backpropagated on its own (one child's activations held at a time), then one Adam step."""
 
     def __init__(self, loop: Loop, sample: ChildSampler, rng: random.Random, distill: float) -> None:
-        self.loop, self.sample, self.rng, self.distill = loop, sample, rng, distill
+        # the loop's parts, not the loop, which holds this step: no reference cycle keeps a run alive
+        self.model, self.opt, self.sched, self.config = loop.model, loop.opt, loop.sched, loop.config
+        self.sample, self.rng, self.distill = sample, rng, distill
 
     def __call__(self, images: torch.Tensor, kp: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-        loop, weight = self.loop, (vis > 0).float()
-        tensors, teacher, total = named_tensors(loop.model), None, torch.zeros((), device=images.device)
-        loop.opt.zero_grad(set_to_none=True)
+        weight = (vis > 0).float()
+        tensors, teacher, total = named_tensors(self.model), None, torch.zeros((), device=images.device)
+        self.opt.zero_grad(set_to_none=True)
         for arch in self.sample(self.rng):
-            loss, out = _loss(loop.model, arch, tensors, images, kp, weight, loop.config, teacher, self.distill)
+            loss, out = _loss(self.model, arch, tensors, images, kp, weight, self.config, teacher, self.distill)
             loss.backward()
             teacher = out.detach().float() if teacher is None else teacher
             total += loss.detach()
-        loop.opt.step()
-        loop.sched.step()
+        self.opt.step()
+        self.sched.step()
         return total
 
 

@@ -86,12 +86,13 @@ class TrainState(RunState):
                    d["generator"], seconds, TrainResult(**r))
 
 
-def _loss(loop: Loop, amp: bool, images: torch.Tensor, keypoints: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+def _loss(model: nn.Module, config: TrainConfig, device: torch.device, amp: bool, images: torch.Tensor,
+          keypoints: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
     """The batch loss, the forward pass in mixed precision when the run uses it. No autocast weight
     cache: a captured step must not keep casts across replays (each weight is cast once either way)."""
-    with torch.autocast(loop.device.type, dtype=amp_dtype(loop.device), enabled=amp, cache_enabled=False):
-        out = loop.model(images)
-    return heatmap_loss(loop.config.loss, out.float(), keypoints, (vis > 0).float(), HEATMAP_STRIDE, loop.config.sigma)
+    with torch.autocast(device.type, dtype=amp_dtype(device), enabled=amp, cache_enabled=False):
+        out = model(images)
+    return heatmap_loss(config.loss, out.float(), keypoints, (vis > 0).float(), HEATMAP_STRIDE, config.sigma)
 
 
 def _set_up(model: nn.Module, config: TrainConfig, device: torch.device, n: int, px_scale: float,
@@ -108,7 +109,10 @@ def _set_up(model: nn.Module, config: TrainConfig, device: torch.device, n: int,
         result = resume.result
         result.memory_format, result.note = config.memory_format, ""  # runtime fields: a resume may change them
     amp = uses_amp(config, device)
-    loop.step = make_step(loop, functools.partial(_loss, loop, amp), captured)
+    # the step holds what the loss needs, never the loop that holds the step: without that cycle a run's
+    # optimizer state and captured graph (its GPU memory pool) go the moment the run ends, not at the
+    # next garbage collection, which a worker training trial after trial may reach much later
+    loop.step = make_step(loop, functools.partial(_loss, loop.model, config, device, amp), captured)
     result.cuda_graph = captured
     result.precision = str(amp_dtype(device) if amp else torch.float32).removeprefix("torch.")
     return loop, result

@@ -2,6 +2,7 @@
 after an epoch ends exactly where an uninterrupted one does, and BatchNorm recalibration fits a child."""
 from __future__ import annotations
 
+import gc
 import random
 
 import pytest
@@ -66,3 +67,14 @@ def test_recalibrated_batchnorm_fits_the_child_and_leaves_the_parent_alone(tiny_
     assert torch.allclose(child.backbone.bn1.running_mean, again.backbone.bn1.running_mean, atol=1e-5)
     assert torch.equal(parent.backbone.bn1.running_mean, parent_stats)
     assert torch.isfinite(torch.tensor(evaluate(child, val_d, "dsnt").px_error))
+
+
+def test_a_finished_supernet_run_leaves_nothing_for_the_cycle_collector(tiny_data):
+    gc.collect()
+    gc.disable()
+    try:
+        before = sum(type(o) is torch.optim.Adam for o in gc.get_objects())
+        train_supernet(build_model(PARENT, seed=1), tiny_data[0].subset(slice(0, 32)), RECIPE, sandwich, steps=2)
+        assert sum(type(o) is torch.optim.Adam for o in gc.get_objects()) == before
+    finally:
+        gc.enable()

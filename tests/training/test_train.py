@@ -1,6 +1,7 @@
 """Real (tiny) training runs on the built-in synthetic hands at 64 px."""
 from __future__ import annotations
 
+import gc
 import math
 
 import pytest
@@ -92,6 +93,34 @@ def test_on_epoch_can_stop_training(tiny_data):
     with pytest.raises(Stop):
         train(build_model(ARCH), *tiny_data, TrainConfig(epochs=3, batch_size=16, device="cpu"), on_epoch=on_epoch)
     assert seen == [1]
+
+
+def live_optimizers() -> int:
+    """Adam objects Python still tracks, unreachable ones not yet collected included."""
+    return sum(type(o) is torch.optim.Adam for o in gc.get_objects())
+
+
+def test_a_finished_or_stopped_run_leaves_nothing_for_the_cycle_collector(tiny_data):
+    # a run's optimizer (on CUDA also its captured graph and the graph's memory) must go when the run
+    # ends, finished or stopped by its caller (a pruned trial), not wait for a garbage collection
+    class Stop(Exception):
+        pass
+
+    def stop(stats):
+        raise Stop
+
+    gc.collect()
+    gc.disable()
+    try:
+        before = live_optimizers()
+        train(build_model(ARCH), *tiny_data, TrainConfig(epochs=1, batch_size=16, device="cpu"))
+        try:
+            train(build_model(ARCH), *tiny_data, TrainConfig(epochs=2, batch_size=16, device="cpu"), on_epoch=stop)
+        except Stop:
+            pass
+        assert live_optimizers() == before
+    finally:
+        gc.enable()
 
 
 def test_aug_multiplier_multiplies_steps(tiny_data):
