@@ -94,16 +94,17 @@ def retrain_cmd(
     Rerun the same command after an interruption to resume from the last finished epoch."""
     from dataclasses import replace
 
+    from nas.deploy.spec import ArchSpec
+
+    spec = ArchSpec.load(arch_file)  # a bad file or option fails before torch is imported
+    spec = replace(spec, recipe=replace(spec.recipe, **opts.recipe_overrides(aug)), init=init or spec.init)
+    data = opts.data_spec()
     from nas.deploy.init import initial_weights
     from nas.deploy.retrain import retrain
-    from nas.deploy.spec import ArchSpec
     from nas.training.device import resolve_device
 
     resolve_device(opts.device)
     use_threads(opts.threads)
-    spec = ArchSpec.load(arch_file)
-    spec = replace(spec, recipe=replace(spec.recipe, **opts.recipe_overrides(aug)), init=init or spec.init)
-    data = opts.data_spec()
     out = out or Path("reports") / "retrain" / arch_file.stem
     start = initial_weights(spec.init, spec.arch, spec.source, storage, artifacts)  # a bad --init fails here
     console.print(f"retraining {spec.arch.short()} @ {spec.arch.input_size}px into {out}"

@@ -22,9 +22,9 @@ def cost(
 ) -> None:
     """Print an architecture's exact cost: thop GFLOPs, MParams and torch's true GMACs (and, with
     --error, its score GFLOPs x MParams x exp(error))."""
+    arch = arch_opts.arch()  # bad options fail before torch is imported
     from nas.model.cost import count_cost, score
 
-    arch = arch_opts.arch()
     c = count_cost(arch)
     table = Table(title=arch.short())
     for col in ("GFLOPs (thop)", "MParams", "true GMACs (torch)", "GFLOPs x MParams"):
@@ -75,6 +75,7 @@ def train_cmd(
 ) -> None:
     """Train one architecture on the built-in synthetic hands (a proxy run, like a study trial) and
     print its cost, error and score."""
+    arch, recipe = arch_opts.arch(), run.recipe()  # bad options fail before torch is imported
     from nas.cli.progress import TrainProgress, render_progress
     from nas.data import DataSpec, load_for_space
     from nas.search.proxy.scratch import evaluate_candidate
@@ -82,7 +83,6 @@ def train_cmd(
 
     resolve_device(run.device)  # a bad --device fails before the data is rendered
     use_threads(run.threads)  # and a bad HANDKP_THREADS
-    arch, recipe = arch_opts.arch(), run.recipe()
     with render_progress(console, "synthetic hands", run.images + run.val_images) as advance:
         train_data, val_data = load_for_space(DataSpec(seed=run.seed), run.images, run.val_images, run.train_size,
                                               run.cache_dir, advance)

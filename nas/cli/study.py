@@ -65,14 +65,18 @@ def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyD
     against one PostgreSQL or journal storage, the processes cooperate on one study; those on one
     machine split its cores.
     """
-    import optuna
-
     from nas import search
-    from nas.training.device import resolve_device
-    from nas.training.threads import fixed_threads
 
     if proxy is not None and proxy not in search.PROXY_MODES:
         raise ConfigError(f"--proxy: {proxy!r} is not one of {', '.join(search.PROXY_MODES)}")
+    search.check_objective(objective)
+    if str(space_file) != "auto":  # a bad space file fails in a moment, before torch is imported
+        search.load_space(space_file)
+    import optuna
+
+    from nas.training.device import resolve_device
+    from nas.training.threads import fixed_threads
+
     dev = resolve_device(device)  # fail early on a bad --device
     space_file = search.auto_space(space_file, dev)
     console.print(f"space {space_file} on {dev}" + _workers_note(dev, workers))

@@ -13,7 +13,7 @@ __all__, __getattr__, __dir__ = exports(__name__, {
     "baselines": ["SEED_BASELINES", "enqueue_baselines"],
     "sampling": ["StepRoundingSampler", "arch_from_params", "make_pruner", "make_sampler", "sampler_seed",
         "suggest_params"],
-    "study": ["DONE_STATES", "OBJECTIVES", "finished_count", "load_existing_study", "open_study"],
+    "study": ["DONE_STATES", "OBJECTIVES", "check_objective", "finished_count", "load_existing_study", "open_study"],
     "skip": ["skip_reason"],
     "objective": ["Objective", "TrialFailed", "recipe_for"],
     "hooks": ["StudyHooks"],

@@ -7,11 +7,10 @@ import optuna
 from optuna.trial import TrialState
 
 from nas.errors import ConfigError, StudyError
-from nas.search.sampling import make_pruner, make_sampler, sampler_seed
 from nas.search.space import SearchSpace
 from nas.search.workers.storage import open_storage, storage_file
 
-__all__ = ["OBJECTIVES", "DONE_STATES", "open_study", "load_existing_study", "finished_count"]
+__all__ = ["OBJECTIVES", "DONE_STATES", "check_objective", "open_study", "load_existing_study", "finished_count"]
 
 OBJECTIVES = ("score", "pareto")  # GFLOPs x MParams x exp(px) | the three as a Pareto front
 DONE_STATES = (TrialState.COMPLETE, TrialState.PRUNED)  # what --trials counts; failed trials do not
@@ -24,6 +23,12 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(url[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
 
 
+def check_objective(objective: str) -> None:
+    """ConfigError unless `objective` is one of `OBJECTIVES`."""
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"objective: {objective!r} is not one of {', '.join(OBJECTIVES)}")
+
+
 def open_study(name: str, storage: str, objective: str, space: SearchSpace, seed: int = 0,
                worker_index: int | None = None) -> optuna.Study:
     """Create the study or resume it; refuses to resume with a different objective.
@@ -31,8 +36,9 @@ def open_study(name: str, storage: str, objective: str, space: SearchSpace, seed
     The sampler's seed derives from `seed` and the worker (`sampler_seed`: workers sharing a study
     must not draw the same start-up trials).
     """
-    if objective not in OBJECTIVES:
-        raise ConfigError(f"objective: {objective!r} is not one of {', '.join(OBJECTIVES)}")
+    from nas.search.sampling import make_pruner, make_sampler, sampler_seed  # imports torch: only here
+
+    check_objective(objective)
     _ensure_sqlite_dir(storage)
     directions = ["minimize"] if objective == "score" else ["minimize"] * 3
     sampler = make_sampler(space, sampler_seed(seed, storage, worker_index))
