@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "docs" / "results"
 SIZES = {  # a recorded CPU study: trials (or fewer when the timeout comes first), the proxy's keys changed
-    # from default.yaml's, the candidates' multipliers (the course report's baselines keep their 7)
+    # from default.yaml's, the multipliers trials draw (the course report's baselines: 7 brought into them;
+    # the recorded studies, before that, trained them at 7)
     "cpu": dict(trials=44, proxy=dict(train_size=64, epochs=3, train_images=1000, val_images=300, batch_size=32),
                 aug=(1, 2)),
     "cpu224": dict(trials=44, timeout_s=3600,

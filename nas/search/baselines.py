@@ -22,7 +22,7 @@ from nas.model.arch import ArchConfig
 from nas.model.cost import count_cost
 from nas.search.space import SearchSpace
 
-__all__ = ["SEED_BASELINES", "CHEAPEST", "cheapest_params", "cheapest_arch", "enqueue_baselines"]
+__all__ = ["SEED_BASELINES", "CHEAPEST", "cheapest_params", "cheapest_arch", "enqueue_baselines", "seed_params"]
 
 CHEAPEST = "space_cheapest"
 
@@ -48,6 +48,15 @@ def cheapest_params(space: SearchSpace) -> dict[str, Any]:
     return dict(backbone=backbone, **low, aug_multiplier=space.aug_range().low)
 
 
+def seed_params(name: str, space: SearchSpace) -> dict[str, Any]:
+    """The trial parameters of the course report's model `name` in `space`: its architecture as
+    published, its multiplier (7) brought into the range the space's trials draw from."""
+    params = dict(SEED_BASELINES[name])
+    r = space.aug_range()
+    params["aug_multiplier"] = min(max(params["aug_multiplier"], r.low), r.high)
+    return params
+
+
 def cheapest_arch(space: SearchSpace) -> ArchConfig:
     """The space's cheapest architecture (`cheapest_params`), deployed at the space's input size."""
     params = {k: v for k, v in cheapest_params(space).items() if k != "aug_multiplier"}
@@ -59,12 +68,16 @@ def enqueue_baselines(study: optuna.Study, space: SearchSpace, repeats: int = 0)
     report's models, then the space's cheapest architecture; then the first `repeats` of them once
     more as repeats (user attribute `repeat: 1`), also once per study.
 
-    Course models whose backbone the space excludes are left out; their numeric values outside a
-    narrowed space are used as given: they are fixed reference points, not samples. A repeat trains the same
-    architecture with another seed, so its error differs from its baseline's by the proxy's seed noise
-    (`nas.search.noise`); it is not a candidate of its own. Call under the study's storage lock.
+    Course models whose backbone the space excludes are left out; their architecture values outside a
+    narrowed space are used as given: they are fixed reference points, not samples. Their multiplier
+    (the report's 7) is a training budget, not architecture: it is brought into the range the space's
+    trials draw from (`seed_params`), so no baseline trains longer than a candidate can. A repeat
+    trains the same architecture with another seed, so its error differs from its baseline's by the
+    proxy's seed noise (`nas.search.noise`); it is not a candidate of its own. Call under the study's
+    storage lock.
     """
-    allowed = {name: params for name, params in SEED_BASELINES.items() if params["backbone"] in space.choices.backbone}
+    allowed = {name: seed_params(name, space) for name, params in SEED_BASELINES.items()
+               if params["backbone"] in space.choices.backbone}
     allowed[CHEAPEST] = cheapest_params(space)
     for name, params in allowed.items():
         study.enqueue_trial(params, user_attrs={"baseline": name}, skip_if_exists=True)

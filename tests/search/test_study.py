@@ -114,6 +114,20 @@ def test_baselines_enqueued_once_and_marked(space, storage):
     assert names == {"seed_mobilenetv3_small_full", "seed_mobilenetv3_small_reduced", CHEAPEST}
 
 
+@pytest.mark.parametrize("low, high, aug", [(1, 8, 7), (1, 2, 2), (8, 8, 8)])
+def test_the_course_models_keep_their_architecture_and_train_a_multiplier_the_space_allows(storage, low, high, aug):
+    # the report's 7 passes are a training budget: a space that narrows the multiplier trains its baselines
+    # within it, as its candidates, while their widths stay the published ones even outside the space's
+    space = parse_space({**SPACE, "space": {**SPACE["space"], "aug_multiplier": {"low": low, "high": high}}})
+    st = open_study(f"aug{low}{high}", storage, "score", space)
+    enqueue_baselines(st, space)
+    waiting = st.get_trials(states=(TrialState.WAITING,))
+    seeds = {t.user_attrs["baseline"]: t.system_attrs["fixed_params"] for t in waiting}
+    reduced = seeds["seed_mobilenetv3_small_reduced"]
+    assert reduced["aug_multiplier"] == aug and seeds["seed_mobilenetv3_small_full"]["aug_multiplier"] == aug
+    assert reduced["backbone_width"] == 1.0 > space.choices.backbone_width.high and reduced["head_width"] == 1.25
+
+
 def test_the_cheapest_baseline_is_the_spaces_low_corner_on_the_cheaper_backbone():
     space = parse_space({"space": {"backbone": ["mobilenetv2", "mobilenetv3_small"], "aug_multiplier": {"low": 2,
                          "high": 5}, "backbone_width": {"low": 0.5, "high": 1.0, "step": 0.05},
