@@ -3,6 +3,7 @@ random orders and over 1 and 8 workers, baselines included (the arithmetic: benc
 
     .venv/bin/python bench/skip_audit.py --steps record --save   # a CPU study that trains every trial
     .venv/bin/python bench/skip_audit.py --steps record --size cpu224 --save   # the same, proxies at 224 px
+    .venv/bin/python bench/skip_audit.py --steps record --size cpu224 --seed 1 --save   # another draw of it
     .venv/bin/python bench/skip_audit.py --save                  # replay every recorded study
     .venv/bin/python bench/skip_audit.py --steps record,replay --size smoke   # a pipeline check
 
@@ -15,9 +16,10 @@ with the skip and pruning: their complete trials are replayed).
 Each study is replayed under two rules: `sound` (nas.search.skip, what studies run) and `first` (its
 first form, the lowest error of any complete trial as evidence for every candidate), over 1 and 8
 workers, with its baselines first, anywhere, or left out. Each line counts its `decisive` decisions,
-the only ones that could have been false skips (common/replay.py): where a baseline trained longer
-than the candidates is the study's best, the replays with it have none, and only those without
-baselines test the rule.
+the only ones that could have been false skips (common/replay.py): where a baseline is the study's
+best, the replays with it have none, and only those without baselines test the rule (studies
+recorded before baselines trained within the space's multipliers gave them 7 passes against the
+candidates' 1-3, and a baseline was the best in each).
 `figure: skip_margin` lines sweep the sound rule's margin (1-5 px) on the replays without baselines.
 Lines go to docs/results/skip-audit.jsonl with --save. Goal: 0 false skips.
 """
@@ -59,8 +61,9 @@ SAVED = {size: RESULTS / f"{stem}.jsonl" for size, stem in AUDIT_STUDIES.items()
 SOURCES = (*SAVED.values(), *(RESULTS / f"{stem}.jsonl" for stem in EVIDENCE.values()))  # and gpu_evidence.py's studies
 
 
-def record(size: str, out: Path, device: str) -> None:
-    """One study of the default space (TPE, baselines first) that trains every trial to the end."""
+def record(size: str, out: Path, device: str, seed: int = 0) -> None:
+    """One study of the default space (TPE seeded with `seed`, baselines first) that trains every trial
+    to the end."""
     cfg = SIZES[size]
     raw = yaml.safe_load((ROOT / "search_spaces" / "default.yaml").read_text())
     raw["proxy"].update(cfg["proxy"])
@@ -68,14 +71,15 @@ def record(size: str, out: Path, device: str) -> None:
     space = parse_space(raw, f"skip-audit-{size}")
     p = space.proxy
     data = load_for_space(DataSpec(seed=space.data.seed), p.train_images, p.val_images, p.train_size)
-    study = optuna.create_study(study_name=f"skip-audit-{size}", sampler=make_sampler(space, 0),
+    study = optuna.create_study(study_name=f"skip-audit-{size}", sampler=make_sampler(space, seed),
                                 pruner=optuna.pruners.NopPruner())
     study.set_user_attr("objective", "score")
     run_study(study, space, *data, trials=cfg["trials"], timeout=cfg.get("timeout_s"), device=device,
               skip_hopeless=False)
     context = {"bench": "skip_audit_study", **run_info("bench/skip_audit.py"), "size": size,
                "size_px": p.train_size, "input_px": space.input_size, "device": device,
-               "margin_px": space.search.pre_train_margin_px, "proxy": cfg["proxy"], "aug": list(cfg["aug"])}
+               "margin_px": space.search.pre_train_margin_px, "proxy": cfg["proxy"], "aug": list(cfg["aug"]),
+               "sampler_seed": seed}
     _write(out, [{**context, **line} for line in trial_lines(study)])
 
 
@@ -129,6 +133,7 @@ def main() -> None:
     ap.add_argument("--steps", default="replay", help="record, replay or record,replay (default replay)")
     ap.add_argument("--size", choices=sorted(SIZES), default="cpu", help="the recorded study's size (default cpu)")
     ap.add_argument("--device", default="cpu", help="the recorded study's device (default cpu)")
+    ap.add_argument("--seed", type=int, default=0, help="the recorded study's sampler seed (default 0)")
     ap.add_argument("--orders", type=int, default=ORDERS, help=f"random orders per setting (default {ORDERS})")
     ap.add_argument("--save", action="store_true", help="append the lines to docs/results/ (else print only)")
     ap.add_argument("--source", type=Path, action="append", default=None,
@@ -145,7 +150,7 @@ def main() -> None:
     recorded = SAVED[args.size] if args.save else smoke_out
     t0 = time.perf_counter()
     if "record" in steps:
-        record(args.size, recorded, args.device)
+        record(args.size, recorded, args.device, args.seed)
     if "replay" in steps:
         sources = args.source or ([*SOURCES] if args.save else [recorded, *SOURCES])
         replay_all(sources, RESULTS / "skip-audit.jsonl" if args.save else None, args.orders)
