@@ -64,7 +64,7 @@ def cheapest_arch(space: SearchSpace) -> ArchConfig:
 
 
 def enqueue_baselines(study: optuna.Study, space: SearchSpace, repeats: int = 0) -> None:
-    """Enqueue the baselines once per study (`skip_if_exists` makes a second call a no-op): the course
+    """Enqueue the baselines once per study (by name: a second call is a no-op): the course
     report's models, then the space's cheapest architecture; then the first `repeats` of them once
     more as repeats (user attribute `repeat: 1`), also once per study.
 
@@ -79,9 +79,12 @@ def enqueue_baselines(study: optuna.Study, space: SearchSpace, repeats: int = 0)
     allowed = {name: seed_params(name, space) for name, params in SEED_BASELINES.items()
                if params["backbone"] in space.choices.backbone}
     allowed[CHEAPEST] = cheapest_params(space)
-    for name, params in allowed.items():
-        study.enqueue_trial(params, user_attrs={"baseline": name}, skip_if_exists=True)
+    # present by name, not by parameters: a study begun before a change of its baselines' parameters
+    # (their multiplier brought into the space's) is not given a second set on resuming
     present = {(t.user_attrs.get("baseline"), t.user_attrs.get("repeat")) for t in study.get_trials(deepcopy=False)}
+    for name, params in allowed.items():
+        if (name, None) not in present:
+            study.enqueue_trial(params, user_attrs={"baseline": name})
     for name, params in list(allowed.items())[:repeats]:
-        if (name, 1) not in present:  # optuna's skip_if_exists would see the baseline's params and skip
+        if (name, 1) not in present:
             study.enqueue_trial(params, user_attrs={"baseline": name, "repeat": 1})

@@ -128,6 +128,16 @@ def test_the_course_models_keep_their_architecture_and_train_a_multiplier_the_sp
     assert reduced["backbone_width"] == 1.0 > space.choices.backbone_width.high and reduced["head_width"] == 1.25
 
 
+def test_a_study_begun_with_other_baseline_parameters_gets_no_second_set(space, storage):
+    # a study whose course models were enqueued at 7 passes before they were brought into its 1-1 range
+    st = open_study("old", storage, "score", space)
+    old = {**SEED_BASELINES["seed_mobilenetv3_small_reduced"], "aug_multiplier": 7}
+    st.enqueue_trial(old, user_attrs={"baseline": "seed_mobilenetv3_small_reduced"})
+    enqueue_baselines(st, space)
+    names = [t.user_attrs["baseline"] for t in st.get_trials(states=(TrialState.WAITING,))]
+    assert sorted(names) == ["seed_mobilenetv3_small_full", "seed_mobilenetv3_small_reduced", CHEAPEST]
+
+
 def test_the_cheapest_baseline_is_the_spaces_low_corner_on_the_cheaper_backbone():
     space = parse_space({"space": {"backbone": ["mobilenetv2", "mobilenetv3_small"], "aug_multiplier": {"low": 2,
                          "high": 5}, "backbone_width": {"low": 0.5, "high": 1.0, "step": 0.05},
