@@ -140,12 +140,19 @@ def _goal_text(goal: Line) -> str:
 
 @question("In a proxy study, does the cheapest architecture come first, or does the error decide?")
 def cost_or_error(r: Results) -> list[Row]:
-    """Per recorded study (its latest run): the best complete trial against the space's cheapest, and
-    the spread of the errors, so the claim "the cheapest is the right pick" reads with its scope."""
+    """Per recorded study (gpu_evidence.py's latest run; every study skip_audit.py recorded): the best
+    complete trial against the space's cheapest, and the spread of the errors, so the claim "the
+    cheapest is the right pick" reads with its scope."""
     rows = []
-    for stem in (*EVIDENCE.values(), *AUDIT_STUDIES.values()):
-        trials = [x for x in _latest(r.get(stem, []), figure="trial")
-                  if x.get("state") == "COMPLETE" and x.get("score") is not None and not x.get("repeat")]
+    runs = [_latest(r.get(stem, []), figure="trial") for stem in EVIDENCE.values()]
+    stems = [*EVIDENCE.values()]
+    for stem in AUDIT_STUDIES.values():
+        lines = [x for x in r.get(stem, []) if x.get("figure") == "trial"]
+        for date in dict.fromkeys(str(x["date"]) for x in lines):
+            runs.append([x for x in lines if str(x["date"]) == date])
+            stems.append(stem)
+    for stem, run in zip(stems, runs):
+        trials = [x for x in run if x.get("state") == "COMPLETE" and x.get("score") is not None and not x.get("repeat")]
         cheapest = [x for x in trials if x.get("baseline") == "space_cheapest"]
         if not cheapest:
             continue
@@ -155,8 +162,10 @@ def cost_or_error(r: Results) -> list[Row]:
         text = (f"{'cost' if best is c else 'error'}: {who} scored best; the cheapest "
                 f"(aug {c.get('aug')}) {float(c['score']) / float(best['score']):.3g}x the best's score at "
                 f"{float(c['px_error']):.1f} px; errors {min(errors):.1f}-{max(errors):.1f} px")
+        seed = f", sampler seed {best['sampler_seed']}" if "sampler_seed" in best else ""
+        when = str(best["date"])[:16].replace("T", " ")
         rows.append((text, f"{_machine(best)}, {best.get('size_px')} px proxies (errors at {best.get('input_px', 224)} "
-                     f"px), {len(trials)} complete trials of one study, {str(best['date'])[:10]}{_flags(best)}",
+                     f"px), {len(trials)} complete trials of one study{seed}, {when}{_flags(best)}",
                      _src(stem, "trial")))
     return rows
 
@@ -233,8 +242,10 @@ def skip_safe(r: Results) -> list[Row]:
 def _replay_scope(lines: list[Line], which: str) -> str:
     """A recorded study's replay lines' scope: device, proxy size, trials (`which` ones), orders, workers."""
     head, workers = lines[0], sorted({str(x["workers"]) for x in lines})
-    return (f"{head.get('device')}, {head.get('size_px')} px proxies, {head['trials']} recorded trials {which}, "
-            f"{head['orders']} orders x workers {', '.join(workers)}, {str(head['date'])[:10]}{_flags(*lines)}")
+    recorded = str(head["study"]).split(":", 2)[-1][:16].replace("T", " ")  # the key: file:name:date recorded
+    return (f"{head.get('device')}, {head.get('size_px')} px proxies, {head['trials']} recorded trials {which} "
+            f"(study of {recorded}), {head['orders']} orders x workers {', '.join(workers)}, "
+            f"{str(head['date'])[:10]}{_flags(*lines)}")
 
 
 def _replay_text(sound: list[Line], first_form: list[Line]) -> str:

@@ -262,6 +262,11 @@ def test_the_cost_or_error_answer_names_the_winner_of_each_studys_latest_run():
     assert row[0].startswith("error: big (the baseline seed_x, aug 7) scored best; the cheapest (aug 1) 4.85e+05x")
     assert "errors 30.0-50.0 px" in row[0] and "2 complete trials" in row[1] and "64 px proxies" in row[1]
     assert cost_or_error({"evidence-224-cpu": new[1:]}) == []  # no cheapest baseline: nothing to compare
+    # a skip-audit study recorded again (another sampler seed) is another study: both are answered
+    again = [{**x, "sampler_seed": 1} for x in new]
+    first, second = cost_or_error({"skip-audit-study-cpu224": old + again})
+    assert first[0].startswith("cost:") and "2026-12-01" in first[1] and "sampler seed" not in first[1]
+    assert second[0].startswith("error:") and "sampler seed 1, 2026-12-05" in second[1]
 
 
 def test_the_evaluation_answer_reads_each_devices_latest_trainer_run_and_the_capture_only_where_measured():
