@@ -65,15 +65,10 @@ def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyD
     against one PostgreSQL or journal storage, the processes cooperate on one study; those on one
     machine split its cores.
     """
-    from nas import search
-
-    if proxy is not None and proxy not in search.PROXY_MODES:
-        raise ConfigError(f"--proxy: {proxy!r} is not one of {', '.join(search.PROXY_MODES)}")
-    search.check_objective(objective)
-    if str(space_file) != "auto":  # a bad space file fails in a moment, before torch is imported
-        search.load_space(space_file)
+    _check_quickly(space_file, objective, proxy)
     import optuna
 
+    from nas import search
     from nas.training.device import resolve_device
     from nas.training.threads import fixed_threads
 
@@ -102,6 +97,17 @@ def study(space_file: SpaceFile = Path("search_spaces/quick.yaml"), data: StudyD
         with _study_hooks(here.space, trials, done) as hooks:
             search.run_search(here, hooks)
     _leaderboard_and_report(here.study, report or Path("reports") / f"{options.study_name}.html")
+
+
+def _check_quickly(space_file: Path, objective: str, proxy: str | None) -> None:
+    """The options checked before torch is imported, so a bad one fails in a moment."""
+    from nas import search
+
+    if proxy is not None and proxy not in search.PROXY_MODES:
+        raise ConfigError(f"--proxy: {proxy!r} is not one of {', '.join(search.PROXY_MODES)}")
+    search.check_objective(objective)
+    if str(space_file) != "auto":
+        search.load_space(space_file)
 
 
 def _workers_note(dev, workers: int) -> str:
