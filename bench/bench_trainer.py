@@ -40,12 +40,14 @@ trainer / best loop >= 0.95 on the CPU, >= 0.9 on CUDA (printed per model and ba
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from common.arguments import doc_parser
@@ -154,19 +156,28 @@ def _captured_step(model: torch.nn.Module, opt: torch.optim.Optimizer, static: l
         heatmap_loss("dsnt", out.float(), static[1], static[2], HEATMAP_STRIDE, 2.0).backward()
         opt.step()
 
+    # gradients dropped before each call, the capture's too: its backward allocates them in the graph's memory
+    return _capture(body, before=lambda: opt.zero_grad(set_to_none=True))[0]
+
+
+def _capture(body: Callable[[], Any], before: Callable[[], None] = lambda: None
+             ) -> tuple[torch.cuda.CUDAGraph, Any]:
+    """`body` run 3 times on a side stream (kernel choice, Adam's state), then captured as one CUDA
+    graph, `before` called ahead of each (outside the capture); the graph and what the captured call
+    returned (its static output)."""
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_UNCAPTURED)
         for _ in range(3):
-            opt.zero_grad(set_to_none=True)
+            before()
             body()
     torch.cuda.current_stream().wait_stream(side)
     graph = torch.cuda.CUDAGraph()
-    opt.zero_grad(set_to_none=True)
+    before()
     with torch.cuda.graph(graph):
-        body()
-    return graph
+        out = body()
+    return graph, out
 
 
 def eval_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, amp: bool = False,
@@ -204,15 +215,7 @@ def _captured_predict(model: torch.nn.Module, static: torch.Tensor) -> Callable[
         with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
             return predict_keypoints(model, static, "dsnt")
 
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(3):
-            body()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = body()
+    graph, out = _capture(body)
 
     def predict(images: torch.Tensor) -> torch.Tensor:
         static.copy_(images)
@@ -231,14 +234,22 @@ def eval_arms(arch: ArchConfig, data: KeypointDataset, device: torch.device) -> 
     return arms
 
 
+@functools.cache
+def _gpu_trial_images() -> tuple[int, int]:
+    """Per epoch of a gpu.yaml trial at multiplier 1: images evaluated (validation and the within-epoch
+    checks) and images trained."""
+    space = load_space(GPU_SPACE)
+    proxy, search = space.proxy, space.search
+    evaluated = proxy.val_images + (search.checks_per_epoch - 1) * min(search.check_images, proxy.val_images)
+    return evaluated, proxy.train_images
+
+
 def eval_share(trainer_ips: float, evals: dict[str, float]) -> dict[str, float]:
     """The share of a gpu.yaml trial at multiplier 1 that evaluation takes at `evals["eval"]` images/s
     against training at `trainer_ips` (an estimate from this run's figures), and the share of the
     trial that evaluation at the captured arm's speed would save."""
-    space = load_space(GPU_SPACE)
-    proxy, search = space.proxy, space.search
-    evaluated = proxy.val_images + (search.checks_per_epoch - 1) * min(search.check_images, proxy.val_images)
-    t_eval, t_train = evaluated / evals["eval"], proxy.train_images / trainer_ips
+    evaluated, trained = _gpu_trial_images()
+    t_eval, t_train = evaluated / evals["eval"], trained / trainer_ips
     out = {"eval_share_estimate": round(t_eval / (t_eval + t_train), 3)}
     if "eval_bf16_graph" in evals:
         saved = t_eval - evaluated / evals["eval_bf16_graph"]

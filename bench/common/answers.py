@@ -144,14 +144,12 @@ def cost_or_error(r: Results) -> list[Row]:
     complete trial against the space's cheapest, and the spread of the errors, so the claim "the
     cheapest is the right pick" reads with its scope."""
     rows = []
-    runs = [_latest(r.get(stem, []), figure="trial") for stem in EVIDENCE.values()]
-    stems = [*EVIDENCE.values()]
+    runs = [(stem, _latest(r.get(stem, []), figure="trial")) for stem in EVIDENCE.values()]
     for stem in AUDIT_STUDIES.values():
         lines = [x for x in r.get(stem, []) if x.get("figure") == "trial"]
-        for date in dict.fromkeys(str(x["date"]) for x in lines):
-            runs.append([x for x in lines if str(x["date"]) == date])
-            stems.append(stem)
-    for stem, run in zip(stems, runs):
+        runs += [(stem, [x for x in lines if str(x["date"]) == date])
+                 for date in dict.fromkeys(str(x["date"]) for x in lines)]
+    for stem, run in runs:
         trials = [x for x in run if x.get("state") == "COMPLETE" and x.get("score") is not None and not x.get("repeat")]
         cheapest = [x for x in trials if x.get("baseline") == "space_cheapest"]
         if not cheapest:
@@ -412,12 +410,16 @@ def _snr_said(snr: Any) -> str:
     return "it separates" if float(snr) >= 2 else "it cannot"
 
 
+def _latest_per_device(lines: list[Line]) -> list[list[Line]]:
+    """The latest run's lines per device type (cpu, cuda: every cuda:N together), in order of appearance."""
+    kind = [str(x.get("device", "cpu")).split(":")[0] for x in lines]
+    return [_latest([x for x, k in zip(lines, kind) if k == device]) for device in dict.fromkeys(kind)]
+
+
 @question("How fast is the trainer?")
 def trainer_speed(r: Results) -> list[Row]:
     rows = []
-    lines = r.get("trainer-format", [])
-    for device in dict.fromkeys(str(x.get("device", "cpu")).split(":")[0] for x in lines):
-        last = _latest([x for x in lines if str(x.get("device", "cpu")).startswith(device)])
+    for last in _latest_per_device(r.get("trainer-format", [])):
         ratios = [f"{x['model']} {x['size_px']} px b{x['batch_size']}: {x['trainer_vs_best']}" for x in last
                   if "trainer_vs_best" in x]
         if ratios:
@@ -432,9 +434,7 @@ def evaluation_share(r: Results) -> list[Row]:
     """From the trainer benchmark's evaluation arms: evaluation's share of a gpu.yaml trial at
     multiplier 1 and what capturing it would save, both estimates from measured images/s."""
     rows = []
-    lines = [x for x in r.get("trainer-format", []) if "eval_share_estimate" in x]
-    for device in dict.fromkeys(str(x.get("device", "cpu")).split(":")[0] for x in lines):
-        last = _latest([x for x in lines if str(x.get("device", "cpu")).startswith(device)])
+    for last in _latest_per_device([x for x in r.get("trainer-format", []) if "eval_share_estimate" in x]):
         parts = [f"{x['model']} b{x['batch_size']}: {x['eval_share_estimate']:.0%}"
                  + (f" (captured saves {x['eval_graph_saves_estimate']:.0%})" if "eval_graph_saves_estimate" in x
                     else "") for x in last]
