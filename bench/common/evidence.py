@@ -148,8 +148,7 @@ def spread_archs(space: SearchSpace, count: int, seed: int, draws: int = 4) -> l
 
 def course_arch(space: SearchSpace) -> ArchConfig:
     """The course report's final model (reduced MobileNetV3-small) at the space's input size."""
-    params = {k: v for k, v in SEED_BASELINES["seed_mobilenetv3_small_reduced"].items() if k != "aug_multiplier"}
-    return ArchConfig(**params, input_size=space.input_size)
+    return ArchConfig(**SEED_BASELINES["seed_mobilenetv3_small_reduced"], input_size=space.input_size)
 
 
 def trivial_roles(space: SearchSpace, pick: ArchConfig, randoms: int) -> dict[str, ArchConfig]:

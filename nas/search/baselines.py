@@ -11,6 +11,10 @@ Their published cost beside ours at 224 px:
 
 The "full head" is the report's: one residual block plus one [1x1 -> dw -> 1x1] block (depth 2) at
 512 channels; the report trained with 7 augmented copies.
+
+Every baseline trains with one budget, the report's 7 augmented passes brought into the range the
+space's trials draw from (`baseline_multiplier`): the baselines differ from each other in
+architecture only, and none trains longer than a candidate can.
 """
 from __future__ import annotations
 
@@ -22,39 +26,46 @@ from nas.model.arch import ArchConfig
 from nas.model.cost import count_cost
 from nas.search.space import SearchSpace
 
-__all__ = ["SEED_BASELINES", "CHEAPEST", "cheapest_params", "cheapest_arch", "enqueue_baselines", "seed_params"]
+__all__ = ["SEED_BASELINES", "CHEAPEST", "REPORT_MULTIPLIER", "baseline_multiplier", "cheapest_params",
+           "cheapest_arch", "enqueue_baselines", "seed_params"]
 
 CHEAPEST = "space_cheapest"
+REPORT_MULTIPLIER = 7  # the course report's augmented passes per epoch: the baselines' training budget
 
 SEED_BASELINES: dict[str, dict[str, Any]] = {
     "seed_mobilenetv2_full": dict(
-        backbone="mobilenetv2", backbone_width=1.0, head_depth=2, head_width=2.0, aug_multiplier=7
+        backbone="mobilenetv2", backbone_width=1.0, head_depth=2, head_width=2.0
     ),
     "seed_mobilenetv3_small_full": dict(
-        backbone="mobilenetv3_small", backbone_width=1.0, head_depth=2, head_width=2.0, aug_multiplier=7
+        backbone="mobilenetv3_small", backbone_width=1.0, head_depth=2, head_width=2.0
     ),
     "seed_mobilenetv3_small_reduced": dict(
-        backbone="mobilenetv3_small", backbone_width=1.0, head_depth=2, head_width=1.25, aug_multiplier=7
+        backbone="mobilenetv3_small", backbone_width=1.0, head_depth=2, head_width=1.25
     ),
 }
 
 
+def baseline_multiplier(space: SearchSpace) -> int:
+    """The augmentation multiplier every baseline trains with: the report's 7 brought into the range
+    the space's trials draw from."""
+    r = space.aug_range()
+    return min(max(REPORT_MULTIPLIER, r.low), r.high)
+
+
 def cheapest_params(space: SearchSpace) -> dict[str, Any]:
-    """The trial parameters of the space's cheapest architecture: every dimension at its low end, the
-    backbone whose model costs less there, the lowest augmentation multiplier a trial may draw."""
+    """The trial parameters of the space's cheapest architecture: every architecture dimension at its
+    low end, the backbone whose model costs less there, trained with the baselines' multiplier (the
+    multiplier is a training budget, not architecture: it changes no cost)."""
     c = space.choices
     low = dict(backbone_width=c.backbone_width.low, head_depth=c.head_depth.low, head_width=c.head_width.low)
     backbone = min(c.backbone, key=lambda b: count_cost(ArchConfig(b, **low, input_size=space.input_size)).cost)
-    return dict(backbone=backbone, **low, aug_multiplier=space.aug_range().low)
+    return dict(backbone=backbone, **low, aug_multiplier=baseline_multiplier(space))
 
 
 def seed_params(name: str, space: SearchSpace) -> dict[str, Any]:
     """The trial parameters of the course report's model `name` in `space`: its architecture as
-    published, its multiplier (7) brought into the range the space's trials draw from."""
-    params = dict(SEED_BASELINES[name])
-    r = space.aug_range()
-    params["aug_multiplier"] = min(max(params["aug_multiplier"], r.low), r.high)
-    return params
+    published, trained with the baselines' multiplier."""
+    return dict(SEED_BASELINES[name], aug_multiplier=baseline_multiplier(space))
 
 
 def cheapest_arch(space: SearchSpace) -> ArchConfig:
@@ -69,9 +80,8 @@ def enqueue_baselines(study: optuna.Study, space: SearchSpace, repeats: int = 0)
     more as repeats (user attribute `repeat: 1`), also once per study.
 
     Course models whose backbone the space excludes are left out; their architecture values outside a
-    narrowed space are used as given: they are fixed reference points, not samples. Their multiplier
-    (the report's 7) is a training budget, not architecture: it is brought into the range the space's
-    trials draw from (`seed_params`), so no baseline trains longer than a candidate can. A repeat
+    narrowed space are used as given: they are fixed reference points, not samples. All train with one
+    multiplier (`baseline_multiplier`), so they differ in architecture only. A repeat
     trains the same architecture with another seed, so its error differs from its baseline's by the
     proxy's seed noise (`nas.search.noise`); it is not a candidate of its own. Call under the study's
     storage lock.

@@ -61,4 +61,4 @@ def test_the_augmentation_multiplier_is_drawn_only_where_the_proxy_sees_it(proxy
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     values = {suggest_params(study.ask(), space)["aug_multiplier"] for _ in range(30)}
     assert values == drawn if drawn else len(values) > 3 and values <= set(range(aug_range[0], aug_range[1] + 1))
-    assert cheapest_params(space)["aug_multiplier"] == (min(drawn) if drawn else aug_range[0])
+    assert cheapest_params(space)["aug_multiplier"] == min(7, aug_range[1])  # the baselines' budget, in range
