@@ -18,9 +18,9 @@ Steps (--steps, default all three, in this order; each bounded, each line writte
             least 4x the proxy's images) and 3 seeds: `retrain` lines, a `trivial` line per role,
             `trivial_goal` and `retrain_noise` (seed noise against the spread across architectures, and
             the intraclass correlation whose 95% interval decides whether the recipe tells them apart).
-  fidelity  proxy error (the study's trial, or one proxy training for an architecture the study did not
-            train) against the mean retrained error: Kendall tau with its bootstrap 95% interval, and a
-            ranking by cost alone beside it.
+  fidelity  proxy error at one budget, the retrain recipe's multiplier (the study's trial at it, or one
+            proxy training at it, seed 0) against the mean retrained error: Kendall tau with its
+            bootstrap 95% interval, and a ranking by cost alone beside it.
 Goals at 224 px: the pick's mean retrained score below the cheapest's, each random one's and the
 course report's; tau on error >= 0.6 and above cost-only. With --save the lines are appended to
 docs/results/gpu-evidence.jsonl (size cpu224: evidence-224-cpu.jsonl; the other sizes are never saved);
@@ -208,7 +208,7 @@ class Evidence:
     # --- fidelity -------------------------------------------------------------------------------
     def fidelity(self) -> None:
         retrained = self.retrained()
-        proxy = self.proxy_errors(retrained)
+        proxy, from_study = self.proxy_errors(retrained)
         archs = [a for a in retrained if a in proxy]
         cost = [count_cost(ArchConfig.from_dict(json.loads(a))).cost for a in archs]
         full_px = [statistics.mean(retrained[a]) for a in archs]
@@ -216,7 +216,8 @@ class Evidence:
         c = correlations([score_of(k, p) for k, p in zip(cost, proxy_px)],
                          [score_of(k, p) for k, p in zip(cost, full_px)], proxy_px, full_px, cost=cost)
         self.emit("fidelity", **json_safe(c), archs=[ArchConfig.from_dict(json.loads(a)).short() for a in archs],
-                  proxy_px=proxy_px, retrained_px=full_px,
+                  proxy_px=proxy_px, retrained_px=full_px, proxy_aug=self.cfg.recipe["aug_multiplier"],
+                  proxy_from_study=[ArchConfig.from_dict(json.loads(a)).short() for a in archs if a in from_study],
                   goal="kendall_tau_error >= 0.6 and above cost_only_kendall_tau_error (kendall_tau_score is mostly "
                   "cost, read beside cost_only_kendall_tau_score, and judged never)")
 
@@ -232,22 +233,27 @@ class Evidence:
                 out.setdefault(roles[line["role"]], []).append(line["px_error"])
         return out
 
-    def proxy_errors(self, retrained: dict[str, list[float]]) -> dict[str, float]:
-        """The study's proxy error per architecture (its first complete trial of it), and one proxy
-        training (the study's recipe, seed 0) for an architecture the study did not complete."""
+    def proxy_errors(self, retrained: dict[str, list[float]]) -> tuple[dict[str, float], set[str]]:
+        """Each retrained architecture's proxy error at one training budget, the retrain recipe's
+        multiplier, so the ranking compares architectures and not budgets (a study's trials draw their
+        own): the study's first complete trial of it at that multiplier, else one proxy training (the
+        study's recipe at that multiplier, seed 0). Also the architectures whose error is the study's."""
+        aug = int(self.cfg.recipe["aug_multiplier"])
         found: dict[str, float] = {}
         for t in self.load().get_trials(deepcopy=False):
             key = json.dumps(t.user_attrs.get("arch"), sort_keys=True)
-            if t.state.name == "COMPLETE" and key in retrained and key not in found:
+            if (t.state.name == "COMPLETE" and key in retrained and key not in found
+                    and t.params.get("aug_multiplier") == aug):
                 found[key] = t.user_attrs["px_error"]
+        from_study = set(found)
         missing = [a for a in retrained if a not in found]
         if missing:
             p = self.space.proxy
             data = load_for_space(DataSpec(seed=self.space.data.seed), p.train_images, p.val_images, p.train_size)
             for a in missing:
-                found[a] = proxy_errors(ArchConfig.from_dict(json.loads(a)), self.space, 1, [0], data,
+                found[a] = proxy_errors(ArchConfig.from_dict(json.loads(a)), self.space, aug, [0], data,
                                         self.device)[0]
-        return found
+        return found, from_study
 
 
 def study_summary(study: optuna.Study) -> dict[str, Any]:

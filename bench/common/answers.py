@@ -296,9 +296,16 @@ def proxy_rank(r: Results) -> list[Row]:
                      f"{_f(f.get('cost_only_kendall_tau_score', 'n/a'))}")
             rows.append((f"Kendall tau on error {_f(f['kendall_tau_error'])} [{_f(ci[0])}, {_f(ci[1])}] over "
                          f"{f['n']} retrained architectures; ranking by cost alone {cost_only} (tau on score, "
-                         f"{score}, is mostly cost, not proxy quality)",
+                         f"{score}, is mostly cost, not proxy quality){_budget_said(stem, f)}",
                          f"{_machine(f)}, {scope}, {str(f['date'])[:10]}{_flags(f)}", _src(stem, "fidelity")))
     return rows
+
+
+def _budget_said(stem: str, fidelity: Line) -> str:
+    """gpu_evidence.py's runs before every proxy error was taken at one multiplier say so."""
+    if stem not in EVIDENCE.values() or "proxy_aug" in fidelity:
+        return ""
+    return "; its proxy errors mix training budgets (the study's trials at the multipliers they drew)"
 
 
 SIZES = {"small": "quick.yaml, 64 px, 6 min (360 s) per arm", "long": "quick128.yaml, 128 px, 60 min per arm"}

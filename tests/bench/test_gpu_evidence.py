@@ -33,6 +33,13 @@ def test_the_tiny_run_writes_every_figure(tmp_path, cli_env):
     assert figures.index("study") < figures.index("retrain") < figures.index("trivial_goal") < figures.index("fidelity")
     fidelity = next(x for x in lines if x["figure"] == "fidelity")
     assert fidelity["n"] == len({x["arch"] for x in retrains}) and "cost_only_kendall_tau_error" in fidelity
+    # every proxy error at one budget: a study trial counts only at the retrain recipe's multiplier (the
+    # pick's trial drew another here, baselines train 7 passes), else the architecture is trained at it
+    assert fidelity["proxy_aug"] == cfg.recipe["aug_multiplier"] == 1
+    at_budget = {x["arch"] for x in trials if x["state"] == "COMPLETE" and x["aug"] == 1}
+    pick = next(x["arch"] for x in lines if x["figure"] == "trivial" and x["role"] == "pick")
+    assert set(fidelity["proxy_from_study"]) <= at_budget and pick not in at_budget
+    assert pick in fidelity["archs"] and pick not in fidelity["proxy_from_study"]
     assert all(x["commit"] and x["command"].startswith("python bench/gpu_evidence.py") for x in lines)
     # the skip audit reads the study back: one recorded study of its complete, distinct trials
     (study,) = recorded_studies([out]).values()

@@ -235,13 +235,15 @@ def test_the_224_px_evidence_is_answered_per_device_each_scoped_by_its_own_lines
     fid = {"kendall_tau_error": 0.5, "kendall_tau_error_ci": [0.1, 0.9], "cost_only_kendall_tau_error": 0.2, "n": 6}
     r = {"gpu-evidence": [line("cuda", "trivial_goal", **goal), line("cuda", "fidelity", **fid)],
          "evidence-224-cpu": [line("cpu", "trivial_goal", **{**goal, "met": True, "not_beaten": []}),
-                              line("cpu", "fidelity", **fid)]}
+                              line("cpu", "fidelity", **fid, proxy_aug=1)]}
     gpu, cpu = pick_vs_trivial(r)[:2]
     assert gpu[0] == "no: below random1; not below cheapest"
     assert "NVIDIA H200, 224 px" in gpu[1] and "--size gpu" in gpu[1]
     assert cpu[0].startswith("yes") and "2-core CPU, 224 px" in cpu[1] and "evidence-224-cpu.jsonl" in cpu[2]
     gpu, cpu = proxy_rank(r)
     assert "--size gpu" in gpu[1] and "--size cpu224" in cpu[1] and gpu[0].startswith("Kendall tau on error 0.50")
+    # a run whose proxy errors were not all taken at one multiplier says so; one that was, nothing
+    assert "mix training budgets" in gpu[0] and "budget" not in cpu[0]
 
 
 def test_the_cost_or_error_answer_names_the_winner_of_each_studys_latest_run():
