@@ -10,8 +10,9 @@
 #                                 whole step captured), three models at 224 px, batch 64 and 32
 #   4. gpu_workers                combined images/s of 1, 2, 4, 8 processes on the GPU             60 s
 #   5. evidence_study             bench/gpu_evidence.py --steps study (its --timeout: 80 s)        130 s
-#   6. evidence_retrain           the trivial baselines, one recipe, 3 seeds                       110 s
-#   7. evidence_fidelity          proxy vs retrained error                                          30 s
+#   6. evidence_retrain           the trivial baselines, one recipe, 3 seeds                       100 s
+#   7. evidence_fidelity          proxy vs retrained error (a proxy training at the recipe's         40 s
+#                                 multiplier for each architecture the study did not train at it)
 #                                                                                         total   540 s
 # Usage: here, `bash bench/device_wheels.sh` writes .whl/ (the packages the machine's image lacks:
 # optuna, thop, plotly and what they need, for its Python 3.12); there, with .whl carried:
@@ -80,7 +81,7 @@ step 60 gpu_workers $PY bench/bench_gpu_workers.py --device "${DEV:-cuda}" ${WOR
     --out "$OUT/gpu-workers.jsonl"
 EV="$PY bench/gpu_evidence.py --size ${EVIDENCE_SIZE:-gpu} --device ${DEV:-cuda} --out $OUT/gpu-evidence.jsonl --work $WORK/evidence"
 step 130 evidence_study "$EV --steps study"
-step 110 evidence_retrain "$EV --steps retrain"
-step 30 evidence_fidelity "$EV --steps fidelity"
+step 100 evidence_retrain "$EV --steps retrain"
+step 40 evidence_fidelity "$EV --steps fidelity"
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv
 echo "=== done"
