@@ -105,8 +105,10 @@ def pick_vs_trivial(r: Results) -> list[Row]:
     rows = []
     for stem in EVIDENCE.values():
         for goal in _latest(r.get(stem, []), figure="trivial_goal"):
-            rows.append((_goal_text(goal), f"{_machine(goal)}, {_evidence_scope(goal)}, {str(goal['date'])[:10]}"
-                         f"{_flags(goal)}",
+            ratios = {x["role"]: x["pick_over_this"] for x in r.get(stem, []) if x.get("figure") == "trivial"
+                      and str(x["date"]) == str(goal["date"]) and "pick_over_this" in x}
+            rows.append((_goal_text(goal, ratios),
+                         f"{_machine(goal)}, {_evidence_scope(goal)}, {str(goal['date'])[:10]}{_flags(goal)}",
                          _src(stem, "trivial_goal")))
     runs = [("suite-small", "small", SUITE), *(("supernet-study", size, text) for size, text in SUPERNET.items())]
     for stem, size, scope in runs:
@@ -128,10 +130,17 @@ def _study_behind(lines: list[Line], goal: Line) -> list[Line]:
     return [max(found, key=lambda x: str(x["date"]))] if found else []
 
 
-def _goal_text(goal: Line) -> str:
+def _goal_text(goal: Line, ratios: Mapping[str, Any] | None = None) -> str:
+    """Met or not, the roles the pick is below and not below, each with the pick's mean score over its
+    (`ratios`, where the run wrote them)."""
+    def named(roles: list[str]) -> str:
+        return ", ".join(f"{role} ({float(ratios[role]):.2g}x)" if ratios and role in ratios else role
+                         for role in roles)
+
     beaten, missed = goal.get("beaten") or [], goal.get("not_beaten") or []
-    text = ("yes" if goal.get("met") else "no") + f": below {', '.join(beaten) or 'none'}"
-    text += f"; not below {', '.join(missed)}" if missed else ""
+    text = ("yes" if goal.get("met") else "no") + f": below {named(beaten) or 'none'}"
+    text += f"; not below {named(missed)}" if missed else ""
+    text += " (in brackets the pick's mean score over the role's)" if ratios else ""
     text += f" (the pick is {' and '.join(goal['pick_is'])}'s architecture)" if goal.get("pick_is") else ""
     if "pick_over_course_report" in goal:
         text += f"; pick / course report's model = {goal['pick_over_course_report']}"

@@ -236,8 +236,11 @@ def test_the_224_px_evidence_is_answered_per_device_each_scoped_by_its_own_lines
     r = {"gpu-evidence": [line("cuda", "trivial_goal", **goal), line("cuda", "fidelity", **fid)],
          "evidence-224-cpu": [line("cpu", "trivial_goal", **{**goal, "met": True, "not_beaten": []}),
                               line("cpu", "fidelity", **fid, proxy_aug=1)]}
+    r["gpu-evidence"] += [line("cuda", "trivial", role="random1", pick_over_this=0.0123),
+                          line("cuda", "trivial", role="cheapest", pick_over_this=1.5)]
     gpu, cpu = pick_vs_trivial(r)[:2]
-    assert gpu[0] == "no: below random1; not below cheapest"
+    assert gpu[0] == ("no: below random1 (0.012x); not below cheapest (1.5x) (in brackets the pick's mean score "
+                      "over the role's)")
     assert "NVIDIA H200, 224 px" in gpu[1] and "--size gpu" in gpu[1]
     assert cpu[0].startswith("yes") and "2-core CPU, 224 px" in cpu[1] and "evidence-224-cpu.jsonl" in cpu[2]
     gpu, cpu = proxy_rank(r)
