@@ -293,9 +293,9 @@ def _arms(arch: ArchConfig, val: KeypointDataset, device: torch.device, batch: i
 
 
 def measure(arch: ArchConfig, data: KeypointDataset, val: KeypointDataset, device: torch.device, batch: int,
-            repeats: int, compiled: bool, evals: bool = True) -> dict:
+            repeats: int, compiled: bool, with_evals: bool = True) -> dict:
     """Median images/s per arm over `repeats` rounds, each arm warmed up first and the order rotated
-    every round, so neither kernel set-up nor a drift in machine load favours one arm; with `evals`,
+    every round, so neither kernel set-up nor a drift in machine load favours one arm; with `with_evals`,
     the evaluation arms and shares too (they do not depend on the training batch)."""
     arms = _arms(arch, val, device, batch, compiled)
     names, ips = list(arms), {name: [] for name in arms}
@@ -308,7 +308,7 @@ def measure(arch: ArchConfig, data: KeypointDataset, val: KeypointDataset, devic
     med = {k: statistics.median(v) for k, v in ips.items()}
     best = max((k for k in med if k != "trainer"), key=med.get)
     ran = resolve_recipe(_recipe(device, batch))
-    evals = eval_arms(arch, data, device) if evals else {}
+    evals = eval_arms(arch, data, device) if with_evals else {}
     return {
         **{f"{k}_images_per_s": round(v, 1) for k, v in {**med, **evals}.items()},
         **(eval_share(med["trainer"], evals) if evals else {}),
@@ -394,7 +394,8 @@ def main() -> None:
                 sizes_ = {"model": arch.short(), "model_name": model, "size_px": size, "batch_size": batch,
                           "images": images, "repeats": repeats}
                 line = {**context, **sizes_,
-                        **measure(arch, data, val, device, batch, repeats, args.compile, evals=batch == batches[0])}
+                        **measure(arch, data, val, device, batch, repeats, args.compile,
+                                  with_evals=batch == batches[0])}
                 print(json.dumps(line), flush=True)
                 print(_goal_line(line), flush=True)
                 if out is not None:  # each line as it is measured: a run cut short keeps the earlier ones

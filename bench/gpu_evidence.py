@@ -208,16 +208,16 @@ class Evidence:
     # --- fidelity -------------------------------------------------------------------------------
     def fidelity(self) -> None:
         retrained = self.retrained()
-        proxy, from_study = self.proxy_errors(retrained)
-        archs = [a for a in retrained if a in proxy]
-        cost = [count_cost(ArchConfig.from_dict(json.loads(a))).cost for a in archs]
+        proxy, from_study = self.proxy_errors(retrained)  # every retrained architecture has one
+        archs = {a: ArchConfig.from_dict(json.loads(a)) for a in retrained}
+        cost = [count_cost(arch).cost for arch in archs.values()]
         full_px = [statistics.mean(retrained[a]) for a in archs]
         proxy_px = [proxy[a] for a in archs]
         c = correlations([score_of(k, p) for k, p in zip(cost, proxy_px)],
                          [score_of(k, p) for k, p in zip(cost, full_px)], proxy_px, full_px, cost=cost)
-        self.emit("fidelity", **json_safe(c), archs=[ArchConfig.from_dict(json.loads(a)).short() for a in archs],
+        self.emit("fidelity", **json_safe(c), archs=[arch.short() for arch in archs.values()],
                   proxy_px=proxy_px, retrained_px=full_px, proxy_aug=self.cfg.recipe["aug_multiplier"],
-                  proxy_from_study=[ArchConfig.from_dict(json.loads(a)).short() for a in archs if a in from_study],
+                  proxy_from_study=[arch.short() for a, arch in archs.items() if a in from_study],
                   goal="kendall_tau_error >= 0.6 and above cost_only_kendall_tau_error (kendall_tau_score is mostly "
                   "cost, read beside cost_only_kendall_tau_score, and judged never)")
 
