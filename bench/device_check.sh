@@ -4,14 +4,17 @@
 # $OUT/log.txt and writes its JSON lines under $OUT as it goes, so a step that fails or runs out of time
 # leaves the earlier ones' lines and the later ones their share:
 #   1. setup                      wheels the image lacks (.whl/), the package                    40 s
-#   2. pipeline                   the CLI on --device cuda: study (scratch), pick, retrain,       70 s
+#   2. cuda_tests                 the tests that run only where CUDA is (a captured run against    25 s
+#                                 the eager one on the same seed, resume across the switch, a
+#                                 step that cannot be captured): pytest, $OUT/cuda-tests.xml
+#   3. pipeline                   the CLI on --device cuda: study (scratch), pick, retrain,       65 s
 #                                 export with the onnxruntime cross-check, predict
-#   3. bench_trainer              the trainer against plain loops (fp32, bf16, channels_last, the  100 s
+#   4. bench_trainer              the trainer against plain loops (fp32, bf16, channels_last, the  90 s
 #                                 whole step captured), three models at 224 px, batch 64 and 32
-#   4. gpu_workers                combined images/s of 1, 2, 4, 8 processes on the GPU             60 s
-#   5. evidence_study             bench/gpu_evidence.py --steps study (its --timeout: 80 s)        130 s
-#   6. evidence_retrain           the trivial baselines, one recipe, 3 seeds                       100 s
-#   7. evidence_fidelity          proxy vs retrained error (a proxy training at the recipe's         40 s
+#   5. gpu_workers                combined images/s of 1, 2, 4, 8 processes on the GPU             50 s
+#   6. evidence_study             bench/gpu_evidence.py --steps study (its --timeout: 80 s)        130 s
+#   7. evidence_retrain           the trivial baselines, one recipe, 3 seeds                       100 s
+#   8. evidence_fidelity          proxy vs retrained error (a proxy training at the recipe's         40 s
 #                                 multiplier for each architecture the study did not train at it)
 #                                                                                         total   540 s
 # Usage: here, `bash bench/device_wheels.sh` writes .whl/ (the packages the machine's image lacks:
@@ -21,7 +24,7 @@
 #   PY=.venv/bin/python DEV=cpu TRIALS=2 IMAGES=32 EVIDENCE_SIZE=tiny TRAINER_ARGS="--models space_cheapest --size 64 \
 #     --batches 16 --images 64 --repeats 1" WORKERS_ARGS="--counts 1,2 --size 64 --images 64 --batch 16 --epochs 2" \
 #     OUT=reports/device-dry bash bench/device_check.sh
-# (on 2 CPU cores the pipeline step outlives its 70 s there; it is checked alone, 115 s, with
+# (on 2 CPU cores the pipeline step outlives its 65 s there; it is checked alone, 115 s, with
 #   PY=.venv/bin/python DEV=cpu TRIALS=1 IMAGES=32 ONLY=pipeline OUT=reports/device-dry bash bench/device_check.sh)
 # then commit $OUT's *.jsonl into docs/results/ (gpu-evidence.jsonl, trainer-format.jsonl, gpu-workers.jsonl).
 set -u
@@ -74,10 +77,12 @@ export -f setup pipeline
 [ -n "${ONLY:-}" ] && { export PYTHONPATH="$PWD"; step 600 "$ONLY" "$ONLY"; exit; }  # ONLY=pipeline: one step
 step 40 setup setup
 export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
-step 70 pipeline pipeline
-step 100 bench_trainer $PY bench/bench_trainer.py --device "${DEV:-cuda}" ${TRAINER_ARGS:---images 1024 --repeats 2} \
+step 25 cuda_tests $PY -m pytest -q -rs -p no:cacheprovider -m cuda tests/training/test_cuda_graph.py \
+    --junitxml "$OUT/cuda-tests.xml"
+step 65 pipeline pipeline
+step 90 bench_trainer $PY bench/bench_trainer.py --device "${DEV:-cuda}" ${TRAINER_ARGS:---images 1024 --repeats 2} \
     --out "$OUT/trainer-format.jsonl"
-step 60 gpu_workers $PY bench/bench_gpu_workers.py --device "${DEV:-cuda}" ${WORKERS_ARGS:---images 1024 --epochs 2} \
+step 50 gpu_workers $PY bench/bench_gpu_workers.py --device "${DEV:-cuda}" ${WORKERS_ARGS:---images 1024 --epochs 2} \
     --out "$OUT/gpu-workers.jsonl"
 EV="$PY bench/gpu_evidence.py --size ${EVIDENCE_SIZE:-gpu} --device ${DEV:-cuda} --out $OUT/gpu-evidence.jsonl --work $WORK/evidence"
 step 130 evidence_study "$EV --steps study"

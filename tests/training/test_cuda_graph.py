@@ -20,7 +20,12 @@ from nas.training.recipe import RUNTIME_FIELDS, TrainConfig
 from nas.training.trainer import TrainState, train
 
 ARCH = ArchConfig("mobilenetv3_small", 0.35, 1, 0.25, input_size=64)
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def needs_cuda(test):
+    """Runs where CUDA is and says it skipped elsewhere; marked `cuda`, which bench/device_check.sh
+    selects (`-m cuda`) on a lent GPU."""
+    return pytest.mark.cuda(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")(test))
 
 
 def _data(n: int, seed: int) -> KeypointDataset:
