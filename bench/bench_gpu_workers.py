@@ -9,15 +9,21 @@ which every process of the next round reaches only after its own training, so no
     .venv/bin/python bench/bench_gpu_workers.py --save     # -> docs/results/gpu-workers.jsonl
     .venv/bin/python bench/bench_gpu_workers.py --device cpu --counts 1,2 --images 64 --size 64   # smoke
 
-Each process trains `--epochs` epochs of `--images` random images (the step's cost does not depend on
-what the pixels show); its figure is the last epoch's training-loop images/s (the first epoch holds
-the warm-up steps and the capture). The line per count holds each process's figure and their sum.
+Each process trains `--epochs` epochs (at least 2) of `--images` random images (the step's cost does
+not depend on what the pixels show); only the epochs after the first are timed (the first holds the
+warm-up steps and the capture). The line per count holds each process's training-loop images/s over
+those epochs, their sum (`combined_images_per_s`: what the processes trained together if their timed
+epochs overlapped) and `combined_span_images_per_s`: every process's timed images over the wall time
+from the first timed epoch's start to the last one's end in any process, validation included. The
+second is never above the first, and lower when the processes ran out of step; the worker default is
+read from it.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import multiprocessing
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,9 +58,15 @@ def _worker(index: int, barriers: dict, queue, device: str, size: int, images: i
     torch.empty(1, device=device)  # the CUDA context before the first barrier, not inside a timed round
     for count in sorted(c for c in barriers if c > index):
         model = build_model(ArchConfig(*MODEL, input_size=size), seed=index)
+        ends: list[float] = []  # monotonic clock (one for every process of the host) at each epoch's end
         barriers[count].wait()
-        result = train(model, data, val, TrainConfig(epochs=epochs, batch_size=batch, device=device, seed=index))
-        queue.put((count, {"images_per_s": result.history[-1].images_per_s, "compute": result.compute}))
+        result = train(model, data, val, TrainConfig(epochs=epochs, batch_size=batch, device=device, seed=index),
+                       on_epoch=lambda _stats, ends=ends: ends.append(time.monotonic()))
+        timed = result.history[1:]  # the first epoch holds the warm-up steps and the capture
+        trained = len(timed) * (images // batch) * batch
+        loop_seconds = sum((images // batch) * batch / h.images_per_s for h in timed)
+        queue.put((count, {"images_per_s": trained / loop_seconds, "images": trained, "start": ends[0],
+                           "end": ends[-1], "compute": result.compute}))
 
 
 def measure(counts: list[int], args: argparse.Namespace) -> Iterator[tuple[int, list[dict]]]:
@@ -80,7 +92,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--images", type=int, default=2048, help="images per epoch per worker (default 2048)")
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=3, help="epochs per round, at least 2 (default 3)")
     ap.add_argument("--save", action="store_true", help=f"append to {RESULTS.relative_to(ROOT)}")
     ap.add_argument("--out", type=Path, default=None, help="append to this file instead")
     args = ap.parse_args()
@@ -90,12 +102,18 @@ def main() -> None:
         counts = []
     if not counts or counts[0] < 1:
         ap.error(f"--counts: expected whole numbers of at least 1 separated by commas, got {args.counts!r}")
+    if args.epochs < 2 or args.images < args.batch:
+        ap.error(f"--epochs {args.epochs}, --images {args.images}: need 2 epochs or more (the first is not timed) "
+                 f"and at least one batch ({args.batch}) of images")
     context = {"bench": "gpu_workers", **run_info("bench/bench_gpu_workers.py"), "device": args.device,
                "size_px": args.size, "batch_size": args.batch, "images_per_epoch": args.images,
                "model": "course report's final model (mobilenetv3_small x1.00 | head 2x1.25)"}
     for count, per in measure(counts, args):
+        span = max(p["end"] for p in per) - min(p["start"] for p in per)
         line = {**context, "workers": count, "per_worker_images_per_s": [round(p["images_per_s"], 1) for p in per],
-                "combined_images_per_s": round(sum(p["images_per_s"] for p in per), 1), "compute": per[0]["compute"]}
+                "combined_images_per_s": round(sum(p["images_per_s"] for p in per), 1),
+                "combined_span_images_per_s": round(sum(p["images"] for p in per) / span, 1),
+                "timed_epochs": args.epochs - 1, "compute": per[0]["compute"]}
         print(json.dumps({k: v for k, v in line.items() if k not in ("machine", "date", "command")}), flush=True)
         out = args.out or (RESULTS if args.save else None)
         if out is not None:

@@ -82,7 +82,7 @@ step 25 cuda_tests $PY -m pytest -q -rs -p no:cacheprovider -m cuda tests/traini
 step 65 pipeline pipeline
 step 90 bench_trainer $PY bench/bench_trainer.py --device "${DEV:-cuda}" ${TRAINER_ARGS:---images 1024 --repeats 2} \
     --out "$OUT/trainer-format.jsonl"
-step 50 gpu_workers $PY bench/bench_gpu_workers.py --device "${DEV:-cuda}" ${WORKERS_ARGS:---images 1024 --epochs 2} \
+step 50 gpu_workers $PY bench/bench_gpu_workers.py --device "${DEV:-cuda}" ${WORKERS_ARGS:---images 1024 --epochs 3} \
     --out "$OUT/gpu-workers.jsonl"
 EV="$PY bench/gpu_evidence.py --size ${EVIDENCE_SIZE:-gpu} --device ${DEV:-cuda} --out $OUT/gpu-evidence.jsonl --work $WORK/evidence"
 step 130 evidence_study "$EV --steps study"

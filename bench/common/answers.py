@@ -465,7 +465,9 @@ def workers_scale(r: Results) -> list[Row]:
     rows = []
     gpu = _latest(r.get("gpu-workers", []))
     if gpu:
-        rows.append(("combined images/s: " + ", ".join(f"{x['workers']} -> {x['combined_images_per_s']}" for x in gpu),
+        rows.append(("combined images/s, summed over the workers (over the wall time of all their timed epochs): "
+                     + ", ".join(f"{x['workers']} -> {x['combined_images_per_s']}"
+                                 f" ({x.get('combined_span_images_per_s', 'not measured')})" for x in gpu),
                      f"{_machine(gpu[0])}, {gpu[0]['size_px']} px, batch {gpu[0]['batch_size']}, "
                      f"{str(gpu[0]['date'])[:10]}{_flags(*gpu)}", _src("gpu-workers", "gpu_workers")))
     cpu = [x for x in _latest(r.get("workers-threads", [])) if x.get("combined_images_per_s") is not None]
