@@ -103,12 +103,15 @@ def _evidence_scope(line: Line) -> str:
 @question("Does the pick beat the cheapest, a random architecture and the course report's model?")
 def pick_vs_trivial(r: Results) -> list[Row]:
     rows = []
-    for stem in EVIDENCE.values():
-        for goal in _latest(r.get(stem, []), figure="trivial_goal"):
+    for stem in EVIDENCE.values():  # every run, newest first: one run's verdict alone would hide the others'
+        goals = sorted((x for x in r.get(stem, []) if x.get("figure") == "trivial_goal"),
+                       key=lambda x: str(x["date"]), reverse=True)
+        for goal in goals:
             ratios = {x["role"]: x["pick_over_this"] for x in r.get(stem, []) if x.get("figure") == "trivial"
                       and str(x["date"]) == str(goal["date"]) and "pick_over_this" in x}
+            when = str(goal["date"])[:16].replace("T", " ")
             rows.append((_goal_text(goal, ratios),
-                         f"{_machine(goal)}, {_evidence_scope(goal)}, {str(goal['date'])[:10]}{_flags(goal)}",
+                         f"{_machine(goal)}, {_evidence_scope(goal)}, {when}{_flags(goal)}",
                          _src(stem, "trivial_goal")))
     runs = [("suite-small", "small", SUITE), *(("supernet-study", size, text) for size, text in SUPERNET.items())]
     for stem, size, scope in runs:

@@ -243,6 +243,10 @@ def test_the_224_px_evidence_is_answered_per_device_each_scoped_by_its_own_lines
                       "over the role's)")
     assert "NVIDIA H200, 224 px" in gpu[1] and "--size gpu" in gpu[1]
     assert cpu[0].startswith("yes") and "2-core CPU, 224 px" in cpu[1] and "evidence-224-cpu.jsonl" in cpu[2]
+    # every run is answered, newest first, each with its time: one run's verdict alone would hide the others'
+    earlier = line("cpu", "trivial_goal", **goal) | {"date": "2026-12-04T10:00:00"}
+    rows = pick_vs_trivial({**r, "evidence-224-cpu": [earlier, *r["evidence-224-cpu"]]})
+    assert [x[0][:3] for x in rows[1:3]] == ["yes", "no:"] and "2026-12-04 10:00" in rows[2][1]
     gpu, cpu = proxy_rank(r)
     assert "--size gpu" in gpu[1] and "--size cpu224" in cpu[1] and gpu[0].startswith("Kendall tau on error 0.50")
     # a run whose proxy errors were not all taken at one multiplier says so; one that was, nothing
