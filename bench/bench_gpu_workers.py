@@ -63,8 +63,8 @@ def _worker(index: int, barriers: dict, queue, device: str, size: int, images: i
         result = train(model, data, val, TrainConfig(epochs=epochs, batch_size=batch, device=device, seed=index),
                        on_epoch=lambda _stats, ends=ends: ends.append(time.monotonic()))
         timed = result.history[1:]  # the first epoch holds the warm-up steps and the capture
-        trained = len(timed) * (images // batch) * batch
-        loop_seconds = sum((images // batch) * batch / h.images_per_s for h in timed)
+        per_epoch = images // batch * batch  # the ragged last batch is dropped
+        trained, loop_seconds = len(timed) * per_epoch, sum(per_epoch / h.images_per_s for h in timed)
         queue.put((count, {"images_per_s": trained / loop_seconds, "images": trained, "start": ends[0],
                            "end": ends[-1], "compute": result.compute}))
 

@@ -38,6 +38,11 @@ def _latest(lines: Iterable[Line], **match: Any) -> list[Line]:
     return [x for x in found if str(x["date"]) == last]
 
 
+def _when(date: Any) -> str:
+    """A run's date to the minute (`2026-12-05 08:51`): what tells apart runs of one day."""
+    return str(date)[:16].replace("T", " ")
+
+
 def _machine(line: Line) -> str:
     m = line.get("machine")
     if isinstance(m, dict):
@@ -109,9 +114,8 @@ def pick_vs_trivial(r: Results) -> list[Row]:
         for goal in goals:
             ratios = {x["role"]: x["pick_over_this"] for x in r.get(stem, []) if x.get("figure") == "trivial"
                       and str(x["date"]) == str(goal["date"]) and "pick_over_this" in x}
-            when = str(goal["date"])[:16].replace("T", " ")
             rows.append((_goal_text(goal, ratios),
-                         f"{_machine(goal)}, {_evidence_scope(goal)}, {when}{_flags(goal)}",
+                         f"{_machine(goal)}, {_evidence_scope(goal)}, {_when(goal['date'])}{_flags(goal)}",
                          _src(stem, "trivial_goal")))
     runs = [("suite-small", "small", SUITE), *(("supernet-study", size, text) for size, text in SUPERNET.items())]
     for stem, size, scope in runs:
@@ -173,9 +177,8 @@ def cost_or_error(r: Results) -> list[Row]:
                 f"(aug {c.get('aug')}) {float(c['score']) / float(best['score']):.3g}x the best's score at "
                 f"{float(c['px_error']):.1f} px; errors {min(errors):.1f}-{max(errors):.1f} px")
         seed = f", sampler seed {best['sampler_seed']}" if "sampler_seed" in best else ""
-        when = str(best["date"])[:16].replace("T", " ")
         rows.append((text, f"{_machine(best)}, {best.get('size_px')} px proxies (errors at {best.get('input_px', 224)} "
-                     f"px), {len(trials)} complete trials of one study{seed}, {when}{_flags(best)}",
+                     f"px), {len(trials)} complete trials of one study{seed}, {_when(best['date'])}{_flags(best)}",
                      _src(stem, "trial")))
     return rows
 
@@ -252,7 +255,7 @@ def skip_safe(r: Results) -> list[Row]:
 def _replay_scope(lines: list[Line], which: str) -> str:
     """A recorded study's replay lines' scope: device, proxy size, trials (`which` ones), orders, workers."""
     head, workers = lines[0], sorted({str(x["workers"]) for x in lines})
-    recorded = str(head["study"]).split(":", 2)[-1][:16].replace("T", " ")  # the key: file:name:date recorded
+    recorded = _when(str(head["study"]).split(":", 2)[-1])  # the key: file:name:date recorded
     return (f"{head.get('device')}, {head.get('size_px')} px proxies, {head['trials']} recorded trials {which} "
             f"(study of {recorded}), {head['orders']} orders x workers {', '.join(workers)}, "
             f"{str(head['date'])[:10]}{_flags(*lines)}")
