@@ -13,7 +13,8 @@
 #                                 whole step captured), three models at 224 px, batch 64 and 32
 #   5. gpu_workers                combined images/s of 1, 2, 4, 8 processes on the GPU             50 s
 #   6. evidence_study             bench/gpu_evidence.py --steps study (its --timeout: 80 s)        130 s
-#   7. evidence_retrain           the trivial baselines, one recipe, 3 seeds                       100 s
+#   7. evidence_retrain           the trivial baselines, one recipe, 3 seeds (a retrain starts    100 s
+#                                 only if it would end within 88 s: fewer seeds on a slow GPU)
 #   8. evidence_fidelity          proxy vs retrained error (a proxy training at the recipe's         40 s
 #                                 multiplier for each architecture the study did not train at it)
 #                                                                                         total   540 s

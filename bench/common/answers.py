@@ -114,9 +114,8 @@ def pick_vs_trivial(r: Results) -> list[Row]:
         for goal in goals:
             ratios = {x["role"]: x["pick_over_this"] for x in r.get(stem, []) if x.get("figure") == "trivial"
                       and str(x["date"]) == str(goal["date"]) and "pick_over_this" in x}
-            rows.append((_goal_text(goal, ratios),
-                         f"{_machine(goal)}, {_evidence_scope(goal)}, {_when(goal['date'])}{_flags(goal)}",
-                         _src(stem, "trivial_goal")))
+            rows.append((_goal_text(goal, ratios), f"{_machine(goal)}, {_evidence_scope(goal)}{_seeds_short(goal)}, "
+                         f"{_when(goal['date'])}{_flags(goal)}", _src(stem, "trivial_goal")))
     runs = [("suite-small", "small", SUITE), *(("supernet-study", size, text) for size, text in SUPERNET.items())]
     for stem, size, scope in runs:
         for goal in _latest(r.get(stem, []), figure="trivial_goal", size=size):
@@ -125,6 +124,12 @@ def pick_vs_trivial(r: Results) -> list[Row]:
             rows.append((_goal_text(goal), f"{_machine(goal)}, {scope}{variant}, {str(goal['date'])[:10]}"
                          f"{_flags(goal, *behind)}", _src(stem, "trivial_goal")))
     return rows
+
+
+def _seeds_short(goal: Line) -> str:
+    """", 2 of 3 seeds" where a run's budget ended its retrains before every planned seed, else nothing."""
+    seeds, planned = goal.get("seeds"), goal.get("seeds_planned")
+    return f", {seeds} of {planned} seeds" if seeds is not None and planned is not None and seeds < planned else ""
 
 
 _VARIANT = {"supernet": "parents without distillation", "supernet_distill": "parents with distillation"}
@@ -144,6 +149,8 @@ def _goal_text(goal: Line, ratios: Mapping[str, Any] | None = None) -> str:
         return ", ".join(f"{role} ({float(ratios[role]):.2g}x)" if ratios and role in ratios else role
                          for role in roles)
 
+    if goal.get("seeds") == 0:  # the run's retrains ended before any seed was done for every role
+        return str(goal["goal"])
     beaten, missed = goal.get("beaten") or [], goal.get("not_beaten") or []
     text = ("yes" if goal.get("met") else "no") + f": below {named(beaten) or 'none'}"
     text += f"; not below {named(missed)}" if missed else ""

@@ -9,7 +9,7 @@ import math
 import multiprocessing
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,17 +201,47 @@ class RetrainJob:
         return retrain_arch(self.role, self.arch, self.recipe, self.seed, self.data, self.out)
 
 
-def retrain_many(jobs: Sequence[RetrainJob], workers: int = 1) -> Iterator[Retrained]:
+class _Budget:
+    """Whether another job fits before `stop` (a `time.perf_counter()` value): when the longest job so far,
+    started now, would end by then (before any has ended, every job fits)."""
+
+    def __init__(self, stop: float) -> None:
+        self.stop, self.longest = stop, 0.0
+
+    def fits(self) -> bool:
+        return time.perf_counter() + self.longest < self.stop
+
+    def took(self, started: float) -> None:
+        self.longest = max(self.longest, time.perf_counter() - started)
+
+
+def retrain_many(jobs: Sequence[RetrainJob], workers: int = 1, stop: float = math.inf) -> Iterator[Retrained]:
     """Every job's retrain as it finishes: here, or in `workers` processes that share the cores
     (each takes its share of the cores, as a study's workers do). On 2 cores two one-thread processes train 1.3-1.7x the
-    images per second of one two-thread process (docs/results/workers-threads.jsonl). The dearest
-    jobs start first so that the last to finish is a short one."""
-    order = sorted(jobs, key=lambda j: -count_cost(j.arch).cost)
+    images per second of one two-thread process (docs/results/workers-threads.jsonl).
+
+    Jobs start seed by seed (every architecture's first seed, then its second, ...), the dearest first
+    within a seed so that the last to finish is a short one. With a `stop` (a `time.perf_counter()`
+    value) a job starts only while the longest one so far would still end by then: a run with too
+    little time so ends on its own with every architecture's first seeds, not cut off mid-job."""
+    order, budget = iter(sorted(jobs, key=lambda j: (j.seed, -count_cost(j.arch).cost))), _Budget(stop)
     if workers <= 1:
-        yield from (job.run() for job in order)
+        while budget.fits() and (job := next(order, None)):
+            t0 = time.perf_counter()
+            result = job.run()
+            budget.took(t0)
+            yield result
         return
     threads = share_of(available_cores(), workers)
     ctx = multiprocessing.get_context("spawn")  # a fork of a process whose torch threads ran can hang
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=set_threads, initargs=(threads,)) as pool:
-        for done in as_completed([pool.submit(job.run) for job in order]):
-            yield done.result()
+        started: dict[Future, float] = {}
+        while True:  # submit only what starts now, so that nothing waits in the pool to start too late
+            while len(started) < workers and budget.fits() and (job := next(order, None)):
+                started[pool.submit(job.run)] = time.perf_counter()
+            if not started:
+                return
+            done, _ = wait(started, return_when=FIRST_COMPLETED)
+            for f in done:
+                budget.took(started.pop(f))
+            yield from (f.result() for f in done)

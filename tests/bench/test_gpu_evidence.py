@@ -7,7 +7,8 @@ import json
 import subprocess
 import sys
 
-from gpu_evidence import SIZES, pick_goal
+from common.evidence import Retrained
+from gpu_evidence import SIZES, Evidence, pick_goal
 from skip_audit import recorded_studies
 
 from nas.model.arch import ArchConfig
@@ -55,3 +56,34 @@ def test_the_goal_is_missed_by_a_tie_and_met_only_below_every_other_role():
     roles["pick"] = ArchConfig("mobilenetv3_small", 0.5, 1, 0.25)
     won = pick_goal({"pick": 4.0, "cheapest": 5.0, "course_report": 9.0}, roles)
     assert won["met"] and won["beaten"] == ["cheapest", "course_report"]
+
+
+def _cut_short(runs_by_role: dict[str, list[int]]) -> list[dict]:
+    """The lines `Evidence.trivial` writes for retrains that ended at these seeds, per role."""
+    run = Evidence.__new__(Evidence)
+    run.cfg, lines = SIZES["gpu"], []
+    run.emit = lambda figure, **values: lines.append({"figure": figure, **values})
+    archs = {"pick": ArchConfig("mobilenetv3_small", 0.5, 1, 0.25),
+             "cheapest": ArchConfig("mobilenetv3_small", 0.25, 1, 0.125),
+             "course_report": ArchConfig("mobilenetv3_small", 1.0, 2, 1.25)}
+    runs = {role: [Retrained(role, archs[role].short(), s, score=10.0 * (s + 1) * (1 + i), px_error=30.0 + s + i,
+                             gflops=0.1, mparams=1.0, seconds=1.0) for s in seeds]
+            for i, (role, seeds) in enumerate(runs_by_role.items())}
+    run.trivial(archs, runs)
+    return lines
+
+
+def test_retrains_cut_short_are_compared_over_the_seeds_every_role_has():
+    lines = _cut_short({"pick": [0, 1], "cheapest": [0, 1, 2], "course_report": [0, 1]})
+    trivial = {x["role"]: x for x in lines if x["figure"] == "trivial"}
+    assert {x["seeds"] for x in trivial.values()} == {2} and trivial["pick"]["seeds_planned"] == 3
+    assert trivial["cheapest"]["mean_px"] == 31.5  # seeds 0 and 1 only: its seed 2 (33 px) left out
+    goal = next(x for x in lines if x["figure"] == "trivial_goal")
+    assert goal["seeds"] == 2 and goal["met"]
+    noise = next(x for x in lines if x["figure"] == "retrain_noise")  # the seed noise uses every retrain
+    assert noise["groups"] == 3 and noise["repeats"] == 7
+
+
+def test_no_seed_shared_by_every_role_measures_nothing():
+    lines = _cut_short({"pick": [0], "cheapest": [0], "course_report": []})
+    assert [x["figure"] for x in lines] == ["trivial_goal"] and lines[0]["goal"].startswith("not measured")

@@ -293,3 +293,17 @@ def test_the_evaluation_answer_reads_each_devices_latest_trainer_run_and_the_cap
     cuda, cpu = evaluation_share(r)
     assert cuda[0].endswith("m b64: 12% (captured saves 4%)") and "2026-12-06" in cuda[1]
     assert cpu[0].endswith("m b64: 20%") and "2-core CPU" in cpu[1]
+
+
+def test_a_pick_verdict_over_fewer_seeds_than_planned_says_so():
+    from common.answers import pick_vs_trivial
+
+    base = {"bench": "gpu_evidence", "size": "gpu", "input_px": 224, "machine": {"cores": 16, "gpu": "H100"},
+            "commit": "abc1234", "command": "x", "figure": "trivial_goal", "seeds_planned": 3}
+    cut = {**base, "date": "2026-12-05T10:00:00", "met": True, "beaten": ["cheapest"], "not_beaten": [], "seeds": 2}
+    none = {**base, "date": "2026-12-05T11:00:00", "goal": "not measured: no seed retrained for every role", "seeds": 0}
+    whole = {**cut, "date": "2026-12-05T09:00:00", "seeds": 3}
+    rows = pick_vs_trivial({"gpu-evidence": [cut, none, whole]})
+    assert [a for a, _, _ in rows] == ["not measured: no seed retrained for every role", "yes: below cheapest",
+                                       "yes: below cheapest"]
+    assert ", 2 of 3 seeds," in rows[1][1] and "seeds" not in rows[2][1]
