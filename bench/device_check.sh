@@ -16,7 +16,8 @@
 #   7. evidence_retrain           the trivial baselines, one recipe, 3 seeds (a retrain starts    100 s
 #                                 only if it would end within 88 s: fewer seeds on a slow GPU)
 #   8. evidence_fidelity          proxy vs retrained error (a proxy training at the recipe's         40 s
-#                                 multiplier for each architecture the study did not train at it)
+#                                 multiplier for each architecture the study did not train at it,
+#                                 each started only if it would end within 30 s; the rest named)
 #                                                                                         total   540 s
 # Usage: here, `bash bench/device_wheels.sh` writes .whl/ (the packages the machine's image lacks:
 # optuna, thop, plotly and what they need, for its Python 3.12); there, with .whl carried:

@@ -318,7 +318,9 @@ def proxy_rank(r: Results) -> list[Row]:
                      f"{_f(f.get('cost_only_kendall_tau_score', 'n/a'))}")
             rows.append((f"Kendall tau on error {_f(f['kendall_tau_error'])} [{_f(ci[0])}, {_f(ci[1])}] over "
                          f"{f['n']} retrained architectures; ranking by cost alone {cost_only} (tau on score, "
-                         f"{score}, is mostly cost, not proxy quality){_budget_said(stem, f)}",
+                         f"{score}, is mostly cost, not proxy quality){_budget_said(stem, f)}"
+                         + (f"; left out, the time up before their proxy training: {', '.join(f['left_out'])}"
+                            if f.get("left_out") else ""),
                          f"{_machine(f)}, {scope}, {str(f['date'])[:10]}{_flags(f)}", _src(stem, "fidelity")))
     return rows
 

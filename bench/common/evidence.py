@@ -32,8 +32,8 @@ from nas.training.recipe import TrainConfig
 from nas.training.threads import available_cores, set_threads
 
 __all__ = ["ARMS", "DEFAULT", "Arm", "run_arm", "records", "cheapest_arch", "random_archs", "spread_archs",
-           "course_arch",
-           "trivial_roles", "proxy_errors", "Retrained", "RetrainJob", "retrain_arch", "retrain_many", "trial_lines"]
+           "course_arch", "trivial_roles", "proxy_errors", "Budget", "Retrained", "RetrainJob", "retrain_arch",
+           "retrain_many", "trial_lines"]
 
 TPE_SEED_OFFSET = 10_000  # TPE's start-up draws must not be plain Random's draws of the same seed
 
@@ -201,7 +201,7 @@ class RetrainJob:
         return retrain_arch(self.role, self.arch, self.recipe, self.seed, self.data, self.out)
 
 
-class _Budget:
+class Budget:
     """Whether another job fits before `stop` (a `time.perf_counter()` value): when the longest job so far,
     started now, would end by then (before any has ended, every job fits)."""
 
@@ -224,7 +224,7 @@ def retrain_many(jobs: Sequence[RetrainJob], workers: int = 1, stop: float = mat
     within a seed so that the last to finish is a short one. With a `stop` (a `time.perf_counter()`
     value) a job starts only while the longest one so far would still end by then: a run with too
     little time so ends on its own with every architecture's first seeds, not cut off mid-job."""
-    order, budget = iter(sorted(jobs, key=lambda j: (j.seed, -count_cost(j.arch).cost))), _Budget(stop)
+    order, budget = iter(sorted(jobs, key=lambda j: (j.seed, -count_cost(j.arch).cost))), Budget(stop)
     if workers <= 1:
         while budget.fits() and (job := next(order, None)):
             t0 = time.perf_counter()

@@ -3,9 +3,11 @@ the study through the CLI, the retrains with one recipe and several seeds, the f
 lines a skip audit can replay."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
+import types
 
 from common.evidence import Retrained
 from gpu_evidence import SIZES, Evidence, pick_goal
@@ -34,6 +36,7 @@ def test_the_tiny_run_writes_every_figure(tmp_path, cli_env):
     assert figures.index("study") < figures.index("retrain") < figures.index("trivial_goal") < figures.index("fidelity")
     fidelity = next(x for x in lines if x["figure"] == "fidelity")
     assert fidelity["n"] == len({x["arch"] for x in retrains}) and "cost_only_kendall_tau_error" in fidelity
+    assert fidelity["left_out"] == []  # no stop at this size: every retrained architecture has its proxy error
     # every proxy error at one budget: a study trial counts only at the retrain recipe's multiplier (the
     # pick's trial drew another here, baselines train 7 passes), else the architecture is trained at it
     assert fidelity["proxy_aug"] == cfg.recipe["aug_multiplier"] == 1
@@ -87,3 +90,30 @@ def test_retrains_cut_short_are_compared_over_the_seeds_every_role_has():
 def test_no_seed_shared_by_every_role_measures_nothing():
     lines = _cut_short({"pick": [0], "cheapest": [0], "course_report": []})
     assert [x["figure"] for x in lines] == ["trivial_goal"] and lines[0]["goal"].startswith("not measured")
+
+
+def test_fidelity_trains_the_missing_proxies_only_while_the_longest_would_end_before_its_stop(monkeypatch):
+    import gpu_evidence
+    from common import evidence
+
+    clock = types.SimpleNamespace(now=0.0)
+    clock.perf_counter = lambda: clock.now
+    monkeypatch.setattr(gpu_evidence, "time", clock)
+    monkeypatch.setattr(evidence, "time", clock)
+
+    def trained(arch, *_):  # 10 s of training on the fake clock, error = the backbone's width
+        clock.now += 10.0
+        return [arch.backbone_width]
+
+    monkeypatch.setattr(gpu_evidence, "proxy_errors", trained)
+    monkeypatch.setattr(gpu_evidence, "load_for_space", lambda *_: None)
+    run = Evidence.__new__(Evidence)
+    run.cfg, run.device = dataclasses.replace(SIZES["tiny"], fidelity_stop_s=25.0), "cpu"
+    run.space = types.SimpleNamespace(proxy=types.SimpleNamespace(train_images=8, val_images=8, train_size=64),
+                                      data=types.SimpleNamespace(seed=0))
+    run.load = lambda: types.SimpleNamespace(get_trials=lambda deepcopy: [])
+    archs = [json.dumps(ArchConfig("mobilenetv3_small", w, 1, 0.25).to_dict(), sort_keys=True)
+             for w in (0.25, 0.5, 1.0)]
+    found, from_study = run.proxy_errors({a: [30.0] for a in archs})
+    # the first at 0 s (nothing measured yet), the second at 10 (ends at 20 < 25), not the third at 20
+    assert sorted(found.values()) == [0.25, 0.5] and from_study == set() and clock.now == 20.0

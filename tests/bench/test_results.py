@@ -307,3 +307,17 @@ def test_a_pick_verdict_over_fewer_seeds_than_planned_says_so():
     assert [a for a, _, _ in rows] == ["not measured: no seed retrained for every role", "yes: below cheapest",
                                        "yes: below cheapest"]
     assert ", 2 of 3 seeds," in rows[1][1] and "seeds" not in rows[2][1]
+
+
+def test_the_fidelity_answer_names_the_architectures_left_out():
+    from common.answers import proxy_rank
+
+    f = {"bench": "gpu_evidence", "size": "gpu", "input_px": 224, "machine": {"cores": 16}, "commit": "abc1234",
+         "command": "x", "date": "2026-12-05T10:00:00", "figure": "fidelity", "n": 4, "kendall_tau_error": 0.67,
+         "kendall_tau_error_ci": [0.0, 1.0], "cost_only_kendall_tau_error": 0.33, "kendall_tau_score": 0.5,
+         "cost_only_kendall_tau_score": 0.5, "left_out": ["mnv2 x0.55", "mnv2 x0.60"]}
+    (row,) = proxy_rank({"gpu-evidence": [f]})
+    assert row[0].startswith("Kendall tau on error 0.67 [0.00, 1.00] over 4 retrained architectures")
+    assert row[0].endswith("left out, the time up before their proxy training: mnv2 x0.55, mnv2 x0.60")
+    (row,) = proxy_rank({"gpu-evidence": [{**f, "left_out": []}]})
+    assert "left out" not in row[0]
