@@ -28,7 +28,8 @@
 #     OUT=reports/device-dry bash bench/device_check.sh
 # (on 2 CPU cores the pipeline step outlives its 65 s there; it is checked alone, 115 s, with
 #   PY=.venv/bin/python DEV=cpu TRIALS=1 IMAGES=32 ONLY=pipeline OUT=reports/device-dry bash bench/device_check.sh)
-# then commit $OUT's *.jsonl into docs/results/ (gpu-evidence.jsonl, trainer-format.jsonl, gpu-workers.jsonl).
+# Back here: `python bench/device_collect.py <the fetched $OUT>` sums it up (steps, CUDA tests, goals, the
+# one-GPU worker default to set); `--apply` appends its lines to docs/results/ (CUDA lines only).
 set -u
 OUT=${OUT:-reports/device}
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
