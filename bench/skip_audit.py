@@ -13,14 +13,18 @@ the size at which the skip's first form threw candidates away on a GPU) on this 
 pruning, so every trial has its error) and of docs/results/gpu-evidence.jsonl and
 evidence-224-cpu.jsonl (bench/gpu_evidence.py's 224 px studies, on a GPU and on this CPU, which ran
 with the skip and pruning: their complete trials are replayed).
-Each study is replayed under two rules: `sound` (nas.search.skip, what studies run) and `first` (its
-first form, the lowest error of any complete trial as evidence for every candidate), over 1 and 8
-workers, with its baselines first, anywhere, or left out. Each line counts its `decisive` decisions,
-the only ones that could have been false skips (common/replay.py): where a baseline is the study's
-best, the replays with it have none, and only those without baselines test the rule (studies
-recorded before baselines trained within the space's multipliers gave them 7 passes against the
-candidates' 1-3, and a baseline was the best in each).
+Each study is replayed under three rules, with the margin and peers default.yaml sets: `sound`
+(nas.search.skip, what studies run: at least `min_peers` complete trials at least as dear and trained at
+least as many passes), `cost_peers` (its second form: every complete trial at least as dear, however
+long it trained, one enough) and `first` (its first form, the lowest error of any complete trial as
+evidence for every candidate), over 1 and 8 workers, with its baselines first, anywhere, or left out.
+Each line counts its `decisive` decisions, the only ones that could have been false skips
+(common/replay.py): where a baseline is the study's best, the replays with it have none, and only those
+without baselines test the rule (studies recorded before baselines trained within the space's
+multipliers gave them 7 passes against the candidates' 1-3, and a baseline was the best in each).
 `figure: skip_margin` lines sweep the sound rule's margin (1-5 px) on the replays without baselines.
+Recorded studies run before the rule took peers' multipliers into account are replayed the same way:
+the rule's decisions depend only on the trials' costs, errors and multipliers, which every line holds.
 Lines go to docs/results/skip-audit.jsonl with --save. Goal: 0 false skips.
 """
 from __future__ import annotations
@@ -42,7 +46,7 @@ from common.run_info import run_info
 from nas.data import DataSpec, load_for_space
 from nas.search import run_study
 from nas.search.sampling import make_sampler
-from nas.search.space import parse_space
+from nas.search.space import load_space, parse_space
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,8 +87,8 @@ def record(size: str, out: Path, device: str, seed: int = 0) -> None:
     _write(out, [{**context, **line} for line in trial_lines(study)])
 
 
-def recorded_studies(paths) -> dict[str, tuple[list[Recorded], float, dict]]:
-    """(study key) -> its complete trials, the margin its space used, and its first line's context."""
+def recorded_studies(paths) -> dict[str, tuple[list[Recorded], dict]]:
+    """(study key) -> its complete trials and its first line's context."""
     studies: dict[str, list[dict]] = defaultdict(list)
     for path in paths:
         if path.exists():
@@ -97,23 +101,26 @@ def recorded_studies(paths) -> dict[str, tuple[list[Recorded], float, dict]]:
         for t in lines:
             if t["state"] == "COMPLETE" and t["px_error"] is not None and not t.get("repeat"):
                 firsts.setdefault((t["arch"], t["aug"]), t)
-        done = [Recorded(t["cost"], t["px_error"], t["train_seconds"] or 0.0, bool(t["baseline"]))
+        done = [Recorded(t["cost"], t["px_error"], t["train_seconds"] or 0.0, bool(t["baseline"]), int(t["aug"]))
                 for t in firsts.values()]
         if done:
-            out[key] = (done, float(lines[0].get("margin_px", 1.0)), lines[0])
+            out[key] = (done, lines[0])
     return out
 
 
 def replay_all(paths, out: Path | None, orders: int) -> None:
     context = {"bench": "skip_audit", **run_info("bench/skip_audit.py")}
-    for key, (trials, margin, first) in recorded_studies(paths).items():
+    search = load_space(ROOT / "search_spaces" / "default.yaml").search  # the rule as the 224 px spaces set it
+    margin, peers = search.pre_train_margin_px, search.pre_train_min_peers
+    for key, (trials, first) in recorded_studies(paths).items():
         if all(t.baseline for t in trials):  # baselines are never skipped: a replay would decide nothing
             print(f"{key}: not replayed, only baselines completed", file=sys.stderr)
             continue
         scope = {"study": key, "device": first.get("device"), "size_px": first.get("size_px")}
-        rows = replay_rows(trials, margin, orders)
+        rows = replay_rows(trials, margin, peers, orders)
         _write(out, [{**context, "figure": "skip_replay", **scope, **row} for row in rows])
-        _write(out, [{**context, "figure": "skip_margin", **scope, **row} for row in margin_rows(trials, orders)])
+        sweep = margin_rows(trials, peers, orders)
+        _write(out, [{**context, "figure": "skip_margin", **scope, **row} for row in sweep])
 
 
 CONTEXT = ("bench", "date", "machine", "commit", "command", "proxy")

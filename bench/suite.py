@@ -189,9 +189,10 @@ class Suite:
 
     def skips(self) -> None:
         """The skip rule replayed over each run that trained everything (bench/skip_audit.py)."""
+        search = self.space.search
         for arm in ("random", "tpe"):
             for seed, recs in enumerate(self.runs[arm]):
-                for row in replay_rows(from_records(recs), self.space.search.pre_train_margin_px):
+                for row in replay_rows(from_records(recs), search.pre_train_margin_px, search.pre_train_min_peers):
                     self.emit("skip_replay", arm=arm, seed=seed, **row)
 
     # --- proxies and retrains ---------------------------------------------------------------------

@@ -33,7 +33,7 @@ from nas.search.skip import Scored, skip_reason
 __all__ = ["Recorded", "Replay", "replay", "audit", "from_records", "RULES", "replay_rows", "ORDERS", "WORKERS",
            "BASELINES", "margin_rows", "MARGINS"]
 
-Rule = Callable[[list[tuple[float, float]], float], bool]  # (complete (cost, px error) pairs, cost) -> skip?
+Rule = Callable[[list[Scored], Scored], bool]  # (complete trials, the candidate) -> skip it?
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,15 @@ class Recorded:
     px_error: float
     seconds: float
     baseline: bool = False
+    aug: int = 1  # its augmentation multiplier: passes over the proxy's images
 
     @property
     def score(self) -> float:
         return score_of(self.cost, self.px_error)
+
+    @property
+    def scored(self) -> Scored:
+        return Scored(self.cost, self.px_error, self.aug)
 
 
 @dataclass(frozen=True)
@@ -79,16 +84,16 @@ def replay(trials: Sequence[Recorded], rule: Rule, workers: int, rng: random.Ran
     """One replay of `trials` with `rule` active (module docstring)."""
     queue = _order(trials, rng, baselines)
     running: list[tuple[float, int, Recorded]] = []  # (end time, tie-break, trial)
-    done: list[tuple[float, float]] = []
+    done: list[Scored] = []
     skipped, trained, at_risk, now, n = [], [], 0, 0.0, 0
     for trial in queue:
         while len(running) >= workers:
             now, _, t = heapq.heappop(running)
-            done.append((t.cost, t.px_error))
+            done.append(t.scored)
         if not trial.baseline:
-            best = min((score_of(c, e) for c, e in done), default=math.inf)
+            best = min((d.score for d in done), default=math.inf)
             at_risk += trial.score < best
-            if rule(list(done), trial.cost):
+            if rule(list(done), trial.scored):
                 skipped.append(trial)
                 continue
         n += 1
@@ -129,46 +134,56 @@ def audit(trials: Sequence[Recorded], rule: Rule, workers: int, orders: int, see
 
 def from_records(records) -> list[Recorded]:
     """The complete trials of a timed run (`benchmarks.TrialRecord`s), their seconds from start to end."""
-    return [Recorded(r.cost, r.px_error, r.end_s - r.start_s) for r in records
+    return [Recorded(r.cost, r.px_error, r.end_s - r.start_s, aug=r.aug) for r in records
             if r.state == "COMPLETE" and r.px_error is not None]
 
 
 ORDERS, WORKERS = 200, (1, 8)  # the audit's random orders per setting, and its worker counts
 
 
-def rule_sound(margin: float):
-    return lambda done, cost: skip_reason([Scored(c, e) for c, e in done], cost, margin) is not None
+def rule_sound(margin: float, min_peers: int):
+    """The rule studies run (nas.search.skip)."""
+    return lambda done, cand: skip_reason(done, cand.cost, margin, aug=cand.aug, min_peers=min_peers) is not None
 
 
-def rule_first(margin: float):
-    """The rule's first form: any complete trial's lowest error as evidence for every candidate."""
-    def skips(done, cost):
+def rule_cost_peers(margin: float, min_peers: int):
+    """Its second form: every complete trial at least as dear a peer, however long it trained, one enough."""
+    return lambda done, cand: skip_reason([Scored(d.cost, d.px_error) for d in done], cand.cost, margin, aug=1,
+                                          min_peers=1) is not None
+
+
+def rule_first(margin: float, min_peers: int):
+    """Its first form: any complete trial's lowest error as evidence for every candidate."""
+    def skips(done, cand):
         if not done:
             return False
-        best = min(score_of(c, e) for c, e in done)
-        return score_of(cost, max(0.0, min(e for _, e in done) - margin)) >= best
+        best = min(d.score for d in done)
+        return score_of(cand.cost, max(0.0, min(d.px_error for d in done) - margin)) >= best
     return skips
 
 
-RULES = {"sound": rule_sound, "first": rule_first}
+RULES = {"sound": rule_sound, "cost_peers": rule_cost_peers, "first": rule_first}  # made by (margin, min peers)
 
 
-def replay_rows(trials: list[Recorded], margin: float, orders: int = ORDERS) -> list[dict]:
+def replay_rows(trials: list[Recorded], margin: float, min_peers: int, orders: int = ORDERS) -> list[dict]:
     """The audit of one recorded study: each rule x 1 and 8 workers x the baselines first, anywhere or
     left out (a study without baselines: only the last)."""
     errors = [t.px_error for t in trials]
-    scope = {"margin_px": margin, "px_error_range": [round(min(errors), 2), round(max(errors), 2)] if errors else None}
+    scope = {"margin_px": margin, "min_peers": min_peers,
+             "px_error_range": [round(min(errors), 2), round(max(errors), 2)] if errors else None}
     settings = BASELINES if any(t.baseline for t in trials) else ("none",)
-    return [{**scope, "rule": rule, **audit(trials, RULES[rule](margin), w, orders, seed=0, baselines=b)}
+    return [{**scope, "rule": rule, **audit(trials, RULES[rule](margin, min_peers), w, orders, seed=0, baselines=b)}
             for rule in RULES for w in WORKERS for b in settings]
 
 
 MARGINS = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0)  # the margin sweep's margins, deployed px
 
 
-def margin_rows(trials: list[Recorded], orders: int = ORDERS, margins: Sequence[float] = MARGINS) -> list[dict]:
+def margin_rows(trials: list[Recorded], min_peers: int, orders: int = ORDERS,
+                margins: Sequence[float] = MARGINS) -> list[dict]:
     """The sound rule at each margin, over 1 and 8 workers, without the baselines (where a baseline is
     the best, the replays with them cannot fail): what margin this study's errors needed for no false
     skip, and what the skip saves at it."""
-    return [{"rule": "sound", "margin_px": m, **audit(trials, rule_sound(m), w, orders, seed=0, baselines="none")}
+    return [{"rule": "sound", "margin_px": m, "min_peers": min_peers,
+             **audit(trials, rule_sound(m, min_peers), w, orders, seed=0, baselines="none")}
             for m in margins for w in WORKERS]

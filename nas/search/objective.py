@@ -160,7 +160,7 @@ class Objective:
                 return reused
         contender = self.objective == "score" and baseline is None  # baselines (and repeats): always trained
         if contender and self.skip_hopeless and self.space.search.pre_train_skip:
-            self._skip_if_hopeless(trial, done, cost)
+            self._skip_if_hopeless(trial, done, cost, recipe.aug_multiplier)
         result = self._train(trial, arch, recipe, cost, prune=contender)
         return self._record(trial, cost, result)
 
@@ -181,8 +181,10 @@ class Objective:
             warnings.filterwarnings("ignore", message="Fixed parameter .* is out of range")
             return suggest_params(trial, self.space)
 
-    def _skip_if_hopeless(self, trial: Trial, done: list[FrozenTrial], cost: Cost) -> None:
-        reason = skip_reason(evidence(done), cost.cost, self.space.search.pre_train_margin_px)
+    def _skip_if_hopeless(self, trial: Trial, done: list[FrozenTrial], cost: Cost, aug: int) -> None:
+        search = self.space.search
+        reason = skip_reason(evidence(done), cost.cost, search.pre_train_margin_px, aug=aug,
+                             min_peers=search.pre_train_min_peers)
         if reason:
             _set_attrs(trial, {"skipped": True, "reason": reason})
             raise optuna.TrialPruned(reason)

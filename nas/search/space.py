@@ -115,9 +115,11 @@ class SearchSettings:
     # `check_images` validation images), so a short proxy can be pruned before its budget is spent
     checks_per_epoch: int = field(default=4, metadata=bounds(1, 100))
     check_images: int = field(default=512, metadata=bounds(1, 1_000_000))
-    # the pre-training skip (nas.search.skip): on, and the margin its bet allows, in deployed pixels
+    # the pre-training skip (nas.search.skip): on, the margin its bet allows, in deployed pixels, and the
+    # peers (complete trials at least as dear, trained at least as long) it needs before it skips
     pre_train_skip: bool = True
     pre_train_margin_px: float = field(default=1.0, metadata=bounds(0.0, 1000.0))
+    pre_train_min_peers: int = field(default=3, metadata=bounds(1, 10_000))
     # the first N baselines are trained once more with another seed, to measure the proxy's seed noise
     # (the report's "Proxy noise"); repeats count towards --trials and are not ranked as candidates
     repeats: int = field(default=0, metadata=bounds(0, 10))

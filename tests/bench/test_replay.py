@@ -27,15 +27,27 @@ GPU_LIKE = [
 ]
 
 
-def test_the_first_rule_throws_the_winner_away_and_the_sound_rule_does_not():
-    first, sound = RULES["first"](1.0), RULES["sound"](1.0)
-    caught = audit(GPU_LIKE, first, workers=8, orders=200)
+def test_the_first_rule_throws_the_winner_away_and_the_later_ones_do_not():
+    caught = audit(GPU_LIKE, RULES["first"](1.0, 3), workers=8, orders=200)
     assert caught["false_skips"] > 0 and caught["decisive"] >= caught["false_skips"]  # the power to see it
-    for workers in (1, 8):
-        for baselines in BASELINES:
-            row = audit(GPU_LIKE, sound, workers, orders=200, baselines=baselines)
-            assert row["false_skips"] == 0 and row["decisions"] == 200 * 5
-            assert row["decisive"] == 200  # the best candidate beats every baseline: each replay could fail
+    for rule in (RULES["sound"](1.0, 1), RULES["sound"](1.0, 3), RULES["cost_peers"](1.0, 3)):
+        for workers in (1, 8):
+            for baselines in BASELINES:
+                row = audit(GPU_LIKE, rule, workers, orders=200, baselines=baselines)
+                assert row["false_skips"] == 0 and row["decisions"] == 200 * 5
+                assert row["decisive"] == 200  # the best candidate beats every baseline: each replay could fail
+
+
+def test_peers_trained_fewer_passes_threw_a_winner_away_until_the_rule_left_them_out():
+    """The second recorded 224 px study's shape: dear models trained one pass ended far above a small
+    one trained three; as evidence about it they made the rule's second form skip the study's winner."""
+    trials = [Recorded(0.05, 39.5, 10.0, aug=3),  # the winner
+              *(Recorded(c, e, 5.0, aug=1) for c, e in [(0.1, 46.4), (0.5, 47.0), (2.0, 46.0)]),
+              Recorded(0.01, 41.5, 5.0, aug=3)]  # the best of the moment, when it completes first
+    caught = audit(trials, RULES["cost_peers"](1.0, 1), workers=1, orders=200, baselines="none")
+    assert caught["false_skips"] > 0
+    for peers in (1, 3):
+        assert audit(trials, RULES["sound"](1.0, peers), workers=1, orders=200, baselines="none")["false_skips"] == 0
 
 
 def test_where_a_baseline_is_best_no_decision_could_fail_but_without_baselines_they_can():
@@ -45,7 +57,7 @@ def test_where_a_baseline_is_best_no_decision_could_fail_but_without_baselines_t
     dearer than the cheapest is caught."""
     trials = [Recorded(1.0, 30.0, 5.0, baseline=True), Recorded(0.01, 55.0, 1.0, baseline=True),
               Recorded(0.5, 40.0, 10.0), Recorded(2.0, 39.0, 20.0), Recorded(0.2, 45.0, 5.0)]
-    greedy = lambda done, cost: bool(done) and cost > min(c for c, _ in done)  # noqa: E731
+    greedy = lambda done, cand: bool(done) and cand.cost > min(d.cost for d in done)  # noqa: E731
     with_them = audit(trials, greedy, workers=1, orders=50, baselines="anywhere")
     assert with_them["decisive"] == 0 and with_them["at_risk"] > 0 and with_them["false_skips"] == 0
     without = audit(trials, greedy, workers=1, orders=50, baselines="none")
@@ -58,8 +70,8 @@ def test_a_replay_judges_a_trial_by_what_was_complete_when_it_started():
     trials = [Recorded(100.0, 10.0, 1.0), Recorded(50.0, 11.0, 1.0), Recorded(1.0, 30.0, 1.0)]
     seen = []
 
-    def rule(done, cost):
-        seen.append((sorted(done), cost))
+    def rule(done, cand):
+        seen.append((sorted(d.cost for d in done), cand.cost))
         return False
 
     class Fixed(random.Random):
@@ -72,16 +84,18 @@ def test_a_replay_judges_a_trial_by_what_was_complete_when_it_started():
 
 def test_saved_training_counts_the_skipped_trials_seconds():
     trials = [Recorded(1.0, 10.0, 10.0, baseline=True), Recorded(5.0, 20.0, 30.0)]
-    row = audit(trials, lambda done, cost: cost > 2.0, workers=1, orders=3)
+    row = audit(trials, lambda done, cand: cand.cost > 2.0, workers=1, orders=3)
     assert row["skipped"] == 3 and row["false_skips"] == 0 and row["saved_seconds_share"] == 0.75
 
 
-def test_rows_cover_both_rules_worker_counts_and_orders():
-    rows = replay_rows(GPU_LIKE, 1.0, orders=5)
+def test_rows_cover_every_rule_worker_count_and_order():
+    rows = replay_rows(GPU_LIKE, 1.0, 3, orders=5)
     assert {(r["rule"], r["workers"], r["baselines"]) for r in rows} == {
-        (rule, w, b) for rule in ("sound", "first") for w in (1, 8) for b in ("first", "anywhere", "none")}
+        (rule, w, b) for rule in RULES for w in (1, 8) for b in ("first", "anywhere", "none")}
+    assert set(RULES) == {"sound", "cost_peers", "first"}
+    assert all(r["margin_px"] == 1.0 and r["min_peers"] == 3 for r in rows)
     no_baselines = [Recorded(1.0, 3.0, 1.0), Recorded(2.0, 2.0, 1.0)]
-    assert {r["baselines"] for r in replay_rows(no_baselines, 1.0, orders=2)} == {"none"}
+    assert {r["baselines"] for r in replay_rows(no_baselines, 1.0, 3, orders=2)} == {"none"}
     recs = [TrialRecord(end_s=5.0, start_s=1.0, state="COMPLETE", score=1.0, cost=2.0, px_error=3.0),
             TrialRecord(end_s=6.0, state="PRUNED", score=None)]
     assert from_records(recs) == [Recorded(2.0, 3.0, 4.0)]
@@ -109,10 +123,11 @@ def test_a_study_where_only_baselines_completed_is_not_replayed(tmp_path):
 
 def test_the_margin_sweep_finds_the_margin_a_studys_errors_need():
     """A small model 1.65 px below the only dearer one (the 224 px study's shape): a 1 px margin throws
-    it away when it starts last, a 2 px margin does not; the sweep runs without the baselines."""
+    it away when it starts last, a 2 px margin does not; the sweep runs without the baselines (one peer
+    enough here: with three it would have none to be judged by)."""
     trials = [Recorded(0.4, 38.35, 10.0), Recorded(1.0, 40.0, 10.0), Recorded(0.25, 39.4, 10.0),
               Recorded(0.01, 55.0, 1.0, baseline=True)]
-    rows = {(r["margin_px"], r["workers"]): r for r in margin_rows(trials, orders=60, margins=(1.0, 2.0))}
+    rows = {(r["margin_px"], r["workers"]): r for r in margin_rows(trials, 1, orders=60, margins=(1.0, 2.0))}
     assert set(rows) == {(1.0, 1), (1.0, 8), (2.0, 1), (2.0, 8)}
     assert all(r["baselines"] == "none" and r["trials"] == 3 and r["rule"] == "sound" for r in rows.values())
     assert rows[1.0, 1]["false_skips"] > 0 and rows[2.0, 1]["false_skips"] == rows[2.0, 8]["false_skips"] == 0

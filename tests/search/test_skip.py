@@ -1,12 +1,13 @@
 """The pre-training skip rule on the cases that broke its first form: a cheap trial's error used as
-evidence about much larger models while the larger baselines were still training."""
+evidence about much larger models while the larger baselines were still training; a model trained
+fewer passes as evidence about one trained more; one or two models as enough evidence."""
 from __future__ import annotations
 
 import math
 
 import optuna
 import pytest
-from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
 from optuna.trial import TrialState
 
 from nas.model.cost import count_cost, score_of
@@ -15,7 +16,7 @@ from nas.search.skip import Scored, evidence, skip_reason
 from nas.search.space import load_space
 from tests.conftest import ROOT
 
-MARGIN = 1.0  # default.yaml's
+MARGIN, PEERS = 2.0, 3  # default.yaml's
 
 
 def _old_rule_skips(done: list[Scored], cost: float, margin: float) -> bool:
@@ -30,15 +31,15 @@ def default_costs():
     return count_cost(cheapest_arch(space)).cost
 
 
-def _study_with(trials: list[tuple[TrialState, float, float]]) -> optuna.Study:
-    """A study holding (state, cost, px error) trials; running ones carry no result yet."""
+def _study_with(trials: list[tuple[TrialState, float, float]], aug: int = 1) -> optuna.Study:
+    """A study holding (state, cost, px error) trials at multiplier `aug`; running ones carry no result yet."""
     study = optuna.create_study()
     for state, cost, px in trials:
         done = state == TrialState.COMPLETE
         attrs = {"cost": cost, **({"px_error": px, "score": score_of(cost, px)} if done else {})}
         study.add_trial(optuna.trial.create_trial(
             state=state, value=score_of(cost, px) if done else None, user_attrs=attrs,
-            params={"x": 0.0}, distributions={"x": FloatDistribution(0, 1)}))
+            params={"aug_multiplier": aug}, distributions={"aug_multiplier": IntDistribution(1, 7)}))
     return study
 
 
@@ -51,18 +52,35 @@ def test_cheapest_complete_at_47_7_px_does_not_skip_a_larger_model(default_costs
                          (TrialState.RUNNING, 2400 * cheapest, 0.0)])
     cost = factor * cheapest
     assert _old_rule_skips([Scored(cheapest, 47.7)], cost, MARGIN)  # the case could fail: the old rule skipped it
-    assert skip_reason(evidence(study.get_trials(states=(TrialState.COMPLETE,))), cost, MARGIN) is None
+    done = evidence(study.get_trials(states=(TrialState.COMPLETE,)))
+    for peers in (1, PEERS):  # not by the peer count alone: with one peer enough it trains too
+        assert skip_reason(done, cost, MARGIN, aug=1, min_peers=peers) is None
 
 
-def test_skips_when_every_larger_model_ended_too_high():
-    """Where the evidence supports it the rule still skips: a larger model at 30 px and a cheap best
-    at 20 px; a candidate between them would need to end below 20 - ln(its cost ratio)."""
-    done = [Scored(1.0, 20.0), Scored(100.0, 30.0)]
-    reason = skip_reason(done, 10.0, MARGIN)
-    assert reason is not None and "1 complete trial(s) costing at least" in reason
-    # it needs to end below 20 - ln 10 = 17.70 px; a larger model that reached 18 px (within the margin): trains
-    assert skip_reason([*done, Scored(50.0, 18.0)], 10.0, MARGIN) is None
-    assert skip_reason([*done, Scored(50.0, 18.8)], 10.0, MARGIN) is not None
+def test_skips_when_several_larger_models_trained_as_long_ended_too_high():
+    """Where the evidence supports it the rule still skips: three larger models at 29.5-31 px and a cheap
+    best at 20 px; a candidate between them would need to end below 20 - ln(its cost ratio)."""
+    peers = [Scored(100.0, 30.0), Scored(200.0, 31.0), Scored(300.0, 29.5)]
+    done = [Scored(1.0, 20.0), *peers]
+    reason = skip_reason(done, 10.0, MARGIN, aug=1, min_peers=PEERS)
+    assert reason is not None and "the 3 complete trials costing at least its 10" in reason
+    assert skip_reason(done[:-1], 10.0, MARGIN, aug=1, min_peers=PEERS) is None  # two peers: not enough
+    # it needs to end below 20 - ln 10 = 17.70 px; a larger model that reached 19 px (within the margin): trains
+    assert skip_reason([*done, Scored(50.0, 19.0)], 10.0, MARGIN, aug=1, min_peers=PEERS) is None
+    assert skip_reason([*done, Scored(50.0, 19.8)], 10.0, MARGIN, aug=1, min_peers=PEERS) is not None
+
+
+def test_models_trained_fewer_passes_are_no_evidence_about_one_trained_more():
+    done = [Scored(1.0, 20.0, aug=3), Scored(100.0, 30.0), Scored(200.0, 31.0), Scored(300.0, 29.5)]
+    assert skip_reason(done, 10.0, MARGIN, aug=1, min_peers=PEERS) is not None  # peers trained as long: skips
+    assert skip_reason(done, 10.0, MARGIN, aug=2, min_peers=PEERS) is None  # each peer trained 1 pass, it 2
+    longer = [done[0], *(Scored(d.cost, d.px_error, aug=2) for d in done[1:])]
+    assert skip_reason(longer, 10.0, MARGIN, aug=2, min_peers=PEERS) is not None
+
+
+def test_evidence_reads_each_trials_multiplier():
+    study = _study_with([(TrialState.COMPLETE, 5.0, 30.0), (TrialState.RUNNING, 9.0, 0.0)], aug=3)
+    assert evidence(study.get_trials(states=(TrialState.COMPLETE,))) == [Scored(5.0, 30.0, aug=3)]
 
 
 def test_never_skips_a_candidate_cheaper_than_the_best_trial():
@@ -70,7 +88,7 @@ def test_never_skips_a_candidate_cheaper_than_the_best_trial():
     best = min(done, key=lambda d: d.score)
     for cost in [best.cost * f for f in (0.01, 0.1, 0.5, 0.99)]:
         for margin in (0.0, 1.0, 3.0):
-            assert skip_reason(done, cost, margin) is None
+            assert skip_reason(done, cost, margin, aug=1, min_peers=1) is None
 
 
 def test_order_of_completion_does_not_matter_for_a_dearer_candidate():
@@ -78,11 +96,11 @@ def test_order_of_completion_does_not_matter_for_a_dearer_candidate():
     trials = [Scored(c, px) for c, px in [(1.0, 47.7), (300.0, 26.7), (2400.0, 27.0), (40.0, 25.2)]]
     for mask in range(1, 16):
         done = [t for i, t in enumerate(trials) if mask >> i & 1]
-        assert skip_reason(done, max(t.cost for t in done) * 1.01, MARGIN) is None
+        assert skip_reason(done, max(t.cost for t in done) * 1.01, MARGIN, aug=1, min_peers=1) is None
 
 
 def test_margin_and_errors_enter_as_the_score_does():
     done = [Scored(1.0, 10.0), Scored(10.0, 10.0 + math.log(10.0) + 0.5)]
     # candidate of cost 5: needs error < 10 - ln 5 = 8.39; its peer's floor 12.80 - margin decides
-    assert skip_reason(done, 5.0, 4.0) is not None
-    assert skip_reason(done, 5.0, 4.5) is None
+    assert skip_reason(done, 5.0, 4.0, aug=1, min_peers=1) is not None
+    assert skip_reason(done, 5.0, 4.5, aug=1, min_peers=1) is None

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import optuna
 import pytest
+from optuna.distributions import IntDistribution
 from optuna.trial import TrialState
 
 import nas.search.proxy.modes as proxies_mod
@@ -74,29 +75,31 @@ def test_diverged_trial_is_failed_with_reason_and_the_study_goes_on(space, stora
 def test_skip_before_training_when_cost_cannot_win(space, storage, tiny_data, monkeypatch):
     _no_baselines(monkeypatch)
     st = open_study("s", storage, "score", space)
-    # a stored trial with a tiny cost and a low error, and a dearer model than any candidate that ended
-    # high: every real candidate has a peer, and none of them reached an error that could win
+    # a stored trial with a tiny cost and a low error, and three dearer models than any candidate, trained
+    # as long as any (multiplier 7), that ended high: every real candidate has its peers, and none of them
+    # reached an error that could win
     st.add_trial(optuna.trial.create_trial(
         params={}, distributions={}, value=1e-9,
         user_attrs={"score": 1e-9, "px_error": 1.0, "cost": 1e-9 / math.e},
     ))
-    st.add_trial(optuna.trial.create_trial(
-        params={}, distributions={}, value=1e6 * math.exp(30.0),
-        user_attrs={"score": 1e6 * math.exp(30.0), "px_error": 30.0, "cost": 1e6},
-    ))
-    run_study(st, space, *tiny_data, trials=3, device="cpu")
+    for cost in (1e6, 2e6, 3e6):
+        st.add_trial(optuna.trial.create_trial(
+            params={"aug_multiplier": 7}, distributions={"aug_multiplier": IntDistribution(1, 7)},
+            value=cost * math.exp(30.0), user_attrs={"score": cost * math.exp(30.0), "px_error": 30.0, "cost": cost},
+        ))
+    run_study(st, space, *tiny_data, trials=5, device="cpu")
     pruned = st.get_trials(states=(TrialState.PRUNED,))
     assert len(pruned) == 1
     attrs = pruned[0].user_attrs
-    assert attrs["skipped"] is True and attrs["reason"].startswith("skipped before training")
+    assert attrs["skipped"] is True and attrs["reason"].startswith("skipped before training: the 3 complete trials")
     assert "train_seconds" not in attrs and "gflops" in attrs
     # the same history in a space with the skip off (the 224 px spaces): the candidate trains
     off = parse_space({**SPACE, "search": {**SPACE.get("search", {}), "pre_train_skip": False}})
     st_off = open_study("s-off", storage, "score", off)
-    for t in st.get_trials()[:2]:
+    for t in st.get_trials()[:4]:
         st_off.add_trial(t)
-    run_study(st_off, off, *tiny_data, trials=3, device="cpu")
-    (trained,) = st_off.get_trials()[2:]
+    run_study(st_off, off, *tiny_data, trials=5, device="cpu")
+    (trained,) = st_off.get_trials()[4:]
     assert trained.state == TrialState.COMPLETE and not trained.user_attrs.get("skipped")
 
 
