@@ -243,14 +243,14 @@ def skip_safe(r: Results) -> list[Row]:
             sound = [x for x in mine if x["rule"] == "sound"]
             if not sound:
                 continue
-            rows.append((_replay_text(sound, [x for x in mine if x["rule"] == "first"]),
+            rows.append((_replay_text(sound, mine),
                          _replay_scope(sound, f"{label} (errors {sound[0].get('px_error_range')} px)"),
                          _src("skip-audit", "skip_replay")))
     suite = _latest(r.get("suite-small", []), figure="skip_replay")
     sound = [x for x in suite if x.get("rule") == "sound"]
     if sound:
         errors = [e for x in sound for e in x.get("px_error_range") or []]
-        rows.append((_replay_text(sound, [x for x in suite if x.get("rule") == "first"]),
+        rows.append((_replay_text(sound, suite),
                      f"{_machine(sound[0])}, {SUITE_PROXY}, the suite's {len({(x['arm'], x['seed']) for x in sound})} "
                      f"runs that train every trial ({sound[0]['trials']} trials each, errors "
                      f"[{min(errors)}, {max(errors)}] px), {sound[0]['orders']} orders x workers "
@@ -268,15 +268,22 @@ def _replay_scope(lines: list[Line], which: str) -> str:
             f"{str(head['date'])[:10]}{_flags(*lines)}")
 
 
-def _replay_text(sound: list[Line], first_form: list[Line]) -> str:
+def _replay_text(sound: list[Line], replays: list[Line]) -> str:
+    """The rule's false skips, their power and the saving, beside its earlier forms' on the same replays."""
     if all("decisive" in x for x in sound):
         power = (f"{sum(int(x['decisive']) for x in sound)} of them could have failed: the trial beat every "
                  "other one the replay trained")
     else:  # lines written before the decisive count: the looser one
         power = f"{sum(int(x['at_risk']) for x in sound)} trials at risk"
-    return (f"{sum(int(x['false_skips']) for x in sound)} false skips in {sum(int(x['decisions']) for x in sound)} "
-            f"decisions ({power}); it saved {_saved_range(sound)}. The rule's first form "
-            f"on the same replays: {sum(int(x['false_skips']) for x in first_form)} false skips")
+    rule = (f" (margin {float(sound[0]['margin_px']):g} px, {sound[0]['min_peers']} peers)" if "min_peers" in sound[0]
+            else "")
+    text = (f"{sum(int(x['false_skips']) for x in sound)} false skips in {sum(int(x['decisions']) for x in sound)} "
+            f"decisions{rule} ({power}); it saved {_saved_range(sound)}")
+    for name, label in (("cost_peers", "second form (peers by cost alone, one enough)"), ("first", "first form")):
+        earlier = [x for x in replays if x.get("rule") == name]
+        if earlier:
+            text += f". Its {label} on the same replays: {sum(int(x['false_skips']) for x in earlier)} false skips"
+    return text
 
 
 @question("What margin does the skip need, and what does it save there?")

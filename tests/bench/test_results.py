@@ -168,15 +168,17 @@ def test_the_skip_answer_reads_a_studys_replays_with_and_without_its_baselines_a
         return {"bench": "skip_audit", "date": "2026-12-05", "machine": {"cores": 2}, "commit": "abc", "command": "x",
                 "figure": "skip_replay", "study": "s.jsonl:s:1", "device": "cpu", "size_px": 224, "rule": rule,
                 "workers": 1, "baselines": baselines, "trials": 22 if baselines != "none" else 18, "orders": 200,
-                "decisions": 3600, "decisive": decisive, "at_risk": 300, "false_skips": 0,
-                "saved_seconds_share": 0.1, "px_error_range": [35.7, 52.9]}
+                "decisions": 3600, "decisive": decisive, "at_risk": 300, "false_skips": 3 * (rule == "cost_peers"),
+                "saved_seconds_share": 0.1, "px_error_range": [35.7, 52.9], "margin_px": 2.0, "min_peers": 3}
 
-    lines = [line(rule, b, 0 if b != "none" else 250) for rule in ("sound", "first") for b in ("first", "anywhere",
-                                                                                                   "none")]
+    lines = [line(rule, b, 0 if b != "none" else 250) for rule in ("sound", "cost_peers", "first")
+             for b in ("first", "anywhere", "none")]
     with_them, without = skip_safe({"skip-audit": lines})
-    assert with_them[0].startswith("0 false skips in 7200 decisions (0 of them could have failed")
+    assert with_them[0].startswith("0 false skips in 7200 decisions (margin 2 px, 3 peers) (0 of them could have")
+    assert with_them[0].endswith("Its second form (peers by cost alone, one enough) on the same replays: 6 false "
+                                 "skips. Its first form on the same replays: 0 false skips")
     assert "22 recorded trials with its baselines" in with_them[1]
-    assert without[0].startswith("0 false skips in 3600 decisions (250 of them could have failed")
+    assert without[0].startswith("0 false skips in 3600 decisions (margin 2 px, 3 peers) (250 of them could")
     assert "18 recorded trials without baselines" in without[1] and "224 px proxies" in without[1]
 
 
