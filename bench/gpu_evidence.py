@@ -8,8 +8,8 @@ trivial baselines with one shared recipe, and how well the proxy ranked them.
 Steps (--steps, default all three, in this order; each bounded, each line written as it is measured):
   study     `handkp-search study` over default.yaml's space (cost at its input size) with the size's
             proxy, the baselines enqueued first, TPE + pruning (checks within epochs), the skip as
-            default.yaml sets it (off at 224 px, so every trial not pruned has an error the skip
-            audit can replay), and several workers sharing the device, stopped at the size's hard
+            default.yaml sets it (on: its complete trials are what the skip audit replays), and
+            several workers sharing the device, stopped at the size's hard
             limit if still running (its running trials lost, its finished ones kept). One `trial` line
             per trial (cost, error, training seconds, state: what bench/skip_audit.py replays) and one
             `study` line (pick, counts, the training pruning and the skip saved).
