@@ -277,8 +277,9 @@ def _replay_text(sound: list[Line], replays: list[Line]) -> str:
         power = f"{sum(int(x['at_risk']) for x in sound)} trials at risk"
     rule = (f" (margin {float(sound[0]['margin_px']):g} px, {sound[0]['min_peers']} peers)" if "min_peers" in sound[0]
             else "")
-    text = (f"{sum(int(x['false_skips']) for x in sound)} false skips in {sum(int(x['decisions']) for x in sound)} "
-            f"decisions{rule} ({power}); it saved {_saved_range(sound)}")
+    text = "" if rule else "the rule's second form (peers by cost alone, one enough), replayed before it changed: "
+    text += (f"{sum(int(x['false_skips']) for x in sound)} false skips in {sum(int(x['decisions']) for x in sound)} "
+             f"decisions{rule} ({power}); it saved {_saved_range(sound)}")
     for name, label in (("cost_peers", "second form (peers by cost alone, one enough)"), ("first", "first form")):
         earlier = [x for x in replays if x.get("rule") == name]
         if earlier:

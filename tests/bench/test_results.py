@@ -154,7 +154,9 @@ def test_the_skip_answer_sums_the_suites_latest_replays_per_rule():
     latest = [line("2026-12-04", arm, seed, rule, w, int(rule == "first"))
               for arm in ("random", "tpe") for seed in (0, 1) for rule in ("sound", "first") for w in (1, 2)]
     (row,) = skip_safe({"suite-small": old + latest})
-    assert row[0].startswith("0 false skips in 16000 decisions (800 trials at risk); it saved 25-50%")
+    # lines replayed before the rule counted peers' multipliers and number say which rule they replayed
+    assert row[0].startswith("the rule's second form (peers by cost alone, one enough), replayed before it changed: "
+                             "0 false skips in 16000 decisions (800 trials at risk); it saved 25-50%")
     assert row[0].endswith("first form on the same replays: 8 false skips")
     assert "the suite's 4 runs" in row[1] and "errors [15.0, 16.0] px" in row[1] and "workers 1, 2" in row[1]
 
