@@ -128,8 +128,11 @@ def evidence(lines: list[dict]) -> list[str]:
     return out or ["not measured"]
 
 
-def summary(folder: Path) -> list[str]:
-    lines = {name: read_lines(folder / name) for name in FILED}
+def read_folder(folder: Path) -> dict[str, list[dict]]:
+    return {name: read_lines(folder / name) for name in FILED}
+
+
+def summary(folder: Path, lines: dict[str, list[dict]]) -> list[str]:
     sections = {"steps": steps(folder), "CUDA tests": cuda_tests(folder),
                 "trainer (goal >= 0.9x the best loop)": trainer(lines["trainer-format.jsonl"]),
                 "workers on one GPU": workers(lines["gpu-workers.jsonl"]),
@@ -137,9 +140,8 @@ def summary(folder: Path) -> list[str]:
     return [text for title, body in sections.items() for text in (f"## {title}", *body)]
 
 
-def check_filable(folder: Path) -> dict[str, list[dict]]:
-    """Each file's lines, all measured on CUDA; CollectError naming the first that was not."""
-    lines = {name: read_lines(folder / name) for name in FILED}
+def check_filable(folder: Path, lines: dict[str, list[dict]]) -> None:
+    """CollectError naming the first line not measured on CUDA, or a folder with none."""
     for name, found in lines.items():
         for i, line in enumerate(found, 1):
             if not on_cuda(line):
@@ -147,7 +149,6 @@ def check_filable(folder: Path) -> dict[str, list[dict]]:
                                    "a dry run's lines are never filed")
     if not any(lines.values()):
         raise CollectError(f"{folder}: none of {', '.join(FILED)} holds a line")
-    return lines
 
 
 def file_lines(lines: dict[str, list[dict]], results: Path = RESULTS) -> dict[str, int]:
@@ -176,13 +177,15 @@ def main() -> None:
     try:
         if not args.folder.is_dir():
             raise CollectError(f"{args.folder}: not a folder")
-        filable = check_filable(args.folder) if args.apply else None
-        print("\n".join(summary(args.folder)))
+        lines = read_folder(args.folder)  # read once: checked, summed up and filed
+        if args.apply:
+            check_filable(args.folder, lines)
+        print("\n".join(summary(args.folder, lines)))
     except CollectError as exc:
         print(f"device_collect: {exc}", file=sys.stderr)
         sys.exit(2)
-    if filable is not None:
-        for name, n in file_lines(filable).items():
+    if args.apply:
+        for name, n in file_lines(lines).items():
             print(f"{n} line(s) appended to docs/results/{name}")
         print("next: .venv/bin/python bench/skip_audit.py --save && make results")
 

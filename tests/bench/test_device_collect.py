@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from device_collect import ROOT, file_lines, summary
+from device_collect import ROOT, file_lines, read_folder, summary
 
 LOG = """=== 10:00:00 setup (limit 40s)
 === setup: rc=0 in 12s
@@ -44,7 +44,7 @@ def run(tmp_path):
 
 
 def test_the_summary_reads_every_step_test_goal_and_decision(run):
-    text = "\n".join(summary(run))
+    text = "\n".join(summary(run, read_folder(run)))
     assert "setup: ok in 12 s" in text and "pipeline: TIMED OUT in 65 s" in text
     assert "5 passed, 1 failed, 0 skipped" in text
     assert "FAILED test_a_captured_run_trains_like_the_eager_one[on]" in text
