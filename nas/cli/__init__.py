@@ -7,6 +7,7 @@ typed errors (`nas.errors.NasError`) once it runs; `--debug` shows the traceback
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 import traceback
 
@@ -21,6 +22,18 @@ __all__ = ["app", "main"]
 COMMAND_MODULES = ("models", "study", "deploy", "data")
 for _name in COMMAND_MODULES:
     importlib.import_module(f"nas.cli.{_name}")
+
+
+def _flowing(doc: str) -> str:
+    """A docstring with each paragraph on one line, so help wraps it to the terminal (Typer keeps the
+    line breaks of every paragraph after the first, and of the first in the list of commands)."""
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n"))
+
+
+for _group in (app, *(g.typer_instance for g in app.registered_groups)):
+    for _cmd in _group.registered_commands:
+        if _cmd.help is None and _cmd.callback is not None and _cmd.callback.__doc__:
+            _cmd.help = _flowing(_cmd.callback.__doc__)
 
 # the click in use (Typer's own copy in recent Typer, else click), found through Typer's public name
 _click_errors = sys.modules[typer.BadParameter.__module__]

@@ -222,8 +222,10 @@ def fidelity_cmd(
     report: Annotated[Path | None, typer.Option("--report", help="Rewrite this report (default "
                                                 "reports/<study>.html).")] = None,
 ) -> None:
-    """Retrain the top K trials, N more spread evenly over the cost range and M random ones (by
-    default 4 + 6 + 2 = 12 architectures) fully, and report how well the proxy ranked them: Kendall
+    """Check the proxy: retrain a spread of the study's trials fully and rank them again.
+
+    Retrains the top K trials, N more spread evenly over the cost range and M random ones (by
+    default 4 + 6 + 2 = 12 architectures) fully, and reports how well the proxy ranked them: Kendall
     tau and Spearman rho on the error against a ranking by cost alone (the proxy's quality), then on
     the score beside cost alone's (mostly cost: the score's cost term is exact in proxy and retrain),
     each with a bootstrap 95% interval over the architectures (wide with few of them). Stored in the

@@ -137,3 +137,23 @@ def test_data_group_lists_its_commands(folder):
     assert r.returncode == 0
     listed = {ln.strip(" │").split()[0] for ln in r.stdout.splitlines() if ln.strip(" │").startswith(("synth", "info"))}
     assert listed == {"synth", "info"}
+
+
+@pytest.mark.parametrize("args, command, text", [
+    (["--help"], "fidelity", "Check the proxy: retrain a spread of the study's trials fully and rank them again."),
+    (["--help"], "retrain", "checkpoint, metrics, curves and a picture of test predictions."),
+    (["data", "--help"], "synth", "(labels.csv + images/*.png): a complete example of the simplest dataset"),
+])
+def test_command_lists_flow_each_paragraph(folder, args, command, text):
+    """On a wide terminal a command's row in the list holds its docstring's first paragraph on one line
+    (Typer would keep the docstring's own line breaks)."""
+    work, cache, env = folder
+    r = _run(args, {**env, "COLUMNS": "400"}, work)
+    row = next(ln for ln in r.stdout.splitlines() if ln.strip(" │").startswith(command + " "))
+    assert text in row, row
+
+
+def test_command_help_flows_later_paragraphs(folder):
+    work, cache, env = folder
+    r = _run(["study", "--help"], {**env, "COLUMNS": "400"}, work)
+    assert "--trials counts the study's total. Started on several machines" in r.stdout
