@@ -32,7 +32,7 @@ def cost(
     row = [f"{c.gflops:.6f}", f"{c.mparams:.6f}", f"{c.true_gmacs:.6f}", f"{c.cost:.6f}"]
     if error is not None:
         table.add_column(f"score @ {error} px", justify="right")
-        row.append(f"{score(c.gflops, c.mparams, error):.4f}")
+        row.append(f"{score(c.gflops, c.mparams, error):.4g}")
     table.add_row(*row)
     console.print(table)
 
@@ -104,6 +104,6 @@ def _print_result(r) -> None:
     t = r.training
     table.add_row(
         f"{r.cost.gflops:.4f}", f"{r.cost.mparams:.4f}", f"{r.cost.true_gmacs:.4f}", f"{r.px_error:.3f}",
-        f"{t.pck:.3f}", f"{r.score:.3f}", f"{t.images_per_s:.0f}",
+        f"{t.pck:.3f}", f"{r.score:.4g}", f"{t.images_per_s:.0f}",
     )
     console.print(table)
