@@ -311,7 +311,8 @@ def skip_margin(r: Results) -> list[Row]:
 
 def _saved_range(lines: list[Line]) -> str:
     saved = [100 * float(x["saved_seconds_share"]) for x in lines]
-    return f"{_f(min(saved), 0)}-{_f(max(saved), 0)}% of the training seconds"
+    lo, hi = _f(min(saved), 0), _f(max(saved), 0)
+    return f"{lo if lo == hi else f'{lo}-{hi}'}% of the training seconds"
 
 
 @question("How well does the proxy rank architectures?")
