@@ -24,14 +24,18 @@ the median of the repeats is reported, per model, input size and batch:
 Evaluation, measured beside them on the same images at the first batch size of each model
 (`eval_*_images_per_s`; the trainer's evaluation batch, the model in the trainer's memory format),
 since a proxy trial validates too:
-  eval            `keypoint_distances()` as the trainer calls it: float32 forward, decoding, distances
-  eval_bf16       the same in bfloat16 autocast (CUDA only)
-  eval_bf16_graph  on CUDA with bfloat16: forward and decoding captured as one CUDA graph per batch
-                  and replayed on a static batch buffer, the distances eager
+  eval            `keypoint_distances()` as the trainer calls it by default: float32 forward, decoding,
+                  distances
+  eval_graph      on CUDA: the same with the trainer's captured evaluation (`eval_graph: on`,
+                  nas/training/graph_eval.py; 3 eager warm-up batches and the capture excluded)
+  eval_bf16       `eval` in bfloat16 autocast (CUDA only)
+  eval_bf16_graph  on CUDA with bfloat16: forward and decoding in bfloat16 captured as one CUDA graph
+                  per batch and replayed on a static batch buffer, the distances eager
 and `eval_share_estimate`: the share of a gpu.yaml trial at multiplier 1 (its most evaluation per
 training image: validation + the within-epoch checks against one pass) that evaluation would take at
-this line's images/s, an estimate; `eval_graph_saves_estimate` the share of that trial capturing it
-would save. They decide whether evaluation is worth capturing in the trainer.
+this line's images/s, an estimate; `eval_graph_saves_estimate` the share of that trial `eval_graph: on`
+would save (`eval_bf16_graph_saves_estimate`: capturing it in bfloat16). They decide the default of
+`eval_graph` (off until measured).
 The trainer also augments every batch on the device (rotation and flip), which the loops do not
 ("trainer_extra" in the output); its Adam runs `foreach` (the same arithmetic as the per-parameter
 loop the plain loops get by default on the CPU, in fewer calls). Goals: trainer / eager >= 1.2;
@@ -67,7 +71,9 @@ from nas.training.device import (
     resolve_recipe,
     to_memory_format,
 )
-from nas.training.evaluation import keypoint_distances, predict_keypoints
+from nas.training.evaluation import graph_predict, keypoint_distances, predict_keypoints
+from nas.training.graph_eval import attached
+from nas.training.graph_step import CaptureFailed
 from nas.training.recipe import TrainConfig
 from nas.training.trainer import train
 
@@ -181,9 +187,10 @@ def _capture(body: Callable[[], Any], before: Callable[[], None] = lambda: None
 
 
 def eval_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, amp: bool = False,
-              captured: bool = False) -> float:
+              captured: bool = False, trainers_graph: bool = False) -> float:
     """Images/s of evaluating `data` as the trainer does (its evaluation batch and memory format), in
-    float32 or bfloat16 autocast, optionally with forward and decoding captured as one CUDA graph."""
+    float32 or bfloat16 autocast, optionally with forward and decoding captured as one CUDA graph
+    (`captured`: this script's, in bfloat16; `trainers_graph`: the trainer's, `eval_graph: on`)."""
     cfg = resolve_recipe(TrainConfig(device=str(device)))
     model = to_memory_format(build_model(arch).to(device).eval(), cfg.memory_format)
     data, b = data.to(device), min(cfg.eval_batch_size, len(data))
@@ -194,10 +201,17 @@ def eval_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, amp
             for i in range(0, n, b):
                 keypoint_errors(predict(data.images[i : i + b]), data.keypoints[i : i + b], data.visibility[i : i + b])
     else:
+        graph = graph_predict(model, "dsnt", b) if trainers_graph else None
+
         def run() -> None:
-            with torch.autocast(device.type, dtype=amp_dtype(device), enabled=amp, cache_enabled=False):
+            with torch.autocast(device.type, dtype=amp_dtype(device), enabled=amp, cache_enabled=False), \
+                    attached(model, graph):
                 keypoint_distances(model, data.subset(slice(0, n)), "dsnt", b)
     run()  # warm-up: kernel choice, allocator
+    while trainers_graph and graph.graph is None and not graph.note:  # the trainer's warm-up batches, capture
+        run()
+    if trainers_graph and graph.note:
+        raise CaptureFailed(graph.note)
     seconds = []
     for _ in range(3):  # the median of three passes: one pass is a fraction of a second on a GPU
         _sync(device)
@@ -225,9 +239,13 @@ def _captured_predict(model: torch.nn.Module, static: torch.Tensor) -> Callable[
 
 
 def eval_arms(arch: ArchConfig, data: KeypointDataset, device: torch.device) -> dict[str, float]:
-    """Evaluation images/s by arm (`eval`, and on CUDA `eval_bf16`, `eval_bf16_graph`) on `data`."""
+    """Evaluation images/s by arm (`eval`, and on CUDA `eval_graph`, `eval_bf16`, `eval_bf16_graph`) on `data`."""
     arms = {"eval": eval_loop(arch, data, device)}
     if device.type == "cuda":
+        try:
+            arms["eval_graph"] = eval_loop(arch, data, device, trainers_graph=True)
+        except CaptureFailed as exc:  # the line goes without it; the log says why
+            print(f"eval_graph not measured: {exc}", flush=True)
         arms["eval_bf16"] = eval_loop(arch, data, device, amp=True)
         if amp_dtype(device) == torch.bfloat16:
             arms["eval_bf16_graph"] = eval_loop(arch, data, device, amp=True, captured=True)
@@ -247,13 +265,13 @@ def _gpu_trial_images() -> tuple[int, int]:
 def eval_share(trainer_ips: float, evals: dict[str, float]) -> dict[str, float]:
     """The share of a gpu.yaml trial at multiplier 1 that evaluation takes at `evals["eval"]` images/s
     against training at `trainer_ips` (an estimate from this run's figures), and the share of the
-    trial that evaluation at the captured arm's speed would save."""
+    trial that evaluation at each captured arm's speed would save."""
     evaluated, trained = _gpu_trial_images()
     t_eval, t_train = evaluated / evals["eval"], trained / trainer_ips
     out = {"eval_share_estimate": round(t_eval / (t_eval + t_train), 3)}
-    if "eval_bf16_graph" in evals:
-        saved = t_eval - evaluated / evals["eval_bf16_graph"]
-        out["eval_graph_saves_estimate"] = round(saved / (t_eval + t_train), 3)
+    for arm in ("eval_graph", "eval_bf16_graph"):
+        if arm in evals:
+            out[f"{arm}_saves_estimate"] = round((t_eval - evaluated / evals[arm]) / (t_eval + t_train), 3)
     return out
 
 
@@ -313,6 +331,7 @@ def measure(arch: ArchConfig, data: KeypointDataset, val: KeypointDataset, devic
         **{f"{k}_images_per_s": round(v, 1) for k, v in {**med, **evals}.items()},
         **(eval_share(med["trainer"], evals) if evals else {}),
         "trainer_memory_format": ran.memory_format, "trainer_amp": ran.amp, "trainer_cuda_graph": ran.cuda_graph,
+        "trainer_eval_graph": ran.eval_graph,
         "trainer_extra": "augmentation per batch",
         "trainer_vs_eager": round(med["trainer"] / med["eager"], 3), "goal_vs_eager": GOAL_VS_EAGER,
         "best_loop": best, "trainer_vs_best": round(med["trainer"] / med[best], 3),
@@ -374,7 +393,7 @@ def _goal_line(line: dict) -> str:
     return (f"# {line['model']} {line['size_px']} px batch {line['batch_size']}: trainer / best loop "
             f"({line['best_loop']}) = {line['trainer_vs_best']} {ok} the goal >= {line['goal_vs_best']}"
             + (f"; evaluation ~{share:.0%} of a gpu.yaml trial at multiplier 1 (estimate)" if share is not None else "")
-            + (f", capturing it would save ~{saves:.0%}" if saves is not None else ""))
+            + (f", eval_graph: on would save ~{saves:.0%}" if saves is not None else ""))
 
 
 def main() -> None:

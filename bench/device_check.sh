@@ -3,10 +3,11 @@
 # sized to at most 9 minutes on one H200. Each step is bounded by its own time limit, logs to
 # $OUT/log.txt and writes its JSON lines under $OUT as it goes, so a step that fails or runs out of time
 # leaves the earlier ones' lines and the later ones their share:
-#   1. setup                      wheels the image lacks (.whl/), the package                    40 s
-#   2. cuda_tests                 the tests that run only where CUDA is (a captured run against    25 s
+#   1. setup                      wheels the image lacks (.whl/), the package                    32 s
+#   2. cuda_tests                 the tests that run only where CUDA is (a captured run against    33 s
 #                                 the eager one on the same seed, resume across the switch, a
-#                                 step that cannot be captured): pytest, $OUT/cuda-tests.xml
+#                                 step that cannot be captured, captured evaluation against the
+#                                 eager pass): pytest, $OUT/cuda-tests.xml
 #   3. pipeline                   the CLI on --device cuda: study (scratch), pick, retrain,       65 s
 #                                 export with the onnxruntime cross-check, predict
 #   4. bench_trainer              the trainer against plain loops (fp32, bf16, channels_last, the  90 s
@@ -78,9 +79,9 @@ pipeline() {  # DEV (default cuda), SPACE, TRIALS and IMAGES (retrain's training
 
 export -f setup pipeline
 [ -n "${ONLY:-}" ] && { export PYTHONPATH="$PWD"; step 600 "$ONLY" "$ONLY"; exit; }  # ONLY=pipeline: one step
-step 40 setup setup
+step 32 setup setup
 export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
-step 25 cuda_tests $PY -m pytest -q -rs -p no:cacheprovider -m cuda tests/training/test_cuda_graph.py \
+step 33 cuda_tests $PY -m pytest -q -rs -p no:cacheprovider -m cuda tests/training/test_cuda_graph.py \
     --junitxml "$OUT/cuda-tests.xml"
 step 65 pipeline pipeline
 step 90 bench_trainer $PY bench/bench_trainer.py --device "${DEV:-cuda}" ${TRAINER_ARGS:---images 1024 --repeats 2} \

@@ -6,9 +6,9 @@ on a lent GPU ($OUT, which the device tool copies back here).
 
 The summary: each step's exit status and seconds (log.txt); the CUDA tests passed, failed and
 skipped (cuda-tests.xml); per model and batch the trainer against the best loop of the same run (goal
->= 0.9x) with the evaluation estimates; per worker count the combined images/s over the timed span,
-and the fewest workers within 5% of the most (a single run's noise: the one-GPU default to set); the
-evidence run's study, its goals and its fidelity.
+>= 0.9x) with the evaluation estimates and the `eval_graph` default they support; per worker count the
+combined images/s over the timed span, and the fewest workers within 5% of the most (a single run's
+noise: the one-GPU default to set); the evidence run's study, its goals and its fidelity.
 --apply appends trainer-format.jsonl, gpu-workers.jsonl and gpu-evidence.jsonl to the files of the same
 names in docs/results/, leaving out lines already there (a second --apply adds nothing). It refuses, before
 writing anything, a folder whose lines were not measured on CUDA (a CPU dry run's are meaningless).
@@ -87,10 +87,24 @@ def trainer(lines: list[dict]) -> list[str]:
                    f"{x.get('trainer_memory_format')}), best loop {x['best_loop']}: ratio {x['trainer_vs_best']} "
                    f"{ok} >= 0.9")
         if "eval_share_estimate" in x:
-            saves = x.get("eval_graph_saves_estimate")
+            saves, bf16 = x.get("eval_graph_saves_estimate"), x.get("eval_bf16_graph_saves_estimate")
             out.append(f"  evaluation ~{x['eval_share_estimate']:.0%} of a gpu.yaml trial (estimate)"
-                       + (f"; capturing it would save ~{saves:.0%}" if saves is not None else ""))
-    return out or ["not measured"]
+                       + (f"; eval_graph: on would save ~{saves:.0%}" if saves is not None else "")
+                       + (f", captured in bfloat16 ~{bf16:.0%}" if bf16 is not None else ""))
+    return [*out, eval_graph_default(lines)] if out else ["not measured"]
+
+
+def eval_graph_default(lines: list[dict]) -> str:
+    """The `eval_graph` default the trainer lines support: auto (captured with the training step) when
+    the trainer's captured evaluation saved time for every model measured, else off as now."""
+    saves = {x["model_name"]: x["eval_graph_saves_estimate"] for x in lines if "eval_graph_saves_estimate" in x}
+    if not saves:
+        return "eval_graph default: stays off (its arm was not measured)"
+    low, high = min(saves.values()), max(saves.values())
+    if low > 0:
+        return f"eval_graph default to set: auto (it saved {low:.0%}-{high:.0%} of a trial)"
+    slower = ", ".join(name for name, v in saves.items() if v <= 0)
+    return f"eval_graph default: stays off (no saving for {slower})"
 
 
 def workers(lines: list[dict]) -> list[str]:

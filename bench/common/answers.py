@@ -475,13 +475,19 @@ def evaluation_share(r: Results) -> list[Row]:
     multiplier 1 and what capturing it would save, both estimates from measured images/s."""
     rows = []
     for last in _latest_per_device([x for x in r.get("trainer-format", []) if "eval_share_estimate" in x]):
-        parts = [f"{x['model']} b{x['batch_size']}: {x['eval_share_estimate']:.0%}"
-                 + (f" (captured saves {x['eval_graph_saves_estimate']:.0%})" if "eval_graph_saves_estimate" in x
-                    else "") for x in last]
+        parts = [f"{x['model']} b{x['batch_size']}: {x['eval_share_estimate']:.0%}" + _eval_savings(x) for x in last]
         rows.append(("evaluation's share of a gpu.yaml trial at multiplier 1 (estimate): " + "; ".join(parts),
                      f"{_machine(last[0])}, {last[0]['size_px']} px, {str(last[0]['date'])[:10]}{_flags(*last)}",
                      _src("trainer-format", "trainer_format")))
     return rows
+
+
+def _eval_savings(line: dict) -> str:
+    """What each captured evaluation arm of a trainer-format line would save, in brackets, if measured."""
+    said = [f"{what} saves {line[key]:.0%}" for key, what in (("eval_graph_saves_estimate", "eval_graph: on"),
+                                                             ("eval_bf16_graph_saves_estimate", "bfloat16 captured"))
+            if key in line]
+    return f" ({', '.join(said)})" if said else ""
 
 
 @question("How do workers scale?")

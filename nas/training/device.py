@@ -1,6 +1,6 @@
 """Where and how a run computes: the torch device, the memory format of its model and batches, mixed
-precision, and whether its training step runs as one captured CUDA graph. The figures behind each
-`auto` choice are in docs/results/trainer-format.jsonl (`bench/bench_trainer.py`).
+precision, and whether its training step and its evaluation run as captured CUDA graphs. The figures
+behind each `auto` choice are in docs/results/trainer-format.jsonl (`bench/bench_trainer.py`).
 
 The memory format is a layout only: a `channels_last` (NHWC) model computes the function of the
 contiguous (NCHW) one, equal to float rounding in eval mode. In training mode PyTorch's CPU
@@ -19,7 +19,11 @@ which cannot be captured) replays forward, loss, backward and the Adam update as
 (`nas.training.graph_step`): the GPU no longer waits on the launch of each of the many small kernels
 of these models.
 
-On the CPU a run computes in float32, eagerly, whatever `amp` and `cuda_graph` say, and it flushes
+Captured evaluation (`eval_graph`, CUDA only; off by default until a GPU has measured what it saves,
+`auto` is on where the training step is captured) replays each validation batch's forward pass and
+decoding, in float32 as eagerly, as one CUDA graph (`nas.training.graph_eval`).
+
+On the CPU a run computes in float32, eagerly, whatever `amp`, `cuda_graph` and `eval_graph` say, and it flushes
 denormal floats to zero (`flush_denormals`): values below ~1e-38 that appear in gradients and Adam's
 moments late in training take a slow path in the x86 vector units. It changes only values 38 orders
 of magnitude below the weights.
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
     from nas.training.recipe import TrainConfig
 
 __all__ = ["resolve_recipe", "resolve_device", "resolve_memory_format", "resolve_amp", "resolve_cuda_graph",
+           "resolve_eval_graph",
            "uses_amp", "to_memory_format", "memory_format_of", "flush_denormals", "amp_dtype", "grad_scaler"]
 
 _LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
@@ -94,6 +99,13 @@ def resolve_cuda_graph(name: str, device: torch.device, amp: bool) -> str:
     return "on"
 
 
+def resolve_eval_graph(name: str, device: torch.device, cuda_graph: str) -> str:
+    """`on` or `off`: captured evaluation runs on CUDA only; `auto` follows the resolved `cuda_graph`."""
+    if device.type != "cuda" or name == "off":
+        return "off"
+    return cuda_graph if name == "auto" else "on"
+
+
 def amp_dtype(device: torch.device) -> torch.dtype:
     """The mixed-precision type on `device`: bfloat16 where supported (no gradient scaler needed), else float16."""
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
@@ -108,12 +120,14 @@ def grad_scaler(device: torch.device, amp: bool) -> torch.amp.GradScaler:
 
 
 def resolve_recipe(config: TrainConfig) -> TrainConfig:
-    """`config` with its mixed precision, captured step and memory format resolved for its device: the
-    recipe a run records (on a trial, in a checkpoint), saying how it computed. The device itself
-    stays as written. Resolving a resolved recipe changes nothing."""
+    """`config` with its mixed precision, captured step and evaluation, and memory format resolved for
+    its device: the recipe a run records (on a trial, in a checkpoint), saying how it computed. The
+    device itself stays as written. Resolving a resolved recipe changes nothing."""
     dev = resolve_device(config.device)
     amp = resolve_amp(config.amp, dev)
-    return dataclasses.replace(config, amp=amp, cuda_graph=resolve_cuda_graph(config.cuda_graph, dev, amp == "on"),
+    graph = resolve_cuda_graph(config.cuda_graph, dev, amp == "on")
+    return dataclasses.replace(config, amp=amp, cuda_graph=graph,
+                               eval_graph=resolve_eval_graph(config.eval_graph, dev, graph),
                                memory_format=resolve_memory_format(config.memory_format, dev, amp == "on"))
 
 

@@ -1,4 +1,7 @@
-"""Evaluation: decode a model's heatmaps to keypoints and measure EPE / PCK / AUC on a dataset."""
+"""Evaluation: decode a model's heatmaps to keypoints and measure EPE / PCK / AUC on a dataset.
+
+While a trainer runs with `eval_graph` on, its model's batches replay one captured CUDA graph
+(`nas.training.graph_eval`); otherwise, and everywhere else, they run eagerly."""
 from __future__ import annotations
 
 import torch
@@ -9,8 +12,9 @@ from nas.keypoints.decoding import decode
 from nas.keypoints.metrics import KeypointMetrics, keypoint_errors, summarise
 from nas.model.network import HEATMAP_STRIDE
 from nas.training.device import memory_format_of, to_memory_format
+from nas.training.graph_eval import GraphPredict, graph_for
 
-__all__ = ["predict_keypoints", "keypoint_distances", "scaled_metrics", "evaluate", "to_input"]
+__all__ = ["predict_keypoints", "keypoint_distances", "scaled_metrics", "evaluate", "to_input", "graph_predict"]
 
 
 def to_input(images_u8: torch.Tensor) -> torch.Tensor:
@@ -26,6 +30,11 @@ def predict_keypoints(model: nn.Module, images_u8: torch.Tensor, loss: str) -> t
     return decode(model(x), loss, HEATMAP_STRIDE)
 
 
+def graph_predict(model: nn.Module, loss: str, batch_size: int) -> GraphPredict:
+    """`predict_keypoints` of `model` for batches of at most `batch_size`, to be captured as a CUDA graph."""
+    return GraphPredict(lambda images: predict_keypoints(model, images, loss), loss, batch_size)
+
+
 @torch.no_grad()
 def keypoint_distances(
     model: nn.Module, data: KeypointDataset, loss: str, batch_size: int = 128
@@ -35,8 +44,10 @@ def keypoint_distances(
     was_training = model.training
     model.eval()
     dists, norms = [], []
+    graph = graph_for(model, loss, batch_size, data.images)
     for i in range(0, len(data), batch_size):
-        pred = predict_keypoints(model, data.images[i : i + batch_size], loss)
+        batch = data.images[i : i + batch_size]
+        pred = graph(batch) if graph is not None else predict_keypoints(model, batch, loss)
         d, n = keypoint_errors(pred, data.keypoints[i : i + batch_size], data.visibility[i : i + batch_size])
         dists.append(d)
         norms.append(n)

@@ -28,6 +28,12 @@ _UNCAPTURED = ".*capturable=True.*without (CUDA|cuda) graph capture"
 class CaptureFailed(RuntimeError):
     """The step could not be captured; the model and optimizer are as before the attempt, the batch untrained."""
 
+    @classmethod
+    def of(cls, exc: Exception) -> CaptureFailed:
+        """The error's type and its first line (torch's capture errors run to many)."""
+        text = str(exc).strip()
+        return cls(f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}")
+
 
 class EagerStep:
     """The step run eagerly: forward and loss (`loss_fn`), backward through the gradient scaler (which
@@ -111,8 +117,7 @@ class GraphStep:
                 loss = self._body(static)
         except Exception as exc:  # torch raises RuntimeError, AssertionError, ... for ops it cannot capture
             self.opt.zero_grad(set_to_none=True)
-            raise CaptureFailed(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                                ) from exc
+            raise CaptureFailed.of(exc) from exc
         self.graph, self.static, self.loss = graph, static, loss
 
     @contextlib.contextmanager

@@ -25,6 +25,7 @@ from nas.errors import ConfigError, TrainingDiverged
 from nas.keypoints.augment import random_affine
 from nas.training.device import grad_scaler, to_memory_format, uses_amp
 from nas.training.evaluation import to_input
+from nas.training.graph_eval import GraphPredict
 from nas.training.graph_step import CaptureFailed, EagerStep, GraphStep, LossFn, place_steps
 from nas.training.recipe import TrainConfig
 
@@ -56,8 +57,8 @@ class RunState:
 
 @dataclass
 class Loop:
-    """One run's moving parts: the model and its optimizer, the batch plan, the generator, the step,
-    and how far the run has come."""
+    """One run's moving parts: the model and its optimizer, the batch plan, the generator, the step
+    (and the captured validation), and how far the run has come."""
 
     model: nn.Module
     config: TrainConfig
@@ -72,6 +73,7 @@ class Loop:
     scaler: torch.amp.GradScaler
     gen: torch.Generator
     step: StepFn | None = None
+    eval_graph: GraphPredict | None = None  # the captured validation, when the recipe asks for it
     epoch: int = 0  # finished epochs
     steps: int = 0  # finished optimizer steps
     seconds: float = 0.0  # training-loop seconds

@@ -19,9 +19,9 @@ __all__ = ["TrainConfig", "MEMORY_FORMATS", "SWITCHES", "RUNTIME_FIELDS", "FULL_
 
 
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
-SWITCHES = ("auto", "on", "off")  # amp, cuda_graph: auto is the device's faster choice (nas/training/device.py)
+SWITCHES = ("auto", "on", "off")  # amp, cuda_graph, eval_graph: what auto means is in nas/training/device.py
 # fields that choose how a run computes, not what it learns: a resumed run may change them
-RUNTIME_FIELDS = ("device", "amp", "eval_batch_size", "memory_format", "cuda_graph")
+RUNTIME_FIELDS = ("device", "amp", "eval_batch_size", "memory_format", "cuda_graph", "eval_graph")
 
 
 def _losses() -> tuple[str, ...]:
@@ -53,9 +53,12 @@ class TrainConfig:
     memory_format: str = field(default="auto", metadata=choices(MEMORY_FORMATS))
     # the training step as one captured CUDA graph, CUDA only: auto (on there, unless float16 amp) | on | off
     cuda_graph: str = field(default="auto", metadata=choices(SWITCHES))
+    # evaluation's batches as one captured CUDA graph, CUDA only: auto (with a captured step) | on | off.
+    # off by default until bench/bench_trainer.py has measured on a GPU what it saves
+    eval_graph: str = field(default="off", metadata=choices(SWITCHES))
 
     def __post_init__(self) -> None:
-        for name in ("amp", "cuda_graph"):  # YAML reads on/off/yes/no as booleans
+        for name in ("amp", "cuda_graph", "eval_graph"):  # YAML reads on/off/yes/no as booleans
             value = getattr(self, name)
             if isinstance(value, bool):
                 object.__setattr__(self, name, "on" if value else "off")

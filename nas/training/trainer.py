@@ -4,7 +4,8 @@ best-on-validation weights kept. It knows nothing of the search: callers get
 per-epoch statistics through `on_epoch` (which may raise to stop, e.g. a pruner).
 
 On CUDA each training step runs, by default, in bfloat16 autocast and as one captured CUDA graph
-(`nas.training.graph_step`); on the CPU eagerly in float32 (`nas.training.device` says why).
+(`nas.training.graph_step`), and with `eval_graph` on each validation batch replays one captured graph
+too (`nas.training.graph_eval`); on the CPU all runs eagerly in float32 (`nas.training.device` says why).
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from nas.errors import ConfigError
 from nas.keypoints.losses import heatmap_loss
 from nas.model.network import HEATMAP_STRIDE
 from nas.training.device import amp_dtype, flush_denormals, resolve_device, resolve_recipe, uses_amp
-from nas.training.evaluation import evaluate
+from nas.training.evaluation import evaluate, graph_predict
+from nas.training.graph_eval import attached
 from nas.training.loop import Loop, RunState, cpu_copy, make_step, restore, run_steps, set_up
 from nas.training.recipe import TrainConfig
 
@@ -55,6 +57,7 @@ class TrainResult:
     memory_format: str = "contiguous"  # the layout the run trained in (runs saved before the choice existed: NCHW)
     precision: str = "float32"  # of the forward pass: float32 | bfloat16 | float16 (runs saved before: float32)
     cuda_graph: bool = False  # whether the training step ran as one captured CUDA graph (after eager warm-up steps)
+    eval_graph: bool = False  # whether validation replayed a captured CUDA graph (after eager warm-up batches)
     note: str = ""  # why the run computed otherwise than its recipe asked (a capture that failed), else empty
     history: list[EpochStats] = field(default_factory=list)
     state_dict: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
@@ -62,7 +65,8 @@ class TrainResult:
     @property
     def compute(self) -> str:
         """How the run computed, e.g. `cuda_graph+bfloat16+channels_last` or `float32+contiguous`."""
-        return "+".join([*(["cuda_graph"] if self.cuda_graph else []), self.precision, self.memory_format])
+        graphs = [name for name in ("cuda_graph", "eval_graph") if getattr(self, name)]
+        return "+".join([*graphs, self.precision, self.memory_format])
 
 
 @dataclass
@@ -113,7 +117,9 @@ def _set_up(model: nn.Module, config: TrainConfig, device: torch.device, n: int,
     # optimizer state and captured graph (its GPU memory pool) go the moment the run ends, not at the
     # next garbage collection, which a worker training trial after trial may reach much later
     loop.step = make_step(loop, functools.partial(_loss, loop.model, config, device, amp), captured)
-    result.cuda_graph = captured
+    result.cuda_graph, result.eval_graph = captured, config.eval_graph == "on"
+    if result.eval_graph:
+        loop.eval_graph = graph_predict(loop.model, config.loss, config.eval_batch_size)
     result.precision = str(amp_dtype(device) if amp else torch.float32).removeprefix("torch.")
     return loop, result
 
@@ -130,9 +136,17 @@ def _record_epoch(loop: Loop, result: TrainResult, val: KeypointDataset, train_l
         result.best_epoch, result.state_dict = loop.epoch, cpu_copy(loop.model.state_dict())
     result.images_per_s = loop.steps * loop.batch / loop.seconds
     result.train_seconds += stats.seconds
-    if loop.note:  # the step fell back to eager (`take_step`)
-        result.cuda_graph, result.note = False, loop.note
+    _note_fallbacks(loop, result)
     return stats
+
+
+def _note_fallbacks(loop: Loop, result: TrainResult) -> None:
+    """A step or a validation that could not be captured ran eagerly (`take_step`, `GraphPredict`): the
+    result says which and why."""
+    evals = loop.eval_graph.note if loop.eval_graph is not None else ""
+    result.cuda_graph = result.cuda_graph and not loop.note
+    result.eval_graph = result.eval_graph and not evals
+    result.note = "; ".join(n for n in (loop.note, evals) if n)
 
 
 def _epoch(loop: Loop, result: TrainResult, train_d: KeypointDataset, val_d: KeypointDataset,
@@ -171,7 +185,7 @@ def train(
     train_d, val_d = train_data.to(device), val_data.to(device)
     config = resolve_recipe(config)
     loop, result = _set_up(model, config, device, len(train_d), (target_size or train_d.size) / train_d.size, resume)
-    with flush_denormals(device):
+    with flush_denormals(device), attached(loop.model, loop.eval_graph):
         while loop.epoch < config.epochs:
             stats = _epoch(loop, result, train_d, val_d, on_step)
             if on_state is not None:

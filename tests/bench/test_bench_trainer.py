@@ -25,8 +25,10 @@ def test_the_evaluation_share_weighs_gpu_yamls_evaluated_images_against_one_trai
     # evaluation at exactly one second per epoch, training too: half the trial
     share = eval_share(space.proxy.train_images, {"eval": evaluated})
     assert share == {"eval_share_estimate": 0.5}
-    # at equal speeds the share is the evaluated images' share; a captured arm twice as fast saves half of it
-    share = eval_share(1000.0, {"eval": 1000.0, "eval_bf16_graph": 2000.0})
+    # at equal speeds the share is the evaluated images' share; a captured arm twice as fast saves half of
+    # it, four times as fast three quarters
+    share = eval_share(1000.0, {"eval": 1000.0, "eval_graph": 2000.0, "eval_bf16_graph": 4000.0})
     expected = evaluated / (evaluated + space.proxy.train_images)
     assert share["eval_share_estimate"] == round(expected, 3)
     assert share["eval_graph_saves_estimate"] == round(expected / 2, 3)
+    assert share["eval_bf16_graph_saves_estimate"] == round(expected * 3 / 4, 3)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from device_collect import ROOT, file_lines, read_folder, summary
+from device_collect import ROOT, eval_graph_default, file_lines, read_folder, summary
 
 LOG = """=== 10:00:00 setup (limit 40s)
 === setup: rc=0 in 12s
@@ -28,7 +28,8 @@ def _trainer(ratio: float) -> dict:
     return {"bench": "trainer_format", "device": "cuda:0", "model_name": "course_report", "size_px": 224,
             "batch_size": 64, "trainer_images_per_s": 4000.0, "trainer_cuda_graph": "on", "trainer_amp": "on",
             "trainer_memory_format": "channels_last", "best_loop": "graph_bf16", "trainer_vs_best": ratio,
-            "eval_share_estimate": 0.12, "eval_graph_saves_estimate": 0.05}
+            "eval_share_estimate": 0.12, "eval_graph_saves_estimate": 0.05,
+            "eval_bf16_graph_saves_estimate": 0.07}
 
 
 @pytest.fixture()
@@ -43,13 +44,22 @@ def run(tmp_path):
     return folder
 
 
+def test_the_eval_graph_default_follows_every_models_saving():
+    lines = [_trainer(0.9) | {"model_name": m, "eval_graph_saves_estimate": v} for m, v in (("a", 0.08), ("b", 0.02))]
+    assert eval_graph_default(lines) == "eval_graph default to set: auto (it saved 2%-8% of a trial)"
+    lines[1]["eval_graph_saves_estimate"] = -0.01
+    assert eval_graph_default(lines) == "eval_graph default: stays off (no saving for b)"
+    assert "not measured" in eval_graph_default([{k: v for k, v in lines[0].items() if "graph_saves" not in k}])
+
+
 def test_the_summary_reads_every_step_test_goal_and_decision(run):
     text = "\n".join(summary(run, read_folder(run)))
     assert "setup: ok in 12 s" in text and "pipeline: TIMED OUT in 65 s" in text
     assert "5 passed, 1 failed, 0 skipped" in text
     assert "FAILED test_a_captured_run_trains_like_the_eager_one[on]" in text
     assert "ratio 0.93 meets >= 0.9" in text and "ratio 0.8 MISSES >= 0.9" in text
-    assert "capturing it would save ~5%" in text
+    assert "eval_graph: on would save ~5%, captured in bfloat16 ~7%" in text
+    assert "eval_graph default to set: auto (it saved 5%-5% of a trial)" in text
     # 4 workers reach 1,960 of the most's 2,000 (within 5%), 2 workers' 1,890 do not
     assert "default to set: 4 (the fewest within 5% of the most, 2000.0 images/s)" in text
     assert "## evidence at 224 px\nnot measured" in text

@@ -293,10 +293,12 @@ def test_the_evaluation_answer_reads_each_devices_latest_trainer_run_and_the_cap
 
     older = line("cuda:0", "2026-12-01", 0.9, eval_graph_saves_estimate=0.5)
     before_arms = {k: v for k, v in older.items() if not k.startswith("eval")} | {"date": "2026-12-07"}
-    r = {"trainer-format": [older, line("cuda:0", "2026-12-06", 0.12, eval_graph_saves_estimate=0.04),
+    r = {"trainer-format": [older, line("cuda:0", "2026-12-06", 0.12, eval_graph_saves_estimate=0.04,
+                                       eval_bf16_graph_saves_estimate=0.06),
                             line("cpu", "2026-12-05", 0.2), before_arms]}  # a line without the arms: left out
     cuda, cpu = evaluation_share(r)
-    assert cuda[0].endswith("m b64: 12% (captured saves 4%)") and "2026-12-06" in cuda[1]
+    assert cuda[0].endswith("m b64: 12% (eval_graph: on saves 4%, bfloat16 captured saves 6%)")
+    assert "2026-12-06" in cuda[1]
     assert cpu[0].endswith("m b64: 20%") and "2-core CPU" in cpu[1]
 
 

@@ -1,5 +1,6 @@
-"""How a run computes: the amp and cuda_graph switches, their resolution per device, the CPU path
-unchanged by them, and (on CUDA) the captured training step against the eager one."""
+"""How a run computes: the amp, cuda_graph and eval_graph switches, their resolution per device, the
+CPU path unchanged by them, and (on CUDA) the captured training step and evaluation against the eager
+ones."""
 from __future__ import annotations
 
 import math
@@ -9,6 +10,7 @@ import textwrap
 
 import pytest
 import torch
+from torch import nn
 
 from nas.data import KeypointDataset
 from nas.errors import ConfigError
@@ -16,6 +18,8 @@ from nas.model.arch import ArchConfig
 from nas.model.network import build_model
 from nas.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nas.training.device import resolve_recipe, uses_amp
+from nas.training.evaluation import graph_predict, keypoint_distances
+from nas.training.graph_eval import attached, graph_for
 from nas.training.recipe import RUNTIME_FIELDS, TrainConfig
 from nas.training.trainer import TrainState, train
 
@@ -36,16 +40,25 @@ def _data(n: int, seed: int) -> KeypointDataset:
     return KeypointDataset(images, keypoints, torch.full((n, 21), 2, dtype=torch.uint8))
 
 
+def _peaky_model() -> nn.Module:
+    """Heatmaps (stride 4) whose peaks follow the image closely (an untrained network's barely move):
+    a prediction made from the wrong images cannot pass for the right one."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.AvgPool2d(4), nn.Conv2d(3, 21, 3, padding=1))
+    model[1].weight.data.mul_(20.0)
+    return model
+
+
 @pytest.mark.parametrize("value, stored", [("auto", "auto"), ("on", "on"), ("off", "off"), (True, "on"),
                                            (False, "off")])
 def test_the_switches_take_auto_on_off_and_booleans(value, stored):
-    cfg = TrainConfig(amp=value, cuda_graph=value)
-    assert (cfg.amp, cfg.cuda_graph) == (stored, stored)
+    cfg = TrainConfig(amp=value, cuda_graph=value, eval_graph=value)
+    assert (cfg.amp, cfg.cuda_graph, cfg.eval_graph) == (stored, stored, stored)
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     assert TrainConfig.from_dict({"amp": value}, "old.yaml").amp == stored  # YAML reads on/off as booleans
 
 
-@pytest.mark.parametrize("field", ["amp", "cuda_graph"])
+@pytest.mark.parametrize("field", ["amp", "cuda_graph", "eval_graph"])
 def test_a_bad_switch_is_a_config_error_naming_the_field(field):
     with pytest.raises(ConfigError, match=f"{field}: 'fast' is not one of auto, on, off"):
         TrainConfig(**{field: "fast"})
@@ -53,13 +66,15 @@ def test_a_bad_switch_is_a_config_error_naming_the_field(field):
         TrainConfig.from_dict({field: 2}, "recipe.yaml")
 
 
-def test_on_the_cpu_both_resolve_off_and_are_runtime_fields():
+def test_on_the_cpu_all_resolve_off_and_are_runtime_fields():
     for value in ("auto", "on", "off"):
-        resolved = resolve_recipe(TrainConfig(device="cpu", amp=value, cuda_graph=value))
-        assert (resolved.amp, resolved.cuda_graph, resolved.memory_format) == ("off", "off", "channels_last")
+        resolved = resolve_recipe(TrainConfig(device="cpu", amp=value, cuda_graph=value, eval_graph=value))
+        assert (resolved.amp, resolved.cuda_graph, resolved.eval_graph) == ("off", "off", "off")
+        assert resolved.memory_format == "channels_last"
         assert resolve_recipe(resolved) == resolved
         assert not uses_amp(resolved, torch.device("cpu"))
-    assert {"amp", "cuda_graph"} <= set(RUNTIME_FIELDS)
+    assert {"amp", "cuda_graph", "eval_graph"} <= set(RUNTIME_FIELDS)
+    assert TrainConfig().eval_graph == "off"  # until a GPU has measured what it saves
 
 
 def test_the_cpu_run_is_the_same_with_defaults_explicit_off_and_an_old_recipe(tmp_path):
@@ -69,23 +84,25 @@ def test_the_cpu_run_is_the_same_with_defaults_explicit_off_and_an_old_recipe(tm
     data, val = _data(16, 0), _data(8, 1)
     base = dict(epochs=1, batch_size=8, device="cpu", rotation=0.0)
     old_style = {**TrainConfig(**base).to_dict(), "amp": False}
-    del old_style["cuda_graph"]
-    recipes = [TrainConfig(**base), TrainConfig(**base, amp=False, cuda_graph="off"), TrainConfig.from_dict(old_style)]
+    del old_style["cuda_graph"], old_style["eval_graph"]
+    recipes = [TrainConfig(**base, eval_graph="on"), TrainConfig(**base, amp=False, cuda_graph="off"),
+               TrainConfig.from_dict(old_style)]
     states: list[TrainState] = []
     runs = [train(build_model(ARCH, seed=1), data, val, cfg, on_state=states.append) for cfg in recipes]
     curves = [[(h.px_error, h.train_loss, h.lr) for h in r.history] for r in runs]
     assert curves[0] == curves[1] == curves[2] and math.isfinite(runs[0].px_error)
-    assert all(r.compute == "float32+channels_last" and not r.cuda_graph for r in runs)
+    assert all(r.compute == "float32+channels_last" and not r.cuda_graph and not r.eval_graph for r in runs)
     path = tmp_path / "ck.pt"
     save_checkpoint(path, Checkpoint(ARCH, recipes[2], states[-1]))
     payload = torch.load(path, weights_only=True)
     payload["recipe"]["amp"] = False
-    del payload["recipe"]["cuda_graph"]
-    for key in ("precision", "cuda_graph", "note"):
+    del payload["recipe"]["cuda_graph"], payload["recipe"]["eval_graph"]
+    for key in ("precision", "cuda_graph", "eval_graph", "note"):
         del payload["state"]["result"][key]
     torch.save(payload, path)
     ck = load_checkpoint(path)
-    assert ck.recipe.amp == "off" and ck.state.result.precision == "float32" and not ck.state.result.cuda_graph
+    assert ck.recipe.amp == "off" and ck.recipe.eval_graph == "off" and ck.state.result.precision == "float32"
+    assert not ck.state.result.cuda_graph and not ck.state.result.eval_graph
     again = train(build_model(ARCH, seed=1), data, val, TrainConfig(**base), resume=ck.state)  # finished
     assert [(h.px_error, h.train_loss) for h in again.history] == [(h.px_error, h.train_loss) for h in runs[0].history]
 
@@ -122,6 +139,41 @@ def test_a_captured_run_trains_like_the_eager_one(amp):
     for g, e in zip(graph.history, eager.history):
         assert g.lr == pytest.approx(e.lr, rel=1e-6)  # the same schedule, stepped on the host
         assert g.train_loss == pytest.approx(e.train_loss, rel=0.1)
+    assert abs(graph.px_error - eager.px_error) < max(1.5, 0.1 * eager.px_error)
+
+
+@needs_cuda
+@pytest.mark.parametrize("network", [True, False])
+def test_captured_evaluation_predicts_what_the_eager_one_does(network):
+    """Full batches and a ragged end (300 = 128 + 128 + 44), then a set smaller than one batch (a
+    search's checks), through one captured graph: the eager pass's distances, within float rounding;
+    for a search's network (its ops capture) and a model whose predictions follow the images closely."""
+    model = (build_model(ARCH, seed=1) if network else _peaky_model()).cuda()
+    data = _data(300, 2).to(torch.device("cuda"))
+    small = data.subset(slice(0, 40))
+    eager = [keypoint_distances(model, d, "dsnt", 128) for d in (data, data, small)]
+    graph = graph_predict(model, "dsnt", 128)
+    with attached(model, graph):
+        warm = keypoint_distances(model, data, "dsnt", 128)  # three eager warm-up batches
+        assert graph.graph is None
+        captured = [warm, *(keypoint_distances(model, d, "dsnt", 128) for d in (data, small))]
+        assert graph.graph is not None and graph.note == ""
+        assert graph_for(model, "dsnt", 64, data.images) is None  # another batch size runs eagerly
+    assert graph_for(model, "dsnt", 128, data.images) is None  # dropped on the way out
+    for (d, n), (ed, en) in zip(captured, eager, strict=True):
+        torch.testing.assert_close(d, ed, atol=1e-3, rtol=1e-4)
+        torch.testing.assert_close(n, en)
+
+
+@needs_cuda
+def test_a_run_with_captured_evaluation_validates_like_the_eager_one():
+    data, val = _data(48, 0), _data(16, 1)
+    runs = {g: train(build_model(ARCH, seed=1), data, val, _cuda_recipe(eval_graph=g, eval_batch_size=4))
+            for g in ("on", "off")}
+    graph, eager = runs["on"], runs["off"]
+    assert graph.eval_graph and not eager.eval_graph and graph.note == ""
+    assert graph.compute.startswith("cuda_graph+eval_graph+") and "eval_graph" not in eager.compute
+    assert [h.epoch for h in graph.history] == [1, 2] and math.isfinite(graph.px_error)
     assert abs(graph.px_error - eager.px_error) < max(1.5, 0.1 * eager.px_error)
 
 
@@ -174,12 +226,15 @@ assert any("could not be captured" in str(w.message) for w in seen)
 assert [h.epoch for h in r.history] == [1, 2] and r.history[-1].train_loss == r.history[-1].train_loss
 r = train(model(), data, val, _cuda_recipe(cuda_graph="on"))  # a search's trial must not die of it either
 assert not r.cuda_graph and "could not be captured" in r.note, r.note
+r = train(model(), data, val, _cuda_recipe(cuda_graph="off", eval_graph="on", eval_batch_size=4))  # nor of this
+assert not r.eval_graph and "evaluation could not be captured" in r.note, r.note
+assert [h.epoch for h in r.history] == [1, 2] and r.history[-1].px_error == r.history[-1].px_error
 print("ok")
 """
 
 
 @needs_cuda
-def test_a_step_that_cannot_be_captured_falls_back_to_eager():
+def test_a_step_or_evaluation_that_cannot_be_captured_falls_back_to_eager():
     """In its own process: a failed capture must leave the CUDA context usable, and if it did not, no
     other test should pay for it."""
     from pathlib import Path
