@@ -236,7 +236,7 @@ def skip_safe(r: Results) -> list[Row]:
     """Per recorded study, the replays with its baselines and those without them apart: where a
     baseline is the study's best, only the replays without them have decisions that could fail."""
     latest = _latest(r.get("skip-audit", []), figure="skip_replay")
-    rows = []
+    rows = _skip_totals([x for x in latest if x["rule"] == "sound" and "decisive" in x])
     for study in dict.fromkeys(x["study"] for x in latest):
         for part, label in (({"first", "anywhere", None}, "with its baselines"), ({"none"}, "without baselines")):
             mine = [x for x in latest if x["study"] == study and x.get("baselines") in part]
@@ -256,6 +256,23 @@ def skip_safe(r: Results) -> list[Row]:
                      f"[{min(errors)}, {max(errors)}] px), {sound[0]['orders']} orders x workers "
                      f"{', '.join(sorted({str(x['workers']) for x in sound}))}, {str(sound[0]['date'])[:10]}"
                      f"{_flags(*sound)}", _src("suite-small", "skip_replay")))
+    return rows
+
+
+def _skip_totals(sound: list[Line]) -> list[Row]:
+    """One row per proxy size: the rule's replays of every recorded study summed, before the rows per study."""
+    rows = []
+    for size in sorted({x["size_px"] for x in sound}, reverse=True):
+        mine = [x for x in sound if x["size_px"] == size]
+        studies = {x["study"] for x in mine}
+        rows.append((f"all studies together: {sum(int(x['false_skips']) for x in mine)} false skips in "
+                     f"{sum(int(x['decisions']) for x in mine)} decisions, {sum(int(x['decisive']) for x in mine)} "
+                     f"of them decisive (the trial beat every other one the replay trained); it saved "
+                     f"{_saved_range(mine)}",
+                     f"{mine[0].get('device')}, {size} px proxies, {len(studies)} recorded "
+                     f"{'study' if len(studies) == 1 else 'studies'}, each replayed "
+                     f"with and without its baselines, {str(mine[0]['date'])[:10]}{_flags(*mine)}",
+                     _src("skip-audit", "skip_replay")))
     return rows
 
 

@@ -175,7 +175,14 @@ def test_the_skip_answer_reads_a_studys_replays_with_and_without_its_baselines_a
 
     lines = [line(rule, b, 0 if b != "none" else 250) for rule in ("sound", "cost_peers", "first")
              for b in ("first", "anywhere", "none")]
-    with_them, without = skip_safe({"skip-audit": lines})
+    small = {**line("sound", "none", 40), "study": "t.jsonl:t:2", "size_px": 64, "decisions": 1000, "false_skips": 1,
+             "saved_seconds_share": 0.3}
+    total_224, total_64, with_them, without, _ = skip_safe({"skip-audit": [*lines, small]})
+    # the rule's lines of every study of a size summed first (the earlier forms' false skips not among them)
+    assert total_224[0].startswith("all studies together: 0 false skips in 10800 decisions, 250 of them decisive")
+    assert "224 px proxies, 1 recorded study, each" in total_224[1]
+    assert total_64[0].startswith("all studies together: 1 false skips in 1000 decisions, 40 of them decisive")
+    assert total_64[0].endswith("it saved 30% of the training seconds") and "64 px proxies" in total_64[1]
     assert with_them[0].startswith("0 false skips in 7200 decisions (margin 2 px, 3 peers) (0 of them could have")
     assert with_them[0].endswith("Its second form (peers by cost alone, one enough) on the same replays: 6 false "
                                  "skips. Its first form on the same replays: 0 false skips")
