@@ -8,6 +8,7 @@ rotated and flipped; a rotation range of 0 and no flip turns augmentation off).
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -34,18 +35,32 @@ def apply_affine(
     Keypoints that leave the image get visibility 0 (they stay in the tensor, never clipped).
     """
     b, _, h, w = images.shape
-    centre = torch.tensor([w / 2.0, h / 2.0], device=images.device)
-    scale = torch.tensor([w / 2.0, h / 2.0], device=images.device)
+    centre = _half_size(w, h, images.device)  # also the scale of the normalised coordinates
     mats = mats.to(images.device)
     # grid_sample wants output -> input in normalised coords: S^-1 M^-1 S
-    inv = torch.linalg.inv(mats)
-    theta = inv * (scale.view(1, 1, 2) / scale.view(1, 2, 1))
+    theta = _inverse_2x2(mats) * (centre.view(1, 1, 2) / centre.view(1, 2, 1))
     theta = torch.cat([theta, torch.zeros(b, 2, 1, device=images.device)], -1)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     out = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     kp = (keypoints - centre) @ mats.transpose(1, 2) + centre
     inside = (kp[..., 0] >= 0) & (kp[..., 0] < w) & (kp[..., 1] >= 0) & (kp[..., 1] < h)
     return out, kp, torch.where(inside, vis, torch.zeros_like(vis))
+
+
+def _inverse_2x2(m: torch.Tensor) -> torch.Tensor:
+    """The inverses of (B, 2, 2) matrices in closed form: a few elementwise kernels, where
+    `torch.linalg.inv` calls a solver library and checks invertibility, which on a GPU makes the host
+    wait for it every training step."""
+    a, b, c, d = m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1]
+    adjugate = torch.stack([torch.stack([d, -b], -1), torch.stack([-c, a], -1)], -2)
+    return adjugate / (a * d - b * c)[:, None, None]
+
+
+@functools.cache
+def _half_size(w: int, h: int, device: torch.device) -> torch.Tensor:
+    """(w / 2, h / 2) on `device`, made once: a tensor built from host numbers makes the host wait for
+    the GPU every time (a synchronising copy), which a training step must not."""
+    return torch.tensor([w / 2.0, h / 2.0], device=device)
 
 
 def random_affine(

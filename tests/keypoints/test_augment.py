@@ -62,3 +62,13 @@ def test_random_affine_is_seeded_moves_every_sample_and_is_the_identity_without_
     assert torch.allclose(torch.cdist(a[1][0], a[1][0]), d, atol=1e-3)
     same = random_affine(img, kp, vis, 0, False, torch.Generator().manual_seed(0))
     assert torch.allclose(same[1], kp, atol=1e-4) and torch.allclose(same[0], img, atol=1e-4)
+
+
+def test_the_closed_form_inverse_is_linalgs_for_any_invertible_map():
+    from nas.keypoints.augment import _inverse_2x2
+
+    g = torch.Generator().manual_seed(4)
+    general = torch.randn(64, 2, 2, generator=g) + 3 * torch.eye(2)  # scales and shears, not only rotations
+    rotations = affine_matrices(torch.rand(64, generator=g) * 360 - 180, torch.rand(64, generator=g) < 0.5)
+    maps = torch.cat([general, rotations])
+    torch.testing.assert_close(_inverse_2x2(maps), torch.linalg.inv(maps))

@@ -3,6 +3,7 @@ CPU path unchanged by them, and (on CUDA) the captured training step and evaluat
 ones."""
 from __future__ import annotations
 
+import itertools
 import math
 import subprocess
 import sys
@@ -20,8 +21,10 @@ from nas.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nas.training.device import resolve_recipe, uses_amp
 from nas.training.evaluation import graph_predict, keypoint_distances
 from nas.training.graph_eval import attached, graph_for
+from nas.training.loop import batches, take_step
 from nas.training.recipe import RUNTIME_FIELDS, TrainConfig
 from nas.training.trainer import TrainState, train
+from nas.training.trainer import _set_up as _trainer_set_up
 
 ARCH = ArchConfig("mobilenetv3_small", 0.35, 1, 0.25, input_size=64)
 
@@ -140,6 +143,26 @@ def test_a_captured_run_trains_like_the_eager_one(amp):
         assert g.lr == pytest.approx(e.lr, rel=1e-6)  # the same schedule, stepped on the host
         assert g.train_loss == pytest.approx(e.train_loss, rel=0.1)
     assert abs(graph.px_error - eager.px_error) < max(1.5, 0.1 * eager.px_error)
+
+
+@needs_cuda
+def test_a_captured_step_and_its_batches_never_make_the_host_wait_for_the_gpu():
+    """After the warm-up and the capture (which synchronise once), every step's batch assembly,
+    augmentation and replay only queue work: any synchronising call raises in sync-debug mode."""
+    data = _data(96, 0).to(torch.device("cuda"))
+    recipe = resolve_recipe(_cuda_recipe())
+    loop, _ = _trainer_set_up(build_model(ARCH, seed=1), recipe, torch.device("cuda"), len(data), 1.0, None)
+    assert loop.steps_per_pass == 12
+    steps = batches(loop, data, 12)  # one pass: its shuffle is drawn before the first step
+    for batch in itertools.islice(steps, 5):
+        take_step(loop, batch)  # 3 warm-up steps, the capture and its first replay
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for batch in steps:
+            take_step(loop, batch)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert loop.note == "" and math.isfinite(take_step(loop, next(batches(loop, data, 1))).item())
 
 
 @needs_cuda

@@ -20,17 +20,18 @@ ARCH = ArchConfig("mobilenetv3_small", 0.35, 1, 0.25, input_size=64)
 
 
 def test_training_lowers_the_error_and_keeps_the_best_weights(tiny_data):
-    # ~120 steps on 96 images: enough to leave the mean-pose plateau a little (from scratch the
-    # first few hundred steps mostly learn where hands are), so the margins here are modest
+    # ~240 steps on 96 images: enough to leave the mean-pose plateau (from scratch the first few
+    # hundred steps mostly learn where hands are). Half as many left it by 0.1-0.6 px depending on
+    # float rounding alone; these lowered the error by 1.4-2.1 px over four seeds
     train_data, val_data = tiny_data
     model = build_model(ArchConfig("mobilenetv3_small", 0.5, 1, 0.5, input_size=64))
     before = evaluate(model, val_data, "dsnt").px_error
-    cfg = TrainConfig(epochs=4, batch_size=16, aug_multiplier=5, lr=4e-3, lr_min=1e-4, device="cpu")
+    cfg = TrainConfig(epochs=8, batch_size=16, aug_multiplier=5, lr=4e-3, lr_min=1e-4, device="cpu")
     result = train(model, train_data, val_data, cfg)
-    assert len(result.history) == 4
+    assert len(result.history) == 8
     losses = [h.train_loss for h in result.history]
     assert losses[-1] < 0.98 * losses[0], losses
-    assert result.px_error < before - 0.3, (before, [h.px_error for h in result.history])
+    assert result.px_error < before - 0.5, (before, [h.px_error for h in result.history])
     assert result.px_error == min(h.px_error for h in result.history)
     # the model ends with the best epoch's weights: evaluating it reproduces the best error
     assert evaluate(model, val_data, "dsnt").px_error == pytest.approx(result.px_error, rel=1e-5)
