@@ -159,6 +159,8 @@ def test_a_killed_worker_trial_fails_and_is_retried(pg_url, env, tmp_path):
 def test_ctrl_c_records_interrupted_and_the_same_command_resumes(cli_env, tmp_path):
     storage = f"sqlite:///{tmp_path / 's.db'}"
     args = study_args(tmp_path, storage, "intr", 3)
+    # trials of 20 epochs (seconds, not the tiny space's fraction of one): still training when the signal comes
+    (tmp_path / "tiny.yaml").write_text(TINY_SPACE.replace("epochs: 1\n", "epochs: 20\n"))
     # SIGINT as a terminal delivers it, even where this test runs in the background of a non-interactive
     # shell (which starts it, and so the child, with SIGINT ignored: Python then never raises KeyboardInterrupt)
     proc = subprocess.Popen(cli(*args), env=cli_env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
