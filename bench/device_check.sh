@@ -11,7 +11,8 @@
 #   3. pipeline                   the CLI on --device cuda: study (scratch), pick, retrain,       65 s
 #                                 export with the onnxruntime cross-check, predict
 #   4. bench_trainer              the trainer against plain loops (fp32, bf16, channels_last, the  90 s
-#                                 whole step captured), three models at 224 px, batch 64 and 32
+#                                 whole step captured), three models at 224 px, batch 64 and 32;
+#                                 evaluation eager, captured (eval_graph) and in bfloat16
 #   5. gpu_workers                combined images/s of 1, 2, 4, 8 processes on the GPU             50 s
 #   6. evidence_study             bench/gpu_evidence.py --steps study (its --timeout: 80 s)        130 s
 #   7. evidence_retrain           the trivial baselines, one recipe, 3 seeds (a retrain starts    100 s
