@@ -29,8 +29,7 @@ since a proxy trial validates too:
   eval_graph      on CUDA: the same with the trainer's captured evaluation (`eval_graph: on`,
                   nas/training/graph_eval.py; 3 eager warm-up batches and the capture excluded)
   eval_bf16       `eval` in bfloat16 autocast (CUDA only)
-  eval_bf16_graph  on CUDA with bfloat16: forward and decoding in bfloat16 captured as one CUDA graph
-                  per batch and replayed on a static batch buffer, the distances eager
+  eval_bf16_graph  on CUDA with bfloat16: `eval_graph` captured in bfloat16 autocast
 and `eval_share_estimate`: the share of a gpu.yaml trial at multiplier 1 (its most evaluation per
 training image: validation + the within-epoch checks against one pass) that evaluation would take at
 this line's images/s, an estimate; `eval_graph_saves_estimate` the share of that trial `eval_graph: on`
@@ -59,7 +58,6 @@ from common.run_info import run_info
 
 from nas.data import DataSpec, KeypointDataset, load_for_space
 from nas.keypoints.losses import heatmap_loss
-from nas.keypoints.metrics import keypoint_errors
 from nas.model.arch import ArchConfig
 from nas.model.network import HEATMAP_STRIDE, build_model
 from nas.search.space import load_space
@@ -71,7 +69,7 @@ from nas.training.device import (
     resolve_recipe,
     to_memory_format,
 )
-from nas.training.evaluation import graph_predict, keypoint_distances, predict_keypoints
+from nas.training.evaluation import graph_predict, keypoint_distances
 from nas.training.graph_eval import attached
 from nas.training.graph_step import CaptureFailed
 from nas.training.recipe import TrainConfig
@@ -187,30 +185,24 @@ def _capture(body: Callable[[], Any], before: Callable[[], None] = lambda: None
 
 
 def eval_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, amp: bool = False,
-              captured: bool = False, trainers_graph: bool = False) -> float:
+              captured: bool = False) -> float:
     """Images/s of evaluating `data` as the trainer does (its evaluation batch and memory format), in
-    float32 or bfloat16 autocast, optionally with forward and decoding captured as one CUDA graph
-    (`captured`: this script's, in bfloat16; `trainers_graph`: the trainer's, `eval_graph: on`)."""
+    float32 or bfloat16 autocast, optionally through the trainer's captured evaluation (`eval_graph: on`,
+    captured in the precision it runs in). CaptureFailed when that capture fails."""
     cfg = resolve_recipe(TrainConfig(device=str(device)))
     model = to_memory_format(build_model(arch).to(device).eval(), cfg.memory_format)
     data, b = data.to(device), min(cfg.eval_batch_size, len(data))
     n = len(data) // b * b
-    if captured:
-        predict = _captured_predict(model, data.images[:b].clone())
-        def run() -> None:
-            for i in range(0, n, b):
-                keypoint_errors(predict(data.images[i : i + b]), data.keypoints[i : i + b], data.visibility[i : i + b])
-    else:
-        graph = graph_predict(model, "dsnt", b) if trainers_graph else None
+    graph = graph_predict(model, "dsnt", b) if captured else None
 
-        def run() -> None:
-            with torch.autocast(device.type, dtype=amp_dtype(device), enabled=amp, cache_enabled=False), \
-                    attached(model, graph):
-                keypoint_distances(model, data.subset(slice(0, n)), "dsnt", b)
+    def run() -> None:
+        with torch.autocast(device.type, dtype=amp_dtype(device), enabled=amp, cache_enabled=False), \
+                attached(model, graph):
+            keypoint_distances(model, data.subset(slice(0, n)), "dsnt", b)
     run()  # warm-up: kernel choice, allocator
-    while trainers_graph and graph.graph is None and not graph.note:  # the trainer's warm-up batches, capture
+    while captured and graph.graph is None and not graph.note:  # the graph's warm-up batches, its capture
         run()
-    if trainers_graph and graph.note:
+    if captured and graph.note:
         raise CaptureFailed(graph.note)
     seconds = []
     for _ in range(3):  # the median of three passes: one pass is a fraction of a second on a GPU
@@ -222,33 +214,19 @@ def eval_loop(arch: ArchConfig, data: KeypointDataset, device: torch.device, amp
     return n / statistics.median(seconds)
 
 
-def _captured_predict(model: torch.nn.Module, static: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """`predict_keypoints` in bfloat16 autocast captured on the uint8 batch buffer `static` (3 warm-up
-    calls on a side stream first); the callable copies its batch in, replays, returns the static output."""
-    def body() -> torch.Tensor:
-        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
-            return predict_keypoints(model, static, "dsnt")
-
-    graph, out = _capture(body)
-
-    def predict(images: torch.Tensor) -> torch.Tensor:
-        static.copy_(images)
-        graph.replay()
-        return out
-    return predict
-
-
 def eval_arms(arch: ArchConfig, data: KeypointDataset, device: torch.device) -> dict[str, float]:
     """Evaluation images/s by arm (`eval`, and on CUDA `eval_graph`, `eval_bf16`, `eval_bf16_graph`) on `data`."""
-    arms = {"eval": eval_loop(arch, data, device)}
+    plans = {"eval": {}}
     if device.type == "cuda":
-        try:
-            arms["eval_graph"] = eval_loop(arch, data, device, trainers_graph=True)
-        except CaptureFailed as exc:  # the line goes without it; the log says why
-            print(f"eval_graph not measured: {exc}", flush=True)
-        arms["eval_bf16"] = eval_loop(arch, data, device, amp=True)
+        plans |= {"eval_graph": {"captured": True}, "eval_bf16": {"amp": True}}
         if amp_dtype(device) == torch.bfloat16:
-            arms["eval_bf16_graph"] = eval_loop(arch, data, device, amp=True, captured=True)
+            plans["eval_bf16_graph"] = {"amp": True, "captured": True}
+    arms = {}
+    for name, plan in plans.items():
+        try:
+            arms[name] = eval_loop(arch, data, device, **plan)
+        except CaptureFailed as exc:  # the line goes without it; the log says why
+            print(f"{name} not measured: {exc}", flush=True)
     return arms
 
 
